@@ -1,0 +1,65 @@
+//! One error type for every rule the SQL API enforces. Each variant knows its
+//! SQLSTATE; the extension turns it into a PostgreSQL error at the boundary.
+//! No message ever carries a token's plaintext: no variant holds one.
+
+use thiserror::Error;
+
+/// The SQLSTATE classes the API raises (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlState {
+    /// 22023 invalid_parameter_value
+    InvalidParameterValue,
+    /// 42501 insufficient_privilege
+    InsufficientPrivilege,
+    /// P0002 no_data_found
+    NoDataFound,
+    /// 58000 system_error (the OS random source failed)
+    SystemError,
+}
+
+impl SqlState {
+    pub fn code(self) -> &'static str {
+        match self {
+            SqlState::InvalidParameterValue => "22023",
+            SqlState::InsufficientPrivilege => "42501",
+            SqlState::NoDataFound => "P0002",
+            SqlState::SystemError => "58000",
+        }
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum Error {
+    /// An argument broke a rule; the message says which and what is allowed.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The calling role may not do this.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// No token has this id.
+    #[error("no token has id {0}")]
+    UnknownToken(String),
+    #[error("the operating system's random source failed: {0}")]
+    Random(String),
+}
+
+impl Error {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::InvalidArgument(message.into())
+    }
+
+    pub fn not_allowed(message: impl Into<String>) -> Self {
+        Error::NotAllowed(message.into())
+    }
+
+    pub fn sqlstate(&self) -> SqlState {
+        match self {
+            Error::InvalidArgument(_) => SqlState::InvalidParameterValue,
+            Error::NotAllowed(_) => SqlState::InsufficientPrivilege,
+            Error::UnknownToken(_) => SqlState::NoDataFound,
+            Error::Random(_) => SqlState::SystemError,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,296 @@
+//! The rules for every argument of the SQL API (SPEC §1, §2). Each returns the
+//! value to store or an error naming the rule; none echoes a caller's value
+//! back, so a token pasted into the wrong argument never reaches a message.
+
+use crate::error::{Error, Result};
+
+pub const NAME_MAX: usize = 80;
+pub const OWNER_MAX: usize = 80;
+pub const SCOPES_MAX: usize = 16;
+pub const SCOPE_MAX: usize = 40;
+pub const REASON_MAX: usize = 200;
+pub const DESCRIPTION_MAX: usize = 200;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+/// The longest rotation grace period: 30 days.
+pub const GRACE_MAX_MICROS: i64 = 30 * MICROS_PER_DAY;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Long-lived, owned by a group or a system (`group:platform`).
+    Service,
+    /// Owned by the user who minted it.
+    Personal,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Service => "service",
+            Kind::Personal => "personal",
+        }
+    }
+}
+
+pub fn kind(value: Option<&str>) -> Result<Kind> {
+    match value {
+        Some("service") => Ok(Kind::Service),
+        Some("personal") => Ok(Kind::Personal),
+        _ => Err(Error::invalid(
+            "kind must be 'service' or 'personal'",
+        )),
+    }
+}
+
+/// A free-form label: 1 to `max` characters, no control characters.
+fn label(what: &str, value: Option<&str>, max: usize) -> Result<String> {
+    let Some(value) = value else {
+        return Err(Error::invalid(format!(
+            "{what} must not be NULL: give 1 to {max} characters without control characters"
+        )));
+    };
+    let count = value.chars().count();
+    if count == 0 || count > max {
+        return Err(Error::invalid(format!(
+            "{what} must be 1 to {max} characters without control characters (got {count})"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "{what} must not contain control characters (tabs, newlines, escapes); 1 to {max} printable characters are allowed"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+pub fn name(value: Option<&str>) -> Result<String> {
+    label("name", value, NAME_MAX)
+}
+
+pub fn owner(value: &str) -> Result<String> {
+    label("owner", Some(value), OWNER_MAX)
+}
+
+pub fn actor(value: &str) -> Result<String> {
+    label("actor", Some(value), OWNER_MAX)
+}
+
+pub fn reason(value: Option<&str>) -> Result<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(r) if r.chars().count() <= REASON_MAX => Ok(Some(r.to_owned())),
+        Some(r) => Err(Error::invalid(format!(
+            "reason must be at most {REASON_MAX} characters (got {})",
+            r.chars().count()
+        ))),
+    }
+}
+
+pub fn description(value: Option<&str>) -> Result<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(d) => label("description", Some(d), DESCRIPTION_MAX).map(Some),
+    }
+}
+
+/// One scope: 1 to 40 characters matching `^[a-z][a-z0-9.:_-]*$`.
+pub fn scope(value: &str) -> Result<()> {
+    let bytes = value.as_bytes();
+    let shape_ok = !bytes.is_empty()
+        && bytes.len() <= SCOPE_MAX
+        && bytes[0].is_ascii_lowercase()
+        && bytes[1..].iter().all(|&b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b':' | b'_' | b'-')
+        });
+    if shape_ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "a scope must be 1 to {SCOPE_MAX} characters matching ^[a-z][a-z0-9.:_-]*$ \
+             (a lower-case letter, then lower-case letters, digits, '.', ':', '_' or '-')"
+        )))
+    }
+}
+
+/// Scopes: NULL (full access) or at most 16 distinct valid scopes. An empty
+/// array is a token with no scope at all.
+pub fn scopes(value: Option<&[Option<String>]>) -> Result<Option<Vec<String>>> {
+    let Some(items) = value else { return Ok(None) };
+    if items.len() > SCOPES_MAX {
+        return Err(Error::invalid(format!(
+            "scopes may hold at most {SCOPES_MAX} entries (got {}); pass NULL for full access",
+            items.len()
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let position = i + 1;
+        let Some(s) = item else {
+            return Err(Error::invalid(format!(
+                "scope {position} is NULL: every scope must be a string; pass NULL for the whole array to grant full access"
+            )));
+        };
+        scope(s).map_err(|e| Error::invalid(format!("scope {position} is not valid: {e}")))?;
+        if out.contains(s) {
+            return Err(Error::invalid(format!(
+                "scope {position} repeats an earlier one: scopes must be distinct"
+            )));
+        }
+        out.push(s.clone());
+    }
+    Ok(Some(out))
+}
+
+/// A timestamp argument as PostgreSQL hands it over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timestamp {
+    NegInfinity,
+    /// Microseconds since 2000-01-01 UTC, PostgreSQL's epoch.
+    At(i64),
+    Infinity,
+}
+
+/// Expiry: NULL or `infinity` is never (stored as NULL); anything else must be
+/// strictly after `now`.
+pub fn expires_at(value: Option<Timestamp>, now: i64) -> Result<Option<i64>> {
+    match value {
+        None | Some(Timestamp::Infinity) => Ok(None),
+        Some(Timestamp::At(t)) if t > now => Ok(Some(t)),
+        Some(_) => Err(Error::invalid(
+            "expires_at must be in the future (or NULL for a token that never expires)",
+        )),
+    }
+}
+
+/// Rotation grace: from 0 to 30 days. Months count as 30 days and days as 24
+/// hours, the way PostgreSQL compares intervals.
+pub fn grace(months: i32, days: i32, micros: i64) -> Result<i64> {
+    let total = (months as i128 * 30 + days as i128) * MICROS_PER_DAY as i128 + micros as i128;
+    if (0..=GRACE_MAX_MICROS as i128).contains(&total) {
+        Ok(total as i64)
+    } else {
+        Err(Error::invalid(
+            "grace must be between 0 and 30 days ('0' stops the old token at once)",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn some(v: &[&str]) -> Vec<Option<String>> {
+        v.iter().map(|s| Some(s.to_string())).collect()
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(name(Some("ci deploy")).unwrap(), "ci deploy");
+        assert_eq!(name(Some(&"é".repeat(80))).unwrap().chars().count(), 80);
+        for bad in [None, Some(""), Some(&*"x".repeat(81)), Some("a\nb"), Some("a\tb"), Some("\u{1b}[31m"), Some("a\u{7f}"), Some("a\u{85}")] {
+            let e = name(bad).unwrap_err();
+            assert_eq!(e.sqlstate().code(), "22023");
+            assert!(e.to_string().contains("80"), "{e}");
+        }
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(kind(Some("service")).unwrap(), Kind::Service);
+        assert_eq!(kind(Some("personal")).unwrap(), Kind::Personal);
+        for bad in [None, Some(""), Some("Service"), Some("group")] {
+            assert!(kind(bad).unwrap_err().to_string().contains("'service' or 'personal'"));
+        }
+    }
+
+    #[test]
+    fn scope_lists() {
+        assert_eq!(scopes(None).unwrap(), None);
+        assert_eq!(scopes(Some(&[])).unwrap(), Some(vec![]));
+        let ok = some(&["docs:read", "a", "x.y_z-1:2"]);
+        assert_eq!(scopes(Some(&ok)).unwrap().unwrap().len(), 3);
+        let sixteen: Vec<String> = (0..16).map(|i| format!("s{i}")).collect();
+        let sixteen: Vec<&str> = sixteen.iter().map(String::as_str).collect();
+        assert!(scopes(Some(&some(&sixteen))).is_ok());
+
+        let seventeen: Vec<String> = (0..17).map(|i| format!("s{i}")).collect();
+        let seventeen: Vec<&str> = seventeen.iter().map(String::as_str).collect();
+        let forty_one = "a".repeat(41);
+        let bad: Vec<Vec<Option<String>>> = vec![
+            some(&seventeen),
+            some(&["a", "a"]),
+            some(&[""]),
+            vec![Some("a".into()), None],
+            some(&[&forty_one]),
+            some(&["Docs"]),
+            some(&["1docs"]),
+            some(&["docs read"]),
+            some(&["docs/read"]),
+            some(&["é"]),
+            some(&[":a"]),
+        ];
+        for b in bad {
+            let e = scopes(Some(&b)).unwrap_err();
+            assert_eq!(e.sqlstate().code(), "22023", "{b:?}");
+        }
+        assert!(scopes(Some(&some(&[&"a".repeat(40)]))).is_ok());
+    }
+
+    #[test]
+    fn expiry() {
+        assert_eq!(expires_at(None, 100).unwrap(), None);
+        assert_eq!(expires_at(Some(Timestamp::Infinity), 100).unwrap(), None);
+        assert_eq!(expires_at(Some(Timestamp::At(101)), 100).unwrap(), Some(101));
+        for bad in [Timestamp::At(100), Timestamp::At(99), Timestamp::NegInfinity] {
+            assert!(expires_at(Some(bad), 100).is_err());
+        }
+    }
+
+    #[test]
+    fn grace_bounds() {
+        assert_eq!(grace(0, 0, 0).unwrap(), 0);
+        assert_eq!(grace(0, 30, 0).unwrap(), GRACE_MAX_MICROS);
+        assert_eq!(grace(1, 0, 0).unwrap(), GRACE_MAX_MICROS);
+        assert!(grace(0, 30, 1).is_err());
+        assert!(grace(0, 0, -1).is_err());
+        assert!(grace(i32::MAX, i32::MAX, i64::MAX).is_err());
+        assert!(grace(i32::MIN, 0, 0).is_err());
+        assert_eq!(grace(0, 1, -MICROS_PER_DAY).unwrap(), 0);
+    }
+
+    #[test]
+    fn reasons() {
+        assert_eq!(reason(None).unwrap(), None);
+        assert!(reason(Some(&"r".repeat(200))).is_ok());
+        assert!(reason(Some(&"r".repeat(201))).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn scope_rule_matches_the_documented_regex(s in "\\PC{0,45}") {
+            let re_ok = !s.is_empty() && s.len() <= 40
+                && s.chars().next().unwrap().is_ascii_lowercase()
+                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".:_-".contains(c));
+            prop_assert_eq!(scope(&s).is_ok(), re_ok);
+        }
+
+        #[test]
+        fn valid_scopes_are_accepted(s in "[a-z][a-z0-9.:_-]{0,39}") {
+            prop_assert!(scope(&s).is_ok());
+        }
+
+        #[test]
+        fn labels_never_panic(s in any::<String>()) {
+            let _ = name(Some(&s));
+            let _ = owner(&s);
+        }
+
+        #[test]
+        fn grace_never_panics(m in any::<i32>(), d in any::<i32>(), us in any::<i64>()) {
+            if let Ok(g) = grace(m, d, us) {
+                prop_assert!((0..=GRACE_MAX_MICROS).contains(&g));
+            }
+        }
+    }
+}
