@@ -15,6 +15,8 @@ pub enum SqlState {
     NoDataFound,
     /// 58000 system_error (the OS random source failed)
     SystemError,
+    /// XX000 internal_error (a bug of ours: the catalog is not what we built)
+    InternalError,
 }
 
 impl SqlState {
@@ -24,6 +26,7 @@ impl SqlState {
             SqlState::InsufficientPrivilege => "42501",
             SqlState::NoDataFound => "P0002",
             SqlState::SystemError => "58000",
+            SqlState::InternalError => "XX000",
         }
     }
 }
@@ -41,6 +44,8 @@ pub enum Error {
     UnknownToken(String),
     #[error("the operating system's random source failed: {0}")]
     Random(String),
+    #[error("pg_tokens internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -58,6 +63,7 @@ impl Error {
             Error::NotAllowed(_) => SqlState::InsufficientPrivilege,
             Error::UnknownToken(_) => SqlState::NoDataFound,
             Error::Random(_) => SqlState::SystemError,
+            Error::Internal(_) => SqlState::InternalError,
         }
     }
 }

@@ -11,3 +11,5 @@ pub mod validate;
 
 pub use error::{Error, SqlState};
 pub use format::{display_prefix, hash, parse, Plaintext, TokenHash, WellFormed};
+pub mod status;
+pub mod time;

@@ -1,0 +1,150 @@
+//! `tokens.mint`: a new token, its plaintext returned exactly once.
+
+use pg_tokens_core::validate::{self, Kind};
+use pg_tokens_core::{Error, Plaintext};
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+use pgrx::Uuid;
+
+use super::{minted_row, now, timestamp_arg};
+use crate::audit::{self, token_target, Event};
+use crate::error::{OrRaise, Result};
+use crate::privilege::{AsOwner, Caller, WRITER};
+use crate::store::{self, NewToken, StoredToken};
+
+#[pg_extern(sql = false)]
+fn mint(
+    name: Option<&str>,
+    scopes: Option<Vec<Option<String>>>,
+    expires_at: Option<TimestampWithTimeZone>,
+    kind: Option<&str>,
+    owner: Option<&str>,
+) -> pgrx::composite_type!('static, "tokens.minted") {
+    let caller = Caller::current();
+    let request = Request {
+        name: validate::name(name).or_raise(),
+        scopes: validate::scopes(scopes.as_deref()).or_raise(),
+        expires_at: validate::expires_at(timestamp_arg(expires_at), now()).or_raise(),
+        kind: validate::kind(kind).or_raise(),
+        owner: validate::owner(owner.unwrap_or(&caller.name)).or_raise(),
+    };
+    authorize(&caller, &request).or_raise();
+    let (plaintext, token) = {
+        let _owner = AsOwner::enter().or_raise();
+        Spi::connect_mut(|client| {
+            check_catalogue(client, request.scopes.as_deref())?;
+            let plaintext = Plaintext::generate()?;
+            let token = store_new(client, &caller, &plaintext, &request, None)?;
+            Ok((plaintext, token))
+        })
+        .or_raise()
+    };
+    minted_row(&plaintext, &token).or_raise()
+}
+
+/// A validated mint request.
+pub struct Request {
+    pub name: String,
+    pub scopes: Option<Vec<String>>,
+    pub expires_at: Option<i64>,
+    pub kind: Kind,
+    pub owner: String,
+}
+
+/// tokens_writer mints any kind for any owner; tokens_self_service mints
+/// only personal tokens owned by itself.
+fn authorize(caller: &Caller, request: &Request) -> Result<()> {
+    if caller.acts_as(WRITER) {
+        return Ok(());
+    }
+    if request.kind != Kind::Personal {
+        return Err(Error::not_allowed(format!(
+            "role {} may mint only personal tokens: minting a service token needs tokens_writer",
+            caller.name
+        )));
+    }
+    if request.owner != caller.name {
+        return Err(Error::not_allowed(format!(
+            "role {} may mint personal tokens only for itself: omit owner or pass your own role name \
+             (minting for another owner needs tokens_writer)",
+            caller.name
+        )));
+    }
+    Ok(())
+}
+
+/// Once the scope catalogue has entries, only its scopes may be granted.
+fn check_catalogue(client: &SpiClient<'_>, scopes: Option<&[String]>) -> Result<()> {
+    match store::first_undefined_scope(client, scopes.unwrap_or_default())? {
+        None => Ok(()),
+        Some(scope) => Err(Error::invalid(format!(
+            "scope \"{scope}\" is not in the scope catalogue: use a scope listed in tokens.scopes, \
+             or define it first with tokens.define_scope"
+        ))),
+    }
+}
+
+/// Stores a new token and its `token.create` audit row. `rotated_from` names
+/// the token it replaces, when it comes from a rotation.
+pub fn store_new(
+    client: &mut SpiClient<'_>,
+    caller: &Caller,
+    plaintext: &Plaintext,
+    request: &Request,
+    rotated_from: Option<(Uuid, &str)>,
+) -> Result<StoredToken> {
+    let id = Uuid::from_bytes(*uuid::Uuid::now_v7().as_bytes());
+    let created_at = now();
+    let hash = plaintext.hash();
+    store::insert(
+        client,
+        &NewToken {
+            id,
+            hash: &hash,
+            prefix: plaintext.display_prefix(),
+            name: &request.name,
+            kind: request.kind.as_str(),
+            owner: &request.owner,
+            scopes: request.scopes.as_deref(),
+            expires_at: request.expires_at,
+            created_at,
+        },
+    )?;
+    let mut meta = serde_json::json!({
+        "name": request.name,
+        "kind": request.kind.as_str(),
+        "owner": request.owner,
+        "scopes": request.scopes,
+        "expires_at": request.expires_at.map(pg_tokens_core::time::rfc3339),
+    });
+    let actor = match rotated_from {
+        Some((old, actor)) => {
+            meta["rotated_from"] = serde_json::json!(old.to_string());
+            actor
+        }
+        None => caller.name.as_str(),
+    };
+    audit::append(
+        client,
+        Event {
+            actor,
+            db_role: &caller.name,
+            action: "token.create",
+            target: token_target(id),
+            meta: Some(meta),
+            at: created_at,
+        },
+    )?;
+    Ok(StoredToken {
+        id,
+        prefix: plaintext.display_prefix().to_owned(),
+        name: request.name.clone(),
+        kind: request.kind.as_str().to_owned(),
+        owner: request.owner.clone(),
+        scopes: request.scopes.clone(),
+        expires_at: request.expires_at,
+        created_at,
+        revoked_at: None,
+    })
+}

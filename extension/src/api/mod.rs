@@ -1,0 +1,51 @@
+//! The SQL surface, one file per call. Each `#[pg_extern]` is a thin
+//! boundary: it converts arguments, calls plain Rust returning `Result`, and
+//! raises the error (with its SQLSTATE) there and only there.
+
+mod chain;
+mod mint;
+mod revoke;
+mod rotate;
+mod scope;
+mod verify;
+
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::pg_sys;
+use pg_tokens_core::{Plaintext, validate::Timestamp};
+
+use crate::error::Result;
+use crate::row::{Composite, Row};
+use crate::store::{timestamp, StoredToken};
+
+/// `now()`: the start of the current transaction, in PostgreSQL microseconds.
+pub fn now() -> i64 {
+    // SAFETY: reads backend state.
+    unsafe { pg_sys::GetCurrentTransactionStartTimestamp() }
+}
+
+pub fn timestamp_arg(value: Option<TimestampWithTimeZone>) -> Option<Timestamp> {
+    value.map(|t| {
+        if t.is_infinity() {
+            Timestamp::Infinity
+        } else if t.is_neg_infinity() {
+            Timestamp::NegInfinity
+        } else {
+            Timestamp::At(pg_sys::TimestampTz::from(t))
+        }
+    })
+}
+
+/// The `tokens.minted` row: the only place a plaintext leaves the extension.
+pub fn minted_row(plaintext: &Plaintext, token: &StoredToken) -> Result<Composite> {
+    Ok(Row::new("tokens.minted")?
+        .set("token", plaintext.expose())?
+        .set("id", token.id)?
+        .set("prefix", token.prefix.as_str())?
+        .set("name", token.name.as_str())?
+        .set("kind", token.kind.as_str())?
+        .set("owner", token.owner.as_str())?
+        .set("scopes", token.scopes.clone())?
+        .set("expires_at", token.expires_at.map(timestamp).transpose()?)?
+        .set("created_at", timestamp(token.created_at)?)?
+        .finish())
+}

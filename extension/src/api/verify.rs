@@ -1,0 +1,121 @@
+//! `tokens.verify`: never raises, rejects a malformed token before any table
+//! access, and costs one index probe (no row lock) for a well-formed one.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use pg_tokens_core::status::{status, Status};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::Uuid;
+
+use super::now;
+use crate::error::{OrRaise, Result};
+use crate::gucs;
+use crate::privilege::AsOwner;
+use crate::row::{Composite, Row};
+use crate::store::{self, timestamp, StoredToken};
+
+/// What verification concluded. Only `Valid` carries the token's fields.
+pub enum Verdict {
+    Malformed,
+    Unknown,
+    Refused(Uuid, Status),
+    Valid(StoredToken),
+}
+
+impl Verdict {
+    fn status(&self) -> &'static str {
+        match self {
+            Verdict::Malformed => "malformed",
+            Verdict::Unknown => "unknown",
+            Verdict::Refused(_, s) => s.as_str(),
+            Verdict::Valid(_) => "valid",
+        }
+    }
+}
+
+#[pg_extern(sql = false)]
+fn verify(token: Option<&str>) -> pgrx::composite_type!('static, "tokens.verification") {
+    let verdict = check(token.map(str::as_bytes)).or_raise();
+    verification_row(&verdict).or_raise()
+}
+
+/// Decides a presented token's verdict and records a valid one's use.
+pub fn check(presented: Option<&[u8]>) -> Result<Verdict> {
+    let Some(well_formed) = presented.and_then(pg_tokens_core::parse) else {
+        return Ok(Verdict::Malformed);
+    };
+    let hash = well_formed.hash();
+    let now = now();
+    let _owner = AsOwner::enter()?;
+    Spi::connect_mut(|client| {
+        let Some(token) = store::find_by_hash(client, &hash)? else {
+            return Ok(Verdict::Unknown);
+        };
+        match status(token.revoked_at, token.expires_at, now) {
+            Status::Active => {
+                record_use(client, token.id, now)?;
+                Ok(Verdict::Valid(token))
+            }
+            refused => Ok(Verdict::Refused(token.id, refused)),
+        }
+    })
+}
+
+thread_local! {
+    /// When this backend last recorded each token's use: most verifications
+    /// then cost no write attempt at all.
+    static RECORDED: RefCell<HashMap<Uuid, i64>> = RefCell::new(HashMap::new());
+}
+const RECORDED_MAX: usize = 10_000;
+
+/// Writes `last_used_at` at most once per `pg_tokens.last_used_interval`,
+/// never waiting on a lock, and not at all where a write could fail the
+/// verification: a read-only transaction, a hot standby, or an isolation
+/// level where a concurrent update would raise a serialization error.
+fn record_use(client: &mut pgrx::spi::SpiClient<'_>, id: Uuid, now: i64) -> Result<()> {
+    let interval = gucs::last_used_interval_micros();
+    let due = RECORDED.with(|r| r.borrow().get(&id).is_none_or(|&at| now - at >= interval));
+    if !due || !writable() {
+        return Ok(());
+    }
+    store::touch_last_use(client, id, now, now - interval)?;
+    RECORDED.with(|r| {
+        let mut recorded = r.borrow_mut();
+        if recorded.len() >= RECORDED_MAX {
+            recorded.clear();
+        }
+        recorded.insert(id, now);
+    });
+    Ok(())
+}
+
+fn writable() -> bool {
+    // SAFETY: reads backend state.
+    unsafe {
+        !pg_sys::XactReadOnly
+            && !pg_sys::RecoveryInProgress()
+            && pg_sys::XactIsoLevel == pg_sys::XACT_READ_COMMITTED as i32
+    }
+}
+
+/// The `tokens.verification` row. A refusal names the token id (when known)
+/// and nothing else about it.
+pub fn verification_row(verdict: &Verdict) -> Result<Composite> {
+    let row = Row::new("tokens.verification")?
+        .set("valid", matches!(verdict, Verdict::Valid(_)))?
+        .set("status", verdict.status())?;
+    Ok(match verdict {
+        Verdict::Malformed | Verdict::Unknown => row,
+        Verdict::Refused(id, _) => row.set("token_id", *id)?,
+        Verdict::Valid(t) => row
+            .set("token_id", t.id)?
+            .set("kind", t.kind.as_str())?
+            .set("owner", t.owner.as_str())?
+            .set("name", t.name.as_str())?
+            .set("scopes", t.scopes.clone())?
+            .set("expires_at", t.expires_at.map(timestamp).transpose()?)?,
+    }
+    .finish())
+}

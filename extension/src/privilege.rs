@@ -1,0 +1,142 @@
+//! Who is calling, and the switch to the extension's owner around table
+//! access.
+//!
+//! The API functions are not SECURITY DEFINER: they run as the calling role
+//! (`current_user`, so `SET ROLE` narrows it) and decide from it what is
+//! allowed. Only around their own queries do they become the extension's
+//! owner, with `search_path` pinned to `pg_catalog, pg_temp`, the way
+//! PostgreSQL itself runs a SECURITY DEFINER function with a SET clause.
+
+use std::ffi::CStr;
+
+use pg_tokens_core::Error;
+use pgrx::pg_sys;
+
+use crate::error::Result;
+
+pub const WRITER: &CStr = c"tokens_writer";
+pub const REVOKER: &CStr = c"tokens_revoker";
+
+/// The role calling the API.
+pub struct Caller {
+    oid: pg_sys::Oid,
+    pub name: String,
+}
+
+impl Caller {
+    pub fn current() -> Caller {
+        // SAFETY: plain reads of backend state; GetUserNameFromId raises on an
+        // unknown oid, which cannot happen for the current user.
+        unsafe {
+            let oid = pg_sys::GetUserId();
+            let name = CStr::from_ptr(pg_sys::GetUserNameFromId(oid, false))
+                .to_string_lossy()
+                .into_owned();
+            Caller { oid, name }
+        }
+    }
+
+    /// Whether the caller has the privileges of `role` (directly, through
+    /// inheritance, or as a superuser). A missing role grants nothing.
+    pub fn acts_as(&self, role: &CStr) -> bool {
+        // SAFETY: catalog lookups by name and oid.
+        unsafe {
+            let role_oid = pg_sys::get_role_oid(role.as_ptr(), true);
+            role_oid != pg_sys::InvalidOid && pg_sys::has_privs_of_role(self.oid, role_oid)
+        }
+    }
+
+    /// Trusted application servers (members of tokens_writer or
+    /// tokens_revoker) may act for another role; anyone else acts for itself.
+    pub fn may_act_for_others(&self) -> bool {
+        self.acts_as(WRITER) || self.acts_as(REVOKER)
+    }
+
+    /// The actor of an administrative call: the `actor` argument, or the
+    /// calling role when it is NULL (SPEC §2, §3).
+    pub fn actor(&self, actor: Option<&str>) -> Result<String> {
+        let Some(actor) = actor else { return Ok(self.name.clone()) };
+        let actor = pg_tokens_core::validate::actor(actor)?;
+        if actor != self.name && !self.may_act_for_others() {
+            return Err(Error::not_allowed(format!(
+                "role {} may not act for another role: only members of tokens_writer or \
+                 tokens_revoker may pass an actor other than themselves; omit actor or pass your own role name",
+                self.name
+            )));
+        }
+        Ok(actor)
+    }
+}
+
+/// While alive, the backend runs as the extension's owner with a pinned
+/// search_path. Dropping it restores the caller. On an error the transaction
+/// (or subtransaction) abort restores both, so the drop does nothing then.
+pub struct AsOwner {
+    saved_user: pg_sys::Oid,
+    saved_context: i32,
+    guc_level: i32,
+}
+
+impl AsOwner {
+    pub fn enter() -> Result<AsOwner> {
+        let owner = extension_owner()?;
+        // SAFETY: the same sequence as fmgr_security_definer(); both are
+        // undone by AtEOXact_GUC/abort processing if an error intervenes.
+        unsafe {
+            let mut saved_user = pg_sys::InvalidOid;
+            let mut saved_context = 0;
+            pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
+            let guc_level = pg_sys::NewGUCNestLevel();
+            pg_sys::set_config_option(
+                c"search_path".as_ptr(),
+                c"pg_catalog, pg_temp".as_ptr(),
+                pg_sys::GucContext::PGC_USERSET,
+                pg_sys::GucSource::PGC_S_SESSION,
+                pg_sys::GucAction::GUC_ACTION_SAVE,
+                true,
+                0,
+                false,
+            );
+            pg_sys::SetUserIdAndSecContext(
+                owner,
+                saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+            );
+            Ok(AsOwner { saved_user, saved_context, guc_level })
+        }
+    }
+}
+
+impl Drop for AsOwner {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // An ERROR is unwinding: abort processing restores user and GUCs.
+            return;
+        }
+        // SAFETY: restores exactly what enter() saved.
+        unsafe {
+            pg_sys::AtEOXact_GUC(true, self.guc_level);
+            pg_sys::SetUserIdAndSecContext(self.saved_user, self.saved_context);
+        }
+    }
+}
+
+/// The owner of schema `tokens`, i.e. the role that created the extension.
+fn extension_owner() -> Result<pg_sys::Oid> {
+    // SAFETY: syscache lookup; the tuple is released before returning.
+    unsafe {
+        let nsp = pg_sys::get_namespace_oid(c"tokens".as_ptr(), true);
+        if nsp == pg_sys::InvalidOid {
+            return Err(Error::Internal("schema tokens does not exist: is pg_tokens installed?".into()));
+        }
+        let tuple = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::NAMESPACEOID as _,
+            pg_sys::Datum::from(nsp),
+        );
+        if tuple.is_null() {
+            return Err(Error::Internal("schema tokens vanished during the call".into()));
+        }
+        let owner = (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_namespace>(tuple)).nspowner;
+        pg_sys::ReleaseSysCache(tuple);
+        Ok(owner)
+    }
+}
