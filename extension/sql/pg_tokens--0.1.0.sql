@@ -14,7 +14,11 @@ DECLARE
 BEGIN
     FOREACH r IN ARRAY ARRAY['tokens_reader', 'tokens_writer', 'tokens_revoker', 'tokens_self_service'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
-            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+            BEGIN
+                EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL; -- created meanwhile by a CREATE EXTENSION in another database
+            END;
         END IF;
     END LOOP;
 END

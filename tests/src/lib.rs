@@ -1,1 +1,271 @@
-pub fn placeholder() {}
+//! Test harness: a project-local PostgreSQL 15 cluster of the tests' own, a
+//! fresh database with the installed extension per test, and login roles
+//! that connect as an application would, over a real client connection.
+//!
+//! The cluster lives outside the source tree (PostgreSQL refuses to run as
+//! root, and a clone under /root is not readable by `postgres`), in
+//! `$PG_TOKENS_TEST_DIR` or `/tmp/pg_tokens_tests`, on its own port and
+//! socket directory. It is started on first use and left running for the
+//! next test binary; `scripts/test.sh` stops it at the end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+pub use postgres::{Client, NoTls};
+
+pub mod sql;
+
+/// PostgreSQL's binaries.
+pub fn pg_bin() -> PathBuf {
+    std::env::var_os("PG_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// A command run as the cluster's OS user: `postgres` when we are root.
+pub fn as_cluster_user(program: &Path) -> Command {
+    if running_as_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+pub fn run(mut command: Command) -> Output {
+    let shown = format!("{command:?}");
+    let out = command.output().unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    assert!(
+        out.status.success(),
+        "{shown} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub data: PathBuf,
+    pub socket_dir: PathBuf,
+    pub port: u16,
+}
+
+/// Settings of the test cluster. `log_statement = all` and a verbose log
+/// level let the at-rest test look for plaintext in the server log too.
+const SETTINGS: &str = "
+listen_addresses = ''
+max_connections = 100
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+log_statement = 'all'
+log_min_messages = 'debug1'
+log_min_error_statement = 'debug1'
+logging_collector = off
+";
+
+impl Cluster {
+    /// The cluster shared by every test of this process, started if needed.
+    pub fn shared() -> &'static Cluster {
+        static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+        CLUSTER.get_or_init(|| {
+            let dir = std::env::var_os("PG_TOKENS_TEST_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/tmp/pg_tokens_tests"));
+            let port = std::env::var("PG_TOKENS_TEST_PORT")
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(55_432);
+            let cluster = Cluster {
+                data: dir.join("data"),
+                socket_dir: dir.join("sock"),
+                dir,
+                port,
+            };
+            cluster.ensure_running();
+            cluster
+        })
+    }
+
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.join("server.log")
+    }
+
+    fn ensure_running(&self) {
+        if !self.data.join("PG_VERSION").exists() {
+            self.init();
+        }
+        let status = as_cluster_user(&pg_bin().join("pg_ctl"))
+            .arg("status")
+            .arg("-D")
+            .arg(&self.data)
+            .output()
+            .expect("pg_ctl status");
+        if !status.status.success() {
+            let mut start = as_cluster_user(&pg_bin().join("pg_ctl"));
+            start
+                .args(["start", "-w", "-t", "60", "-D"])
+                .arg(&self.data)
+                .arg("-l")
+                .arg(self.log_file())
+                .arg("-o")
+                .arg(format!("-p {} -k {}", self.port, self.socket_dir.display()));
+            run(start);
+        }
+    }
+
+    fn init(&self) {
+        std::fs::create_dir_all(&self.socket_dir).expect("create the test cluster's directory");
+        if running_as_root() {
+            let mut chown = Command::new("chown");
+            chown.args(["-R", "postgres:postgres"]).arg(&self.dir);
+            run(chown);
+        }
+        let mut initdb = as_cluster_user(&pg_bin().join("initdb"));
+        initdb
+            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "-D"])
+            .arg(&self.data);
+        run(initdb);
+        let conf = self.data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).expect("read postgresql.conf");
+        text.push_str(SETTINGS);
+        std::fs::write(&conf, text).expect("write postgresql.conf");
+    }
+
+    pub fn connect(&self, user: &str, dbname: &str) -> Client {
+        self.try_connect(user, dbname)
+            .unwrap_or_else(|e| panic!("connect as {user} to {dbname}: {e}"))
+    }
+
+    pub fn try_connect(&self, user: &str, dbname: &str) -> Result<Client, postgres::Error> {
+        postgres::Config::new()
+            .host_path(&self.socket_dir)
+            .port(self.port)
+            .user(user)
+            .dbname(dbname)
+            .application_name("pg_tokens_tests")
+            .connect(NoTls)
+    }
+
+    /// A new database with the extension installed, for one test.
+    pub fn database(&'static self) -> Db {
+        let name = unique("db");
+        let mut admin = self.connect("postgres", "postgres");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create the test database");
+        let db = Db { cluster: self, name };
+        db.admin().batch_execute("CREATE EXTENSION pg_tokens").expect("CREATE EXTENSION pg_tokens");
+        db
+    }
+
+    /// `pg_ctl`-style command against this cluster (psql, pg_dump, ...).
+    pub fn client_tool(&self, tool: &str) -> Command {
+        let mut c = Command::new(pg_bin().join(tool));
+        c.arg("-h").arg(&self.socket_dir).arg("-p").arg(self.port.to_string());
+        c
+    }
+}
+
+/// A name unique across this test process and concurrent ones.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        nanos % 100_000
+    )
+}
+
+/// One test's database.
+pub struct Db {
+    pub cluster: &'static Cluster,
+    pub name: String,
+}
+
+impl Db {
+    /// A superuser connection, for setup and for looking behind the API.
+    pub fn admin(&self) -> Client {
+        self.cluster.connect("postgres", &self.name)
+    }
+
+    pub fn connect(&self, role: &str) -> Client {
+        self.cluster.connect(role, &self.name)
+    }
+
+    /// A new LOGIN role (not a superuser) that is a member of `grants`.
+    pub fn login_role(&self, grants: &[&str]) -> String {
+        let role = unique("app");
+        let mut sql = format!("CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;");
+        for g in grants {
+            sql.push_str(&format!("GRANT {g} TO {role};"));
+        }
+        self.admin().batch_execute(&sql).expect("create a login role");
+        role
+    }
+
+    /// A login role with `grants`, connected.
+    pub fn client(&self, grants: &[&str]) -> (String, Client) {
+        let role = self.login_role(grants);
+        let client = self.connect(&role);
+        (role, client)
+    }
+
+    /// Rows in the token table and the audit log: what "nothing written" is
+    /// measured by.
+    pub fn counts(&self) -> (i64, i64) {
+        let row = self
+            .admin()
+            .query_one(
+                "SELECT (SELECT count(*) FROM tokens.token_store), (SELECT count(*) FROM tokens.audit_store)",
+                &[],
+            )
+            .expect("count rows");
+        (row.get(0), row.get(1))
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return; // keep the database of a failed test for inspection
+        }
+        if let Ok(mut admin) = self.cluster.try_connect("postgres", "postgres") {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// The SQLSTATE of a failed call, or "" when it succeeded or failed without
+/// one.
+pub fn sqlstate<T>(result: &Result<T, postgres::Error>) -> String {
+    match result {
+        Ok(_) => String::new(),
+        Err(e) => e.code().map(|c| c.code().to_owned()).unwrap_or_default(),
+    }
+}
+
+/// The server's message of a failed call.
+pub fn message<T>(result: &Result<T, postgres::Error>) -> String {
+    match result {
+        Ok(_) => String::new(),
+        Err(e) => e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_else(|| e.to_string()),
+    }
+}

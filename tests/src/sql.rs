@@ -1,0 +1,95 @@
+//! The SQL API as an application calls it, with typed results.
+
+use chrono::{DateTime, Utc};
+use postgres::types::ToSql;
+use postgres::{Client, Row};
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct Minted {
+    pub token: String,
+    pub id: Uuid,
+    pub prefix: String,
+    pub name: String,
+    pub kind: String,
+    pub owner: String,
+    pub scopes: Option<Vec<String>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Row> for Minted {
+    fn from(r: Row) -> Self {
+        Minted {
+            token: r.get("token"),
+            id: r.get("id"),
+            prefix: r.get("prefix"),
+            name: r.get("name"),
+            kind: r.get("kind"),
+            owner: r.get("owner"),
+            scopes: r.get("scopes"),
+            expires_at: r.get("expires_at"),
+            created_at: r.get("created_at"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verification {
+    pub valid: bool,
+    pub status: String,
+    pub token_id: Option<Uuid>,
+    pub kind: Option<String>,
+    pub owner: Option<String>,
+    pub name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<Row> for Verification {
+    fn from(r: Row) -> Self {
+        Verification {
+            valid: r.get("valid"),
+            status: r.get("status"),
+            token_id: r.get("token_id"),
+            kind: r.get("kind"),
+            owner: r.get("owner"),
+            name: r.get("name"),
+            scopes: r.get("scopes"),
+            expires_at: r.get("expires_at"),
+        }
+    }
+}
+
+/// `SELECT * FROM tokens.mint(<args>)`, e.g. `mint(c, "$1, kind => 'personal'", &[&"x"])`.
+pub fn try_mint(c: &mut Client, args: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Minted, postgres::Error> {
+    c.query_one(&format!("SELECT * FROM tokens.mint({args})"), params).map(Minted::from)
+}
+
+pub fn mint(c: &mut Client, name: &str) -> Minted {
+    try_mint(c, "$1", &[&name]).expect("mint")
+}
+
+pub fn verify(c: &mut Client, token: Option<&str>) -> Verification {
+    c.query_one("SELECT * FROM tokens.verify($1)", &[&token]).map(Verification::from).expect("verify never raises")
+}
+
+pub fn try_revoke(c: &mut Client, id: Uuid, actor: Option<&str>) -> Result<bool, postgres::Error> {
+    c.query_one("SELECT tokens.revoke($1, actor => $2)", &[&id, &actor]).map(|r| r.get(0))
+}
+
+pub fn try_rotate(c: &mut Client, id: Uuid, grace: &str, actor: Option<&str>) -> Result<Minted, postgres::Error> {
+    c.query_one("SELECT * FROM tokens.rotate($1, $2::text::interval, $3)", &[&id, &grace, &actor]).map(Minted::from)
+}
+
+/// The audit rows about one token, oldest first: (action, actor, db_role, meta).
+pub fn audit_of(c: &mut Client, id: Uuid) -> Vec<(String, String, String, Option<serde_json::Value>)> {
+    c.query(
+        "SELECT action, actor, db_role, meta FROM tokens.audit_log WHERE target = 'token:' || $1::uuid ORDER BY id",
+        &[&id],
+    )
+    .expect("read the audit log")
+    .into_iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .collect()
+}
