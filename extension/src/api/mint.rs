@@ -2,12 +2,12 @@
 
 use pg_tokens_core::validate::{self, Kind};
 use pg_tokens_core::{Error, Plaintext};
-use pgrx::datum::TimestampWithTimeZone;
+use pgrx::datum::{Array, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::Uuid;
 
-use super::{minted_row, now, timestamp_arg};
+use super::{minted_row, now, text_list, timestamp_arg};
 use crate::audit::{self, token_target, Event};
 use crate::error::{OrRaise, Result};
 use crate::privilege::{AsOwner, Caller, WRITER};
@@ -16,7 +16,7 @@ use crate::store::{self, NewToken, StoredToken};
 #[pg_extern(sql = false)]
 fn mint(
     name: Option<&str>,
-    scopes: Option<Vec<Option<String>>>,
+    scopes: Option<Array<'_, &str>>,
     expires_at: Option<TimestampWithTimeZone>,
     kind: Option<&str>,
     owner: Option<&str>,
@@ -24,7 +24,9 @@ fn mint(
     let caller = Caller::current();
     let request = Request {
         name: validate::name(name).or_raise(),
-        scopes: validate::scopes(scopes.as_deref()).or_raise(),
+        scopes: text_list("scopes", scopes)
+            .and_then(|s| validate::scopes(s.as_deref()))
+            .or_raise(),
         expires_at: validate::expires_at(timestamp_arg(expires_at), now()).or_raise(),
         kind: validate::kind(kind).or_raise(),
         owner: validate::owner(owner.unwrap_or(&caller.name)).or_raise(),
@@ -78,6 +80,11 @@ fn authorize(caller: &Caller, request: &Request) -> Result<()> {
 fn check_catalogue(client: &SpiClient<'_>, scopes: Option<&[String]>) -> Result<()> {
     match store::first_undefined_scope(client, scopes.unwrap_or_default())? {
         None => Ok(()),
+        // A scope shaped like a token is never repeated back.
+        Some(scope) if pg_tokens_core::parse(scope.as_bytes()).is_some() => Err(Error::invalid(
+            "a scope is not in the scope catalogue: use scopes listed in tokens.scopes, \
+             or define them first with tokens.define_scope",
+        )),
         Some(scope) => Err(Error::invalid(format!(
             "scope \"{scope}\" is not in the scope catalogue: use a scope listed in tokens.scopes, \
              or define it first with tokens.define_scope"

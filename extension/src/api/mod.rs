@@ -9,9 +9,10 @@ mod rotate;
 mod scope;
 mod verify;
 
-use pgrx::datum::TimestampWithTimeZone;
+use pg_tokens_core::validate::Timestamp;
+use pg_tokens_core::{Error, Plaintext};
+use pgrx::datum::{Array, TimestampWithTimeZone};
 use pgrx::pg_sys;
-use pg_tokens_core::{Plaintext, validate::Timestamp};
 
 use crate::error::Result;
 use crate::row::{Composite, Row};
@@ -33,6 +34,19 @@ pub fn timestamp_arg(value: Option<TimestampWithTimeZone>) -> Option<Timestamp> 
             Timestamp::At(pg_sys::TimestampTz::from(t))
         }
     })
+}
+
+/// A text[] argument as a list, refusing arrays of more than one dimension
+/// (PostgreSQL would otherwise hand them over flattened).
+pub fn text_list(what: &str, value: Option<Array<'_, &str>>) -> Result<Option<Vec<Option<String>>>> {
+    let Some(array) = value else { return Ok(None) };
+    let items = array.iter().map(|s| s.map(str::to_owned)).collect();
+    // SAFETY: a non-NULL array argument is a valid ArrayType.
+    let ndim = unsafe { (*array.into_array_type()).ndim };
+    if ndim > 1 {
+        return Err(Error::invalid(format!("{what} must be a one-dimensional array (got {ndim} dimensions)")));
+    }
+    Ok(Some(items))
 }
 
 /// The `tokens.minted` row: the only place a plaintext leaves the extension.

@@ -62,7 +62,8 @@ pub fn lock_managed(
     let token = store::lock_by_id(client, id)?.ok_or_else(|| Error::UnknownToken(id.to_string()))?;
     if token.owner != actor {
         return Err(Error::not_allowed(format!(
-            "only the owner of token {id} may {verb} it, and {actor} is not its owner"
+            "only the owner of token {id} may {verb} it: the actor is not its owner \
+             (pass actor => the token's owner, as a member of tokens_writer or tokens_revoker)"
         )));
     }
     if token.kind != "personal" && !authority {
