@@ -63,7 +63,8 @@ pub struct Cluster {
 }
 
 /// Settings of the test cluster. `log_statement = all` and a verbose log
-/// level let the at-rest test look for plaintext in the server log too.
+/// level let the at-rest test look for plaintext in the server log too;
+/// bind parameters are kept out of the log as the README recommends.
 const SETTINGS: &str = "
 listen_addresses = ''
 max_connections = 100
@@ -73,6 +74,8 @@ full_page_writes = off
 log_statement = 'all'
 log_min_messages = 'debug1'
 log_min_error_statement = 'debug1'
+log_parameter_max_length = 0
+log_parameter_max_length_on_error = 0
 logging_collector = off
 ";
 
