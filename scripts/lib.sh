@@ -1,0 +1,45 @@
+# Shared by the scripts: where PostgreSQL is, and running its tools as the
+# cluster's OS user (postgres when we are root: PostgreSQL refuses root).
+PG_MAJOR=15
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
+PG_CONFIG=$PG_BIN/pg_config
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+log() { printf '\033[1m[pg_tokens]\033[0m %s\n' "$*" >&2; }
+
+as_cluster_user() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Builds the extension in release mode and installs it into the system
+# PostgreSQL (needs root, or sudo).
+install_extension() {
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(--sudo)
+  log "building and installing the extension"
+  (cd "$REPO/extension" && cargo pgrx install --release "${sudo[@]}" --pg-config "$PG_CONFIG")
+}
+
+# cluster_start DIR PORT: a cluster of our own in DIR/data, its socket in
+# DIR/sock, initialised when missing, started when stopped.
+cluster_start() {
+  local dir=$1 port=$2
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    log "creating a local cluster in $dir"
+    mkdir -p "$dir/sock"
+    [ "$(id -u)" -ne 0 ] || chown -R postgres:postgres "$dir"
+    as_cluster_user "$PG_BIN/initdb" -A trust -U postgres -E UTF8 --locale=C -D "$dir/data" >/dev/null
+  fi
+  if ! as_cluster_user "$PG_BIN/pg_ctl" status -D "$dir/data" >/dev/null 2>&1; then
+    log "starting the local cluster (port $port, socket $dir/sock)"
+    as_cluster_user "$PG_BIN/pg_ctl" start -w -t 60 -D "$dir/data" -l "$dir/server.log" \
+      -o "-p $port -k $dir/sock -c listen_addresses=''" >/dev/null
+  fi
+}
+
+cluster_stop() {
+  local dir=$1
+  if [ -f "$dir/data/PG_VERSION" ]; then
+    as_cluster_user "$PG_BIN/pg_ctl" stop -m fast -D "$dir/data" >/dev/null 2>&1 || true
+  fi
+}
