@@ -14,10 +14,22 @@ as_cluster_user() {
 # Builds the extension in release mode and installs it into the system
 # PostgreSQL (needs root, or sudo).
 install_extension() {
-  local sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(--sudo)
+  local sudo=() sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || { sudo=(--sudo); sudo_cmd=(sudo); }
   log "building and installing the extension"
   (cd "$REPO/extension" && cargo pgrx install --release "${sudo[@]}" --pg-config "$PG_CONFIG")
+  # Earlier releases' install scripts, so that databases can be created at an
+  # old version and upgraded (the upgrade tests do). cargo pgrx installs the
+  # current version's script and the upgrade scripts itself.
+  local extdir current f
+  extdir="$("$PG_CONFIG" --sharedir)/extension"
+  current=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/Cargo.toml" | head -n 1)
+  for f in "$REPO"/extension/sql/pg_tokens--*.sql; do
+    case "$(basename "$f")" in
+      pg_tokens--*--*.sql|"pg_tokens--$current.sql") ;;
+      *) "${sudo_cmd[@]}" install -m 644 "$f" "$extdir/" ;;
+    esac
+  done
 }
 
 # cluster_start DIR PORT: a cluster of our own in DIR/data, its socket in

@@ -141,6 +141,50 @@ pub fn scopes(value: Option<&[Option<String>]>) -> Result<Option<Vec<String>>> {
     Ok(Some(out))
 }
 
+pub const ACTION_MAX: usize = 80;
+pub const TARGET_MAX: usize = 200;
+/// The largest `meta` object, as `octet_length(meta::text)`.
+pub const META_MAX_BYTES: usize = 4096;
+
+/// An application's audit action: 1 to 80 characters matching
+/// `^[a-z][a-z0-9._:-]*$`, outside the extension's reserved `token.` space.
+pub fn audit_action(value: Option<&str>) -> Result<String> {
+    let Some(action) = value else {
+        return Err(Error::invalid("action must not be NULL: give 1 to 80 characters matching ^[a-z][a-z0-9._:-]*$"));
+    };
+    let b = action.as_bytes();
+    let shape_ok = !b.is_empty()
+        && b.len() <= ACTION_MAX
+        && b[0].is_ascii_lowercase()
+        && b[1..].iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b':' | b'-'));
+    if !shape_ok {
+        return Err(Error::invalid(format!(
+            "action must be 1 to {ACTION_MAX} characters matching ^[a-z][a-z0-9._:-]*$ (e.g. 'invoice.paid')"
+        )));
+    }
+    if action.starts_with("token.") {
+        return Err(Error::invalid(
+            "actions starting with 'token.' are reserved to pg_tokens: name your event after your application (e.g. 'invoice.paid')",
+        ));
+    }
+    Ok(action.to_owned())
+}
+
+/// An audit target: NULL or at most 200 characters without control characters.
+pub fn audit_target(value: Option<&str>) -> Result<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(t) if t.chars().count() > TARGET_MAX => Err(Error::invalid(format!(
+            "target must be at most {TARGET_MAX} characters (got {})",
+            t.chars().count()
+        ))),
+        Some(t) if t.chars().any(char::is_control) => Err(Error::invalid(
+            "target must not contain control characters (tabs, newlines, escapes)",
+        )),
+        Some(t) => Ok(Some(t.to_owned())),
+    }
+}
+
 /// A timestamp argument as PostgreSQL hands it over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timestamp {
@@ -257,6 +301,23 @@ mod tests {
         assert!(grace(i32::MAX, i32::MAX, i64::MAX).is_err());
         assert!(grace(i32::MIN, 0, 0).is_err());
         assert_eq!(grace(0, 1, -MICROS_PER_DAY).unwrap(), 0);
+    }
+
+    #[test]
+    fn audit_actions() {
+        assert_eq!(audit_action(Some("invoice.paid")).unwrap(), "invoice.paid");
+        assert!(audit_action(Some("a:b_c-d.9")).is_ok());
+        assert!(audit_action(Some(&"a".repeat(80))).is_ok());
+        for bad in [None, Some(""), Some("Invoice"), Some("9a"), Some("a b"), Some("token.create"), Some("token.anything"), Some(&*"a".repeat(81))] {
+            assert_eq!(audit_action(bad).unwrap_err().sqlstate().code(), "22023", "{bad:?}");
+        }
+        assert!(audit_action(Some("tokens.x")).is_ok(), "only 'token.' is reserved");
+        assert_eq!(audit_target(None).unwrap(), None);
+        assert!(audit_target(Some(&"t".repeat(200))).is_ok());
+        assert!(audit_target(Some(&"t".repeat(201))).is_err());
+        assert!(audit_target(Some(r"a\nb")).is_ok(), "a backslash is not a control character");
+        assert!(audit_target(Some("a\nb")).is_err());
+        assert!(audit_target(Some("a\u{7}b")).is_err());
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub fn init() {
         GucContext::Sighup,
         GucFlags::UNIT_S,
     );
+    // No session may create settings under our prefix: nothing of the
+    // extension can be forged or tuned with SET or set_config.
+    // SAFETY: called from _PG_init with a static string.
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"pg_tokens".as_ptr()) };
 }
 
 /// The interval in PostgreSQL microseconds.

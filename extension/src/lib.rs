@@ -8,17 +8,22 @@ mod api;
 mod audit;
 mod error;
 mod gucs;
+mod principal;
 mod privilege;
 mod row;
 mod store;
 
 ::pgrx::pg_module_magic!(name, version);
 
-// The install script is hand-written and committed, so that every released
-// version's script stays in the tree for the upgrade tests.
-extension_sql_file!("../sql/pg_tokens--0.1.0.sql", name = "install", bootstrap);
+// The install script of the current version is the first release's script
+// followed by every upgrade script, so a fresh install and an upgraded one
+// have the same schema by construction. All are hand-written and committed;
+// the first release's script also serves the upgrade tests.
+extension_sql_file!("../sql/pg_tokens--0.1.0.sql", name = "v0_1_0", bootstrap);
+extension_sql_file!("../sql/pg_tokens--0.1.0--0.2.0.sql", name = "v0_2_0", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    principal::init();
 }

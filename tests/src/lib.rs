@@ -60,6 +60,8 @@ pub struct Cluster {
     pub data: PathBuf,
     pub socket_dir: PathBuf,
     pub port: u16,
+    /// Private clusters are stopped when dropped; the shared one runs on.
+    private: bool,
 }
 
 /// Settings of the test cluster. `log_statement = all` and a verbose log
@@ -91,25 +93,84 @@ impl Cluster {
                 .ok()
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(55_432);
-            let cluster = Cluster {
-                data: dir.join("data"),
-                socket_dir: dir.join("sock"),
-                dir,
-                port,
-            };
-            cluster.ensure_running();
+            let cluster = Cluster { data: dir.join("data"), socket_dir: dir.join("sock"), dir, port, private: false };
+            cluster.ensure_running(SETTINGS);
             cluster
         })
+    }
+
+    /// A cluster of one test's own (for replicas, crashes, preload
+    /// settings), with `settings` appended to postgresql.conf. It listens on
+    /// 127.0.0.1 too, on a free port, and is stopped when dropped.
+    pub fn private(name: &str, settings: &str) -> Cluster {
+        let cluster = Cluster::private_layout(name);
+        cluster.ensure_running(&format!("{SETTINGS}\nlisten_addresses = '127.0.0.1'\n{settings}\n"));
+        cluster
+    }
+
+    fn private_layout(name: &str) -> Cluster {
+        let base = Cluster::shared().dir.join("private").join(unique(name));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        Cluster { data: base.join("data"), socket_dir: base.join("sock"), dir: base, port, private: true }
+    }
+
+    /// A streaming hot standby of `primary`, made with pg_basebackup.
+    pub fn replica_of(primary: &Cluster, name: &str) -> Cluster {
+        let replica = Cluster::private_layout(name);
+        replica.make_dirs();
+        let mut backup = as_cluster_user(&pg_bin().join("pg_basebackup"));
+        backup
+            .arg("-h")
+            .arg(&primary.socket_dir)
+            .args(["-p", &primary.port.to_string(), "-U", "postgres", "-X", "stream", "-c", "fast", "-R", "-D"])
+            .arg(&replica.data);
+        run(backup);
+        replica.start();
+        replica
+    }
+
+    /// Waits until this standby has replayed everything `primary` has written.
+    pub fn wait_for_replay(&self, primary: &Cluster) {
+        let lsn: String = primary
+            .connect("postgres", "postgres")
+            .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
+            .expect("primary LSN")
+            .get(0);
+        let mut standby = self.connect("postgres", "postgres");
+        for _ in 0..600 {
+            let done: bool = standby
+                .query_one("SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn", &[&lsn])
+                .expect("standby LSN")
+                .get(0);
+            if done {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the standby did not replay {lsn} within 30 s");
+    }
+
+    pub fn stop(&self) {
+        let mut stop = as_cluster_user(&pg_bin().join("pg_ctl"));
+        stop.args(["stop", "-m", "fast", "-w", "-D"]).arg(&self.data);
+        let _ = stop.output();
     }
 
     pub fn log_file(&self) -> PathBuf {
         self.dir.join("server.log")
     }
 
-    fn ensure_running(&self) {
+    fn ensure_running(&self, settings: &str) {
         if !self.data.join("PG_VERSION").exists() {
-            self.init();
+            self.init(settings);
         }
+        self.start();
+    }
+
+    fn start(&self) {
         let status = as_cluster_user(&pg_bin().join("pg_ctl"))
             .arg("status")
             .arg("-D")
@@ -129,13 +190,17 @@ impl Cluster {
         }
     }
 
-    fn init(&self) {
+    fn make_dirs(&self) {
         std::fs::create_dir_all(&self.socket_dir).expect("create the test cluster's directory");
         if running_as_root() {
             let mut chown = Command::new("chown");
             chown.args(["-R", "postgres:postgres"]).arg(&self.dir);
             run(chown);
         }
+    }
+
+    fn init(&self, settings: &str) {
+        self.make_dirs();
         let mut initdb = as_cluster_user(&pg_bin().join("initdb"));
         initdb
             .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "-D"])
@@ -143,13 +208,13 @@ impl Cluster {
         run(initdb);
         let conf = self.data.join("postgresql.conf");
         let mut text = std::fs::read_to_string(&conf).expect("read postgresql.conf");
-        text.push_str(SETTINGS);
+        text.push_str(settings);
         std::fs::write(&conf, text).expect("write postgresql.conf");
     }
 
     pub fn connect(&self, user: &str, dbname: &str) -> Client {
         self.try_connect(user, dbname)
-            .unwrap_or_else(|e| panic!("connect as {user} to {dbname}: {e}"))
+            .unwrap_or_else(|e| panic!("connect as {user} to {dbname}: {e:?}"))
     }
 
     pub fn try_connect(&self, user: &str, dbname: &str) -> Result<Client, postgres::Error> {
@@ -163,14 +228,19 @@ impl Cluster {
     }
 
     /// A new database with the extension installed, for one test.
-    pub fn database(&'static self) -> Db {
+    pub fn database(&self) -> Db<'_> {
+        self.database_with("CREATE EXTENSION pg_tokens")
+    }
+
+    /// A new database, set up by `setup` (run as superuser).
+    pub fn database_with(&self, setup: &str) -> Db<'_> {
         let name = unique("db");
         let mut admin = self.connect("postgres", "postgres");
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create the test database");
         let db = Db { cluster: self, name };
-        db.admin().batch_execute("CREATE EXTENSION pg_tokens").expect("CREATE EXTENSION pg_tokens");
+        db.admin().batch_execute(setup).unwrap_or_else(|e| panic!("{setup}: {e}"));
         db
     }
 
@@ -197,13 +267,24 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.private {
+            self.stop();
+            if !std::thread::panicking() {
+                let _ = std::fs::remove_dir_all(&self.dir);
+            }
+        }
+    }
+}
+
 /// One test's database.
-pub struct Db {
-    pub cluster: &'static Cluster,
+pub struct Db<'c> {
+    pub cluster: &'c Cluster,
     pub name: String,
 }
 
-impl Db {
+impl Db<'_> {
     /// A superuser connection, for setup and for looking behind the API.
     pub fn admin(&self) -> Client {
         self.cluster.connect("postgres", &self.name)
@@ -245,7 +326,7 @@ impl Db {
     }
 }
 
-impl Drop for Db {
+impl Drop for Db<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             return; // keep the database of a failed test for inspection

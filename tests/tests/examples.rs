@@ -20,6 +20,10 @@ fn the_sql_examples_run() {
     for status in ["valid", "malformed", "revoked"] {
         assert!(outputs.contains(status), "{status} missing from:\n{outputs}");
     }
+    // The authorization example: the owner's row is visible with a token and
+    // nothing without one; the app's audit event went via the token.
+    assert!(outputs.contains("\"via\": \"token\""), "{outputs}");
+    assert!(outputs.contains("Runbook | tenant:acme | t"), "{outputs}");
     let (tokens, audit) = db.counts();
     assert!(tokens >= 3 && audit >= 5, "{tokens} tokens, {audit} audit rows");
 }

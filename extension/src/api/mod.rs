@@ -2,6 +2,8 @@
 //! boundary: it converts arguments, calls plain Rust returning `Result`, and
 //! raises the error (with its SQLSTATE) there and only there.
 
+mod audit_event;
+mod auth;
 mod chain;
 mod mint;
 mod revoke;

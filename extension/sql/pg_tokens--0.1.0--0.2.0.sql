@@ -1,0 +1,43 @@
+-- pg_tokens 0.1.0 -> 0.2.0: database-side authorization.
+--
+-- tokens.authenticate makes a verified token the principal of the current
+-- transaction; RLS policies and triggers read it through the principal
+-- functions. The principal lives in backend memory (never a GUC) and ends
+-- with the transaction.
+
+CREATE FUNCTION tokens.authenticate(token text) RETURNS tokens.verification
+LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'authenticate_wrapper';
+
+-- The principal functions: not SECURITY DEFINER and no SET clause, so they
+-- stay plain, cheap C calls. PARALLEL RESTRICTED: the principal lives in the
+-- leader's memory, which parallel workers do not share; written as
+-- (SELECT tokens.current_owner()) in a policy, the value is computed once by
+-- the leader and handed to the workers as a parameter.
+CREATE FUNCTION tokens.current_token_id() RETURNS uuid
+LANGUAGE c STABLE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'current_token_id_wrapper';
+
+CREATE FUNCTION tokens.current_owner() RETURNS text
+LANGUAGE c STABLE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'current_owner_wrapper';
+
+CREATE FUNCTION tokens.current_scopes() RETURNS text[]
+LANGUAGE c STABLE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'current_scopes_wrapper';
+
+CREATE FUNCTION tokens.has_scope(scope text) RETURNS boolean
+LANGUAGE c STABLE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'has_scope_wrapper';
+
+CREATE FUNCTION tokens.require_scope(scope text) RETURNS void
+LANGUAGE c STABLE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'require_scope_wrapper';
+
+-- An application's own audit event, chained with the extension's.
+CREATE FUNCTION tokens.audit(action text, target text, meta jsonb DEFAULT NULL) RETURNS bigint
+LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'audit_wrapper';
+
+-- verify, authenticate, the principal functions and tokens.audit are
+-- callable by every role (PUBLIC keeps EXECUTE on them).
