@@ -1,0 +1,58 @@
+//! The only way the console's state changes: keys, mouse, the clock and the
+//! database worker all become an `Action` for `App::update`.
+
+use chrono::{DateTime, Utc};
+
+use crate::db::model::Secret;
+use crate::db::{Reply, Request};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Quit,
+    ToggleHelp,
+    /// Esc outside a text field: close the detail pane, clear a search.
+    Back,
+    Up,
+    Down,
+    Top,
+    Bottom,
+    NextPage,
+    PrevPage,
+    /// Mouse wheel: positive is down.
+    Scroll(i32),
+    ShowTokens,
+    ShowAudit,
+    OpenDetail,
+    Refresh,
+    StartSearch,
+    CycleStatus,
+    CycleKind,
+    CycleSort,
+    ReverseSort,
+    NewToken,
+    Revoke,
+    Rotate,
+    ToggleFollow,
+    EditAuditFilter,
+    // Editing whichever field or dialog has the focus.
+    Input(char),
+    Backspace,
+    NextField,
+    PrevField,
+    Left,
+    Right,
+    Toggle,
+    Submit,
+    Cancel,
+    Copy,
+    Tick(DateTime<Utc>),
+    Db(Reply),
+}
+
+/// What `update` asks the outside world to do: the main loop does it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    Db(Request),
+    /// Put the plaintext on the clipboard with OSC 52.
+    Copy(Secret),
+}

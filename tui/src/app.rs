@@ -1,0 +1,1199 @@
+//! The console's state and `update`: an action in, state changed and
+//! effects out. No I/O happens here, so every key sequence can be tested
+//! without a terminal or a database.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::action::{Action, Effect};
+use crate::db::error::DbError;
+use crate::db::model::{AuditEvent, Minted, ScopeEntry, Session, Token};
+use crate::db::queries::{
+    AuditFilter, AuditQuery, Cursor, Direction, Expiry, MintRequest, PageQuery, SortColumn, TokenFilter, TokenPage,
+};
+use crate::db::{Reply, Request};
+
+/// Rows per page: the console holds one page of tokens at a time.
+pub const PAGE: i64 = 100;
+
+pub const STATUSES: [Option<&str>; 5] = [None, Some("active"), Some("revoked"), Some("expired"), Some("disabled")];
+pub const KINDS: [Option<&str>; 3] = [None, Some("service"), Some("personal")];
+pub const EXPIRY_PRESETS: [&str; 5] = ["never", "7 days", "30 days", "90 days", "custom"];
+/// Grace periods offered by rotate: (label, interval).
+pub const GRACES: [(&str, &str); 4] = [("none: the old token stops now", "0"), ("1 hour", "1 hour"), ("1 day", "1 day"), ("7 days", "7 days")];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Tokens,
+    Detail,
+    Audit,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Conn {
+    Up,
+    Lost { error: String, attempt: u32, retry_in: Duration },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub level: Level,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Modal {
+    Create(CreateForm),
+    Confirm(Confirm),
+    Card(OnceCard),
+}
+
+/// One page of the token list and how it was asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenList {
+    pub rows: Vec<Token>,
+    pub selected: usize,
+    pub first: Option<Cursor>,
+    pub last: Option<Cursor>,
+    pub has_prev: bool,
+    pub has_next: bool,
+    /// Position of the first row in the whole ordering, when known.
+    pub offset: Option<u64>,
+    pub total: Option<i64>,
+    pub filter: TokenFilter,
+    pub sort: SortColumn,
+    pub descending: bool,
+    pub loading: bool,
+    pub loaded: bool,
+    pub error: Option<DbError>,
+    pub search_input: bool,
+    gen: u64,
+    land: Land,
+}
+
+/// Where the selection goes when the requested page arrives.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Land {
+    Top { offset: Option<u64> },
+    Bottom,
+    Keep,
+}
+
+impl Default for TokenList {
+    fn default() -> Self {
+        TokenList {
+            rows: Vec::new(),
+            selected: 0,
+            first: None,
+            last: None,
+            has_prev: false,
+            has_next: false,
+            offset: Some(0),
+            total: None,
+            filter: TokenFilter::default(),
+            sort: SortColumn::Created,
+            descending: true,
+            loading: false,
+            loaded: false,
+            error: None,
+            search_input: false,
+            gen: 0,
+            land: Land::Top { offset: Some(0) },
+        }
+    }
+}
+
+impl TokenList {
+    pub fn selected_token(&self) -> Option<&Token> {
+        self.rows.get(self.selected)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Detail {
+    pub token: Token,
+    pub history: Vec<AuditEvent>,
+    pub loading: bool,
+    pub error: Option<DbError>,
+    pub scroll: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditField {
+    Action,
+    Actor,
+    Since,
+    Until,
+}
+
+impl AuditField {
+    const ALL: [AuditField; 4] = [AuditField::Action, AuditField::Actor, AuditField::Since, AuditField::Until];
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditFilterForm {
+    pub field: AuditField,
+    pub draft: AuditFilter,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditView {
+    pub rows: Vec<AuditEvent>,
+    pub selected: usize,
+    pub filter: AuditFilter,
+    pub editing: Option<AuditFilterForm>,
+    pub follow: bool,
+    /// Pages newer than this one exist (we paged down).
+    pub newer: bool,
+    pub older: bool,
+    pub loading: bool,
+    pub loaded: bool,
+    pub error: Option<DbError>,
+    gen: u64,
+    polling: bool,
+    land_bottom: bool,
+}
+
+impl Default for AuditView {
+    fn default() -> Self {
+        AuditView {
+            rows: Vec::new(),
+            selected: 0,
+            filter: AuditFilter::default(),
+            editing: None,
+            follow: false,
+            newer: false,
+            older: false,
+            loading: false,
+            loaded: false,
+            error: None,
+            gen: 0,
+            polling: false,
+            land_bottom: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormField {
+    Name,
+    Kind,
+    Owner,
+    Scopes,
+    Expiry,
+    Custom,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateForm {
+    pub field: FormField,
+    pub name: String,
+    pub personal: bool,
+    pub owner: String,
+    /// Free text (comma separated) when the catalogue is empty.
+    pub scopes_text: String,
+    /// One flag per catalogue entry when it has entries.
+    pub picked: Vec<bool>,
+    pub scope_cursor: usize,
+    pub expiry: usize,
+    pub custom: String,
+    pub error: Option<DbError>,
+    pub busy: bool,
+}
+
+impl CreateForm {
+    pub fn fields(&self) -> Vec<FormField> {
+        let mut f = vec![FormField::Name, FormField::Kind, FormField::Owner, FormField::Scopes, FormField::Expiry];
+        if EXPIRY_PRESETS[self.expiry] == "custom" {
+            f.push(FormField::Custom);
+        }
+        f
+    }
+
+    fn text_mut(&mut self) -> Option<&mut String> {
+        match self.field {
+            FormField::Name => Some(&mut self.name),
+            FormField::Owner => Some(&mut self.owner),
+            FormField::Scopes if self.picked.is_empty() => Some(&mut self.scopes_text),
+            FormField::Custom => Some(&mut self.custom),
+            _ => None,
+        }
+    }
+
+    /// The mint call this form describes.
+    pub fn request(&self, catalogue: &[ScopeEntry]) -> MintRequest {
+        let scopes = if self.picked.is_empty() {
+            let list: Vec<String> = self
+                .scopes_text
+                .split([',', ' '])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if list.is_empty() { None } else { Some(list) }
+        } else {
+            let list: Vec<String> = catalogue
+                .iter()
+                .zip(&self.picked)
+                .filter(|(_, p)| **p)
+                .map(|(s, _)| s.scope.clone())
+                .collect();
+            if list.is_empty() { None } else { Some(list) }
+        };
+        let expiry = match EXPIRY_PRESETS[self.expiry] {
+            "never" => Expiry::Never,
+            "custom" => Expiry::At(self.custom.trim().to_owned()),
+            span => Expiry::In(span.to_owned()),
+        };
+        let owner = Some(self.owner.trim()).filter(|o| !o.is_empty()).map(str::to_owned);
+        MintRequest {
+            name: self.name.clone(),
+            kind: if self.personal { "personal" } else { "service" }.to_owned(),
+            owner,
+            scopes,
+            expiry,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfirmOp {
+    Revoke,
+    Rotate,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Confirm {
+    pub op: ConfirmOp,
+    pub token: Token,
+    /// The console's role is not the owner.
+    pub not_owner: bool,
+    /// Offered only to members of tokens_revoker/tokens_writer.
+    pub may_act_for_owner: bool,
+    pub act_for_owner: bool,
+    pub reason: String,
+    pub grace: usize,
+    pub error: Option<DbError>,
+    pub busy: bool,
+}
+
+/// The once-only card: the plaintext, until the user closes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OnceCard {
+    pub minted: Minted,
+    /// Prefix of the token this one replaces (rotate).
+    pub replaces: Option<String>,
+    pub copied: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct App {
+    pub now: DateTime<Utc>,
+    pub session: Session,
+    pub target: String,
+    pub conn: Conn,
+    pub view: View,
+    pub tokens: TokenList,
+    pub audit: AuditView,
+    pub detail: Option<Detail>,
+    pub modal: Option<Modal>,
+    pub help: bool,
+    pub scopes: Vec<ScopeEntry>,
+    pub notice: Option<Notice>,
+    pub quit: bool,
+    gen: u64,
+}
+
+impl App {
+    pub fn new(session: Session, target: String, now: DateTime<Utc>) -> App {
+        App {
+            now,
+            session,
+            target,
+            conn: Conn::Up,
+            view: View::Tokens,
+            tokens: TokenList::default(),
+            audit: AuditView::default(),
+            detail: None,
+            modal: None,
+            help: false,
+            scopes: Vec::new(),
+            notice: None,
+            quit: false,
+            gen: 0,
+        }
+    }
+
+    /// The requests of the first frame: the first page, then what can wait.
+    pub fn start(&mut self) -> Vec<Effect> {
+        let mut fx = self.load_tokens(None, Direction::Forward, Land::Top { offset: Some(0) });
+        fx.push(Effect::Db(Request::Scopes));
+        fx
+    }
+
+    fn next_gen(&mut self) -> u64 {
+        self.gen += 1;
+        self.gen
+    }
+
+    fn info(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice { level: Level::Info, text: text.into() });
+    }
+
+    fn error(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice { level: Level::Error, text: text.into() });
+    }
+
+    fn load_tokens(&mut self, cursor: Option<Cursor>, direction: Direction, land: Land) -> Vec<Effect> {
+        self.load_tokens_from(cursor, direction, false, land)
+    }
+
+    fn load_tokens_from(&mut self, cursor: Option<Cursor>, direction: Direction, inclusive: bool, land: Land) -> Vec<Effect> {
+        let gen = self.next_gen();
+        self.tokens.gen = gen;
+        self.tokens.loading = true;
+        self.tokens.land = land;
+        let query = PageQuery {
+            filter: self.tokens.filter.clone(),
+            sort: self.tokens.sort,
+            descending: self.tokens.descending,
+            cursor,
+            direction,
+            inclusive,
+            limit: PAGE,
+        };
+        vec![
+            Effect::Db(Request::Tokens { gen, query }),
+            Effect::Db(Request::Count { gen, filter: self.tokens.filter.clone() }),
+        ]
+    }
+
+    /// The list from its first page (a new filter, sort or search).
+    fn reload_tokens(&mut self) -> Vec<Effect> {
+        self.tokens.total = None;
+        self.load_tokens(None, Direction::Forward, Land::Top { offset: Some(0) })
+    }
+
+    /// The current page again, from its first row (a refresh, or after a
+    /// change): the same position in the order, the rows as they are now.
+    fn refresh_tokens(&mut self) -> Vec<Effect> {
+        let cursor = if self.tokens.has_prev { self.tokens.first.clone() } else { None };
+        self.load_tokens_from(cursor, Direction::Forward, true, Land::Keep)
+    }
+
+    fn load_audit(&mut self, before: Option<i64>, after: Option<i64>, bottom: bool) -> Vec<Effect> {
+        let gen = self.next_gen();
+        self.audit.gen = gen;
+        self.audit.loading = true;
+        self.audit.land_bottom = bottom;
+        let query = AuditQuery { filter: self.audit.filter.clone(), before, after, limit: PAGE };
+        vec![Effect::Db(Request::Audit { gen, query, follow: false })]
+    }
+
+    fn load_detail(&mut self) -> Vec<Effect> {
+        match &mut self.detail {
+            Some(d) => {
+                d.loading = true;
+                vec![Effect::Db(Request::Detail { id: d.token.id })]
+            }
+            None => vec![],
+        }
+    }
+
+    /// The token the keys act on: the detail pane's, else the selected row.
+    fn focused_token(&self) -> Option<Token> {
+        match (self.view, &self.detail) {
+            (View::Detail, Some(d)) => Some(d.token.clone()),
+            _ => self.tokens.selected_token().cloned(),
+        }
+    }
+
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Tick(now) => return self.tick(now),
+            Action::Db(reply) => return self.on_reply(reply),
+            Action::Quit => {
+                self.quit = true;
+                return vec![];
+            }
+            _ => {}
+        }
+        if let Some(modal) = self.modal.take() {
+            let (modal, fx) = self.update_modal(modal, action);
+            self.modal = modal;
+            return fx;
+        }
+        if self.help {
+            if action == Action::ToggleHelp {
+                self.help = false;
+            }
+            return vec![];
+        }
+        if self.view == View::Tokens && self.tokens.search_input {
+            return self.update_search(action);
+        }
+        if self.view == View::Audit && self.audit.editing.is_some() {
+            return self.update_audit_filter(action);
+        }
+        match action {
+            Action::ToggleHelp => {
+                self.help = true;
+                vec![]
+            }
+            Action::ShowTokens => {
+                self.view = View::Tokens;
+                vec![]
+            }
+            Action::ShowAudit => {
+                self.view = View::Audit;
+                if self.session.reader || self.audit.loaded {
+                    if !self.audit.loaded && !self.audit.loading {
+                        return self.load_audit(None, None, false);
+                    }
+                } else if !self.audit.loaded {
+                    // Try anyway: the server's refusal is the answer to show.
+                    return self.load_audit(None, None, false);
+                }
+                vec![]
+            }
+            Action::Refresh => match self.view {
+                View::Tokens => self.refresh_tokens(),
+                View::Detail => self.load_detail(),
+                View::Audit => self.load_audit(None, None, false),
+            },
+            _ => match self.view {
+                View::Tokens => self.update_tokens(action),
+                View::Detail => self.update_detail(action),
+                View::Audit => self.update_audit(action),
+            },
+        }
+    }
+
+    fn tick(&mut self, now: DateTime<Utc>) -> Vec<Effect> {
+        self.now = now;
+        if self.audit.follow && self.view == View::Audit && !self.audit.newer && !self.audit.polling && self.conn == Conn::Up {
+            self.audit.polling = true;
+            let gen = self.audit.gen;
+            let after = self.audit.rows.first().map(|e| e.id).or(Some(0));
+            let query = AuditQuery { filter: self.audit.filter.clone(), before: None, after, limit: PAGE };
+            return vec![Effect::Db(Request::Audit { gen, query, follow: true })];
+        }
+        vec![]
+    }
+
+    fn update_tokens(&mut self, action: Action) -> Vec<Effect> {
+        let n = self.tokens.rows.len();
+        match action {
+            Action::Down => self.move_token_selection(1),
+            Action::Up => self.move_token_selection(-1),
+            Action::Scroll(d) => self.move_token_selection(d),
+            Action::Top => {
+                self.tokens.selected = 0;
+                if self.tokens.has_prev {
+                    return self.load_tokens(None, Direction::Forward, Land::Top { offset: Some(0) });
+                }
+                vec![]
+            }
+            Action::Bottom => {
+                if self.tokens.has_next {
+                    return self.load_tokens(None, Direction::Backward, Land::Bottom);
+                }
+                self.tokens.selected = n.saturating_sub(1);
+                vec![]
+            }
+            Action::NextPage => {
+                if self.tokens.has_next {
+                    let offset = self.tokens.offset.map(|o| o + n as u64);
+                    return self.load_tokens(self.tokens.last.clone(), Direction::Forward, Land::Top { offset });
+                }
+                self.tokens.selected = n.saturating_sub(1);
+                vec![]
+            }
+            Action::PrevPage => {
+                if self.tokens.has_prev {
+                    return self.load_tokens(self.tokens.first.clone(), Direction::Backward, Land::Top { offset: None });
+                }
+                self.tokens.selected = 0;
+                vec![]
+            }
+            Action::OpenDetail => {
+                if let Some(t) = self.tokens.selected_token().cloned() {
+                    self.detail = Some(Detail { token: t, history: vec![], loading: true, error: None, scroll: 0 });
+                    self.view = View::Detail;
+                    return self.load_detail();
+                }
+                vec![]
+            }
+            Action::StartSearch => {
+                self.tokens.search_input = true;
+                vec![]
+            }
+            Action::Back => {
+                if !self.tokens.filter.search.is_empty() {
+                    self.tokens.filter.search.clear();
+                    return self.reload_tokens();
+                }
+                vec![]
+            }
+            Action::CycleStatus => {
+                let i = STATUSES.iter().position(|s| s.map(str::to_owned) == self.tokens.filter.status).unwrap_or(0);
+                self.tokens.filter.status = STATUSES[(i + 1) % STATUSES.len()].map(str::to_owned);
+                self.reload_tokens()
+            }
+            Action::CycleKind => {
+                let i = KINDS.iter().position(|s| s.map(str::to_owned) == self.tokens.filter.kind).unwrap_or(0);
+                self.tokens.filter.kind = KINDS[(i + 1) % KINDS.len()].map(str::to_owned);
+                self.reload_tokens()
+            }
+            Action::CycleSort => {
+                self.tokens.sort = self.tokens.sort.next();
+                // Times read best newest first, words A to Z.
+                self.tokens.descending = matches!(self.tokens.sort, SortColumn::Created | SortColumn::LastUsed);
+                self.reload_tokens()
+            }
+            Action::ReverseSort => {
+                self.tokens.descending = !self.tokens.descending;
+                self.reload_tokens()
+            }
+            Action::NewToken => self.open_create_form(),
+            Action::Revoke => self.open_confirm(ConfirmOp::Revoke),
+            Action::Rotate => self.open_confirm(ConfirmOp::Rotate),
+            _ => vec![],
+        }
+    }
+
+    fn move_token_selection(&mut self, delta: i32) -> Vec<Effect> {
+        let n = self.tokens.rows.len();
+        if n == 0 {
+            return vec![];
+        }
+        let target = self.tokens.selected as i64 + delta as i64;
+        if target >= n as i64 {
+            if self.tokens.has_next && !self.tokens.loading {
+                let offset = self.tokens.offset.map(|o| o + n as u64);
+                return self.load_tokens(self.tokens.last.clone(), Direction::Forward, Land::Top { offset });
+            }
+            self.tokens.selected = n - 1;
+        } else if target < 0 {
+            if self.tokens.has_prev && !self.tokens.loading {
+                return self.load_tokens(self.tokens.first.clone(), Direction::Backward, Land::Bottom);
+            }
+            self.tokens.selected = 0;
+        } else {
+            self.tokens.selected = target as usize;
+        }
+        vec![]
+    }
+
+    fn update_search(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Input(c) => {
+                self.tokens.filter.search.push(c);
+                self.reload_tokens()
+            }
+            Action::Backspace => {
+                self.tokens.filter.search.pop();
+                self.reload_tokens()
+            }
+            Action::Submit => {
+                self.tokens.search_input = false;
+                vec![]
+            }
+            Action::Cancel => {
+                self.tokens.search_input = false;
+                self.tokens.filter.search.clear();
+                self.reload_tokens()
+            }
+            Action::Down | Action::Up => {
+                self.tokens.search_input = false;
+                self.update_tokens(action)
+            }
+            _ => vec![],
+        }
+    }
+
+    fn update_detail(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Back | Action::Cancel => {
+                self.view = View::Tokens;
+                self.detail = None;
+                vec![]
+            }
+            Action::Down | Action::Scroll(1..) => {
+                if let Some(d) = &mut self.detail {
+                    d.scroll = (d.scroll + 1).min(d.history.len().saturating_sub(1));
+                }
+                vec![]
+            }
+            Action::Up | Action::Scroll(..=-1) => {
+                if let Some(d) = &mut self.detail {
+                    d.scroll = d.scroll.saturating_sub(1);
+                }
+                vec![]
+            }
+            Action::Revoke => self.open_confirm(ConfirmOp::Revoke),
+            Action::Rotate => self.open_confirm(ConfirmOp::Rotate),
+            _ => vec![],
+        }
+    }
+
+    fn update_audit(&mut self, action: Action) -> Vec<Effect> {
+        let n = self.audit.rows.len();
+        match action {
+            Action::Down | Action::Scroll(1..) => {
+                let step = if let Action::Scroll(d) = action { d as usize } else { 1 };
+                if self.audit.selected + step >= n {
+                    if self.audit.older && !self.audit.loading {
+                        let before = self.audit.rows.last().map(|e| e.id);
+                        let mut fx = self.load_audit(before, None, false);
+                        self.audit.newer = true;
+                        self.audit.follow = false;
+                        fx.truncate(1);
+                        return fx;
+                    }
+                    self.audit.selected = n.saturating_sub(1);
+                } else {
+                    self.audit.selected += step;
+                }
+                vec![]
+            }
+            Action::Up | Action::Scroll(..=-1) => {
+                let step = if let Action::Scroll(d) = action { (-d) as usize } else { 1 };
+                if self.audit.selected < step {
+                    if self.audit.newer && !self.audit.loading {
+                        let after = self.audit.rows.first().map(|e| e.id);
+                        return self.load_audit(None, after, true);
+                    }
+                    self.audit.selected = 0;
+                } else {
+                    self.audit.selected -= step;
+                }
+                vec![]
+            }
+            Action::NextPage => {
+                if self.audit.older {
+                    let before = self.audit.rows.last().map(|e| e.id);
+                    self.audit.newer = true;
+                    self.audit.follow = false;
+                    return self.load_audit(before, None, false);
+                }
+                vec![]
+            }
+            Action::PrevPage => {
+                if self.audit.newer {
+                    let after = self.audit.rows.first().map(|e| e.id);
+                    return self.load_audit(None, after, true);
+                }
+                vec![]
+            }
+            Action::Top => {
+                self.audit.selected = 0;
+                if self.audit.newer {
+                    return self.load_audit(None, None, false);
+                }
+                vec![]
+            }
+            Action::Bottom => {
+                self.audit.selected = n.saturating_sub(1);
+                vec![]
+            }
+            Action::ToggleFollow => {
+                self.audit.follow = !self.audit.follow;
+                if self.audit.follow {
+                    self.info("follow: new audit events appear at the top as they happen");
+                    if self.audit.newer {
+                        self.audit.selected = 0;
+                        return self.load_audit(None, None, false);
+                    }
+                } else {
+                    self.info("follow off");
+                }
+                vec![]
+            }
+            Action::EditAuditFilter => {
+                self.audit.editing = Some(AuditFilterForm { field: AuditField::Action, draft: self.audit.filter.clone() });
+                vec![]
+            }
+            Action::Back => {
+                if self.audit.filter != AuditFilter::default() {
+                    self.audit.filter = AuditFilter::default();
+                    return self.load_audit(None, None, false);
+                }
+                vec![]
+            }
+            _ => vec![],
+        }
+    }
+
+    fn update_audit_filter(&mut self, action: Action) -> Vec<Effect> {
+        let Some(form) = self.audit.editing.as_mut() else { return vec![] };
+        let i = AuditField::ALL.iter().position(|f| *f == form.field).unwrap_or(0);
+        let text = match form.field {
+            AuditField::Action => &mut form.draft.action,
+            AuditField::Actor => &mut form.draft.actor,
+            AuditField::Since => &mut form.draft.since,
+            AuditField::Until => &mut form.draft.until,
+        };
+        match action {
+            Action::Input(c) => text.push(c),
+            Action::Toggle => text.push(' '),
+            Action::Backspace => {
+                text.pop();
+            }
+            Action::NextField => form.field = AuditField::ALL[(i + 1) % AuditField::ALL.len()],
+            Action::PrevField => form.field = AuditField::ALL[(i + AuditField::ALL.len() - 1) % AuditField::ALL.len()],
+            Action::Cancel => self.audit.editing = None,
+            Action::Submit => {
+                self.audit.filter = form.draft.clone();
+                self.audit.editing = None;
+                self.audit.selected = 0;
+                self.audit.newer = false;
+                return self.load_audit(None, None, false);
+            }
+            _ => {}
+        }
+        vec![]
+    }
+
+    fn open_create_form(&mut self) -> Vec<Effect> {
+        // A self-service role may mint only personal tokens of its own.
+        let personal = self.session.self_service && !self.session.writer;
+        self.modal = Some(Modal::Create(CreateForm {
+            field: FormField::Name,
+            name: String::new(),
+            personal,
+            owner: String::new(),
+            scopes_text: String::new(),
+            picked: vec![false; self.scopes.len()],
+            scope_cursor: 0,
+            expiry: 2,
+            custom: String::new(),
+            error: None,
+            busy: false,
+        }));
+        vec![]
+    }
+
+    fn open_confirm(&mut self, op: ConfirmOp) -> Vec<Effect> {
+        let Some(token) = self.focused_token() else { return vec![] };
+        let not_owner = token.owner != self.session.role;
+        self.modal = Some(Modal::Confirm(Confirm {
+            op,
+            not_owner,
+            may_act_for_owner: not_owner && self.session.may_act_for_owner(),
+            act_for_owner: false,
+            token,
+            reason: String::new(),
+            grace: 0,
+            error: None,
+            busy: false,
+        }));
+        vec![]
+    }
+
+    fn update_modal(&mut self, modal: Modal, action: Action) -> (Option<Modal>, Vec<Effect>) {
+        match modal {
+            Modal::Card(mut card) => match action {
+                Action::Copy => {
+                    card.copied = true;
+                    let secret = card.minted.token.clone();
+                    (Some(Modal::Card(card)), vec![Effect::Copy(secret)])
+                }
+                Action::Submit => {
+                    self.info(format!("token {} created; its plaintext is gone from this console", card.minted.prefix));
+                    (None, vec![])
+                }
+                _ => (Some(Modal::Card(card)), vec![]),
+            },
+            Modal::Confirm(mut c) => {
+                if c.busy {
+                    return (Some(Modal::Confirm(c)), vec![]);
+                }
+                match action {
+                    Action::Cancel => (None, vec![]),
+                    Action::Toggle => {
+                        if c.may_act_for_owner {
+                            c.act_for_owner = !c.act_for_owner;
+                        }
+                        (Some(Modal::Confirm(c)), vec![])
+                    }
+                    Action::Left if c.op == ConfirmOp::Rotate => {
+                        c.grace = (c.grace + GRACES.len() - 1) % GRACES.len();
+                        (Some(Modal::Confirm(c)), vec![])
+                    }
+                    Action::Right if c.op == ConfirmOp::Rotate => {
+                        c.grace = (c.grace + 1) % GRACES.len();
+                        (Some(Modal::Confirm(c)), vec![])
+                    }
+                    Action::Input(ch) if c.op == ConfirmOp::Revoke => {
+                        if c.reason.chars().count() < 200 {
+                            c.reason.push(ch);
+                        }
+                        (Some(Modal::Confirm(c)), vec![])
+                    }
+                    Action::Backspace => {
+                        c.reason.pop();
+                        (Some(Modal::Confirm(c)), vec![])
+                    }
+                    Action::Submit => {
+                        c.busy = true;
+                        c.error = None;
+                        let actor = if c.act_for_owner { Some(c.token.owner.clone()) } else { None };
+                        let id = c.token.id;
+                        let req = match c.op {
+                            ConfirmOp::Revoke => Request::Revoke {
+                                id,
+                                actor,
+                                reason: Some(c.reason.trim().to_owned()).filter(|r| !r.is_empty()),
+                            },
+                            ConfirmOp::Rotate => Request::Rotate { id, grace: GRACES[c.grace].1.to_owned(), actor },
+                        };
+                        (Some(Modal::Confirm(c)), vec![Effect::Db(req)])
+                    }
+                    _ => (Some(Modal::Confirm(c)), vec![]),
+                }
+            }
+            Modal::Create(mut f) => {
+                if f.busy {
+                    return (Some(Modal::Create(f)), vec![]);
+                }
+                let fields = f.fields();
+                let i = fields.iter().position(|x| *x == f.field).unwrap_or(0);
+                match action {
+                    Action::Cancel => return (None, vec![]),
+                    Action::NextField => f.field = fields[(i + 1) % fields.len()],
+                    Action::PrevField => f.field = fields[(i + fields.len() - 1) % fields.len()],
+                    Action::Left | Action::Right => {
+                        let forward = action == Action::Right;
+                        match f.field {
+                            FormField::Kind => f.personal = !f.personal,
+                            FormField::Expiry => {
+                                let n = EXPIRY_PRESETS.len();
+                                f.expiry = if forward { (f.expiry + 1) % n } else { (f.expiry + n - 1) % n };
+                            }
+                            FormField::Scopes if !f.picked.is_empty() => {
+                                let n = f.picked.len();
+                                f.scope_cursor = if forward { (f.scope_cursor + 1) % n } else { (f.scope_cursor + n - 1) % n };
+                            }
+                            _ => {}
+                        }
+                    }
+                    Action::Toggle => match f.field {
+                        FormField::Scopes if !f.picked.is_empty() => {
+                            if let Some(p) = f.picked.get_mut(f.scope_cursor) {
+                                *p = !*p;
+                            }
+                        }
+                        FormField::Kind => f.personal = !f.personal,
+                        _ => {
+                            if let Some(t) = f.text_mut() {
+                                t.push(' ');
+                            }
+                        }
+                    },
+                    Action::Input(c) => {
+                        if let Some(t) = f.text_mut() {
+                            t.push(c);
+                        }
+                    }
+                    Action::Backspace => {
+                        if let Some(t) = f.text_mut() {
+                            t.pop();
+                        }
+                    }
+                    Action::Submit => {
+                        f.busy = true;
+                        f.error = None;
+                        let req = f.request(&self.scopes);
+                        return (Some(Modal::Create(f)), vec![Effect::Db(Request::Mint(req))]);
+                    }
+                    _ => {}
+                }
+                (Some(Modal::Create(f)), vec![])
+            }
+        }
+    }
+
+    fn on_reply(&mut self, reply: Reply) -> Vec<Effect> {
+        match reply {
+            Reply::Tokens { gen, result } => {
+                if gen != self.tokens.gen {
+                    return vec![];
+                }
+                self.tokens.loading = false;
+                match result {
+                    Ok(page) => self.land_page(page),
+                    Err(e) if e.is_connection_lost() => {}
+                    Err(e) => {
+                        self.tokens.error = Some(e);
+                        self.tokens.loaded = true;
+                    }
+                }
+            }
+            Reply::Count { gen, result } => {
+                if gen == self.tokens.gen {
+                    if let Ok(n) = result {
+                        self.tokens.total = Some(n);
+                        if self.tokens.offset.is_none() && !self.tokens.has_next {
+                            self.tokens.offset = Some((n as u64).saturating_sub(self.tokens.rows.len() as u64));
+                        }
+                    }
+                }
+            }
+            Reply::Detail { id, result } => {
+                if let Some(d) = self.detail.as_mut().filter(|d| d.token.id == id) {
+                    d.loading = false;
+                    match result {
+                        Ok((token, history)) => {
+                            if let Some(t) = token {
+                                d.token = t;
+                            }
+                            d.history = history;
+                            d.error = None;
+                        }
+                        Err(e) if e.is_connection_lost() => {}
+                        Err(e) => d.error = Some(e),
+                    }
+                }
+            }
+            Reply::Audit { gen, follow, result } => return self.on_audit(gen, follow, result),
+            Reply::Scopes(Ok(s)) => self.scopes = s,
+            Reply::Scopes(Err(_)) => {} // no catalogue to pick from: scopes are typed
+            Reply::Minted(result) => {
+                let Some(Modal::Create(mut f)) = self.modal.take() else {
+                    // The form was closed meanwhile: still show what was made.
+                    if let Ok(m) = result {
+                        self.modal = Some(Modal::Card(OnceCard { minted: m, replaces: None, copied: false }));
+                    }
+                    return self.refresh_tokens();
+                };
+                f.busy = false;
+                match result {
+                    Ok(m) => {
+                        self.modal = Some(Modal::Card(OnceCard { minted: m, replaces: None, copied: false }));
+                        return self.reload_tokens();
+                    }
+                    Err(e) => {
+                        f.field = field_of_error(&e).unwrap_or(f.field);
+                        f.error = Some(e);
+                        self.modal = Some(Modal::Create(f));
+                    }
+                }
+            }
+            Reply::Revoked { id, result } => {
+                let modal = self.modal.take();
+                match result {
+                    Ok(done) => {
+                        let prefix = token_prefix(&modal).unwrap_or_default();
+                        if done {
+                            self.info(format!("revoked {prefix}: it no longer verifies"));
+                        } else {
+                            self.info(format!("{prefix} was already revoked: nothing changed"));
+                        }
+                        let mut fx = self.refresh_tokens();
+                        if self.detail.as_ref().is_some_and(|d| d.token.id == id) {
+                            fx.extend(self.load_detail());
+                        }
+                        return fx;
+                    }
+                    Err(e) => self.refused(modal, e),
+                }
+            }
+            Reply::Rotated { id, result } => {
+                let modal = self.modal.take();
+                match result {
+                    Ok(m) => {
+                        let replaces = token_prefix(&modal);
+                        self.modal = Some(Modal::Card(OnceCard { minted: m, replaces, copied: false }));
+                        let mut fx = self.refresh_tokens();
+                        if self.detail.as_ref().is_some_and(|d| d.token.id == id) {
+                            fx.extend(self.load_detail());
+                        }
+                        return fx;
+                    }
+                    Err(e) => self.refused(modal, e),
+                }
+            }
+            Reply::ConnectionLost { error } => {
+                self.conn = Conn::Lost { error, attempt: 0, retry_in: Duration::ZERO };
+                self.tokens.loading = false;
+                self.audit.loading = false;
+                self.audit.polling = false;
+            }
+            Reply::Reconnecting { attempt, retry_in, error } => {
+                let error = if error.is_empty() {
+                    match &self.conn {
+                        Conn::Lost { error, .. } => error.clone(),
+                        Conn::Up => String::new(),
+                    }
+                } else {
+                    error
+                };
+                self.conn = Conn::Lost { error, attempt, retry_in };
+            }
+            Reply::Reconnected { session } => {
+                self.session = session;
+                self.conn = Conn::Up;
+                self.info("reconnected: views reloaded");
+                let mut fx = self.refresh_tokens();
+                fx.push(Effect::Db(Request::Scopes));
+                if self.audit.loaded {
+                    fx.extend(self.load_audit(None, None, false));
+                }
+                fx.extend(self.load_detail());
+                return fx;
+            }
+        }
+        vec![]
+    }
+
+    /// A refused revoke or rotate: shown plainly in its dialog.
+    fn refused(&mut self, modal: Option<Modal>, e: DbError) {
+        match modal {
+            Some(Modal::Confirm(mut c)) => {
+                c.busy = false;
+                c.error = Some(e);
+                self.modal = Some(Modal::Confirm(c));
+            }
+            other => {
+                self.modal = other;
+                self.error(e.to_string());
+            }
+        }
+    }
+
+    fn land_page(&mut self, page: TokenPage) {
+        let t = &mut self.tokens;
+        let previous = t.selected;
+        let n = page.rows.len();
+        t.error = None;
+        t.loaded = true;
+        t.has_prev = page.has_prev;
+        t.has_next = page.has_next;
+        t.first = page.first;
+        t.last = page.last;
+        t.rows = page.rows;
+        match t.land {
+            Land::Top { offset } => {
+                t.selected = 0;
+                t.offset = offset;
+                if !t.has_prev {
+                    t.offset = Some(0);
+                }
+            }
+            Land::Bottom => {
+                t.selected = n.saturating_sub(1);
+                t.offset = match (t.has_next, t.total) {
+                    (false, Some(total)) => Some((total as u64).saturating_sub(n as u64)),
+                    _ => t.offset.and_then(|o| o.checked_sub(n as u64)),
+                };
+                if !t.has_prev {
+                    t.offset = Some(0);
+                }
+            }
+            Land::Keep => t.selected = previous.min(n.saturating_sub(1)),
+        }
+        if !t.has_prev {
+            t.offset = Some(0);
+        }
+    }
+
+    fn on_audit(&mut self, gen: u64, follow: bool, result: Result<Vec<AuditEvent>, DbError>) -> Vec<Effect> {
+        let a = &mut self.audit;
+        if follow {
+            a.polling = false;
+            if gen != a.gen || !a.follow {
+                return vec![];
+            }
+            if let Ok(new) = result {
+                if !new.is_empty() {
+                    let added = new.len();
+                    let mut rows = new;
+                    rows.extend(a.rows.drain(..));
+                    if rows.len() > PAGE as usize {
+                        rows.truncate(PAGE as usize);
+                        a.older = true;
+                    }
+                    a.rows = rows;
+                    if a.selected > 0 {
+                        a.selected = (a.selected + added).min(a.rows.len() - 1);
+                    }
+                }
+            }
+            return vec![];
+        }
+        if gen != a.gen {
+            return vec![];
+        }
+        a.loading = false;
+        match result {
+            Ok(rows) => {
+                let n = rows.len();
+                a.error = None;
+                a.loaded = true;
+                if a.land_bottom {
+                    // A newer page: its rows, with the newest first.
+                    a.newer = n as i64 >= PAGE;
+                    a.older = true;
+                    a.selected = n.saturating_sub(1);
+                } else {
+                    a.older = n as i64 >= PAGE;
+                    a.selected = a.selected.min(n.saturating_sub(1));
+                    if a.newer && a.rows.first().map(|e| e.id) == rows.first().map(|e| e.id) {
+                        a.newer = false;
+                    }
+                }
+                if n == 0 && a.land_bottom {
+                    a.newer = false;
+                    return vec![];
+                }
+                a.rows = rows;
+            }
+            Err(e) if e.is_connection_lost() => {}
+            Err(e) => {
+                a.error = Some(e);
+                a.loaded = true;
+            }
+        }
+        vec![]
+    }
+}
+
+fn token_prefix(modal: &Option<Modal>) -> Option<String> {
+    match modal {
+        Some(Modal::Confirm(c)) => Some(c.token.prefix.clone()),
+        _ => None,
+    }
+}
+
+/// The form field a server error is about, to put the cursor there.
+fn field_of_error(e: &DbError) -> Option<FormField> {
+    let DbError::Server { sqlstate, message, .. } = e else { return None };
+    let m = message.to_lowercase();
+    if sqlstate.starts_with("22007") || sqlstate.starts_with("22008") || m.contains("expir") {
+        Some(FormField::Expiry)
+    } else if m.contains("scope") {
+        Some(FormField::Scopes)
+    } else if m.contains("owner") {
+        Some(FormField::Owner)
+    } else if m.contains("kind") {
+        Some(FormField::Kind)
+    } else if m.contains("name") {
+        Some(FormField::Name)
+    } else {
+        None
+    }
+}
+
+/// Parses a token id typed by a user, for messages.
+pub fn parse_id(s: &str) -> Option<Uuid> {
+    Uuid::parse_str(s.trim()).ok()
+}

@@ -1,0 +1,421 @@
+//! The scriptable subcommands. Output is text for people or `--json` for
+//! programs; a failure prints the server's SQLSTATE and message to stderr
+//! and exits non-zero. The plaintext goes only to stdout of mint/rotate.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use postgres::Client;
+use serde_json::json;
+
+use crate::db::error::DbError;
+use crate::db::model::{Minted, Token};
+use crate::db::queries::{self, AuditFilter, AuditQuery, Direction, Expiry, MintRequest, PageQuery, SortColumn, TokenFilter};
+use crate::text::{clean, scopes, stamp};
+
+#[derive(Parser, Debug)]
+#[command(name = "tokens-console", version, about = "pg_tokens console: administer API tokens in PostgreSQL")]
+pub struct Cli {
+    /// Connection string (URL or key=value). Else DATABASE_URL, else the
+    /// libpq PG* variables and ~/.pgpass.
+    #[arg(long, global = true)]
+    pub dsn: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List tokens (newest first), paged on the server.
+    List(ListArgs),
+    /// Every field of one token and its audit history.
+    Show {
+        /// Token id, or its 12-character prefix.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mint a token: the plaintext is printed to stdout, once.
+    Mint(MintArgs),
+    /// Revoke a token (owner-only).
+    Revoke {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        /// Act for this owner (members of tokens_revoker/tokens_writer).
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rotate a token: the new plaintext is printed to stdout, once.
+    Rotate {
+        id: String,
+        /// How long the old token keeps working: an interval (0, "1 hour", "7 days").
+        #[arg(long, default_value = "0")]
+        grace: String,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Audit events, newest first.
+    Audit(AuditArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// active, revoked, expired or disabled.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// service or personal.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Substring of name, owner or prefix, or a whole id.
+    #[arg(long)]
+    pub search: Option<String>,
+    /// created, name, owner, kind, status, expires, last_used, prefix.
+    #[arg(long, default_value = "created")]
+    pub sort: String,
+    /// Ascending (default: descending for created, ascending otherwise... see README).
+    #[arg(long)]
+    pub asc: bool,
+    #[arg(long)]
+    pub desc: bool,
+    /// At most this many rows (default 100); --all pages through every token.
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MintArgs {
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, default_value = "service")]
+    pub kind: String,
+    /// Default: the connected role.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Repeat for each scope; none = full access; --no-scopes = the empty set.
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    #[arg(long, conflicts_with = "scopes")]
+    pub no_scopes: bool,
+    /// never, 7d, 30d, 90d, 12h, or a time the server parses (2026-06-30).
+    #[arg(long, default_value = "never")]
+    pub expires: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Substring of the actor.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// 2h, 7d, 30m, or a time (2025-01-31 12:00).
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+    /// Keep printing new events as they happen (JSON lines with --json).
+    #[arg(long)]
+    pub follow: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `7d`, `12h`, `30m`, `2w` → a span; `never` → none; anything else is a
+/// time for the server to parse.
+pub fn parse_expiry(s: &str) -> Expiry {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("never") || s.is_empty() {
+        return Expiry::Never;
+    }
+    for (short, long) in [("m", "minutes"), ("h", "hours"), ("d", "days"), ("w", "weeks")] {
+        if let Some(n) = s.strip_suffix(short) {
+            if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) {
+                return Expiry::In(format!("{n} {long}"));
+            }
+        }
+    }
+    Expiry::At(s.to_owned())
+}
+
+/// What a subcommand failed with: printed by `report`.
+pub fn report(e: &DbError, json: bool) -> i32 {
+    let (code, exit) = match e {
+        DbError::Server { sqlstate, .. } => (Some(sqlstate.clone()), 1),
+        _ => (None, 2),
+    };
+    if json {
+        let message = match e {
+            DbError::Server { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        eprintln!("{}", json!({ "error": { "sqlstate": code, "message": message } }));
+    } else {
+        eprintln!("tokens-console: {}", clean(&e.to_string()));
+        if let DbError::Server { hint: Some(h), .. } = e {
+            eprintln!("hint: {}", clean(h));
+        }
+    }
+    exit
+}
+
+fn out(line: impl AsRef<str>) -> Result<(), DbError> {
+    let mut o = io::stdout().lock();
+    writeln!(o, "{}", line.as_ref()).map_err(|e| DbError::Client(format!("cannot write to stdout: {e}")))
+}
+
+fn token_json(t: &Token) -> serde_json::Value {
+    serde_json::to_value(t).unwrap_or(serde_json::Value::Null)
+}
+
+fn token_line(t: &Token) -> String {
+    format!(
+        "{:<12}  {:<24}  {:<8}  {:<18}  {:<20}  {:<8}  {:<16}  {}",
+        clean(&t.prefix),
+        crate::text::fit(&clean(&t.name), 24),
+        clean(&t.kind),
+        crate::text::fit(&clean(&t.owner), 18),
+        crate::text::fit(&scopes(&t.scopes), 20),
+        clean(&t.status),
+        t.expires_at.map(|e| e.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "never".into()),
+        t.id
+    )
+}
+
+fn minted_out(m: &Minted, json: bool) -> Result<(), DbError> {
+    if json {
+        out(serde_json::to_string(m).map_err(|e| DbError::Client(e.to_string()))?)
+    } else {
+        // stdout: the plaintext alone, for `TOKEN=$(tokens-console mint ...)`.
+        out(m.token.expose())?;
+        eprintln!(
+            "minted {} \"{}\" owner {} ({}), id {} — store it now: it cannot be shown again",
+            clean(&m.prefix),
+            clean(&m.name),
+            clean(&m.owner),
+            clean(&m.kind),
+            m.id
+        );
+        Ok(())
+    }
+}
+
+pub fn run(client: &mut Client, command: Command) -> Result<(), (DbError, bool)> {
+    match command {
+        Command::List(a) => {
+            let json = a.json;
+            list(client, a).map_err(|e| (e, json))
+        }
+        Command::Show { id, json } => show(client, &id, json).map_err(|e| (e, json)),
+        Command::Mint(a) => {
+            let json = a.json;
+            let req = MintRequest {
+                name: a.name,
+                kind: a.kind,
+                owner: a.owner,
+                scopes: if a.no_scopes { Some(vec![]) } else if a.scopes.is_empty() { None } else { Some(a.scopes) },
+                expiry: parse_expiry(&a.expires),
+            };
+            queries::mint(client, &req).and_then(|m| minted_out(&m, json)).map_err(|e| (e, json))
+        }
+        Command::Revoke { id, reason, actor, json } => (|| {
+            let id = queries::resolve_token(client, &id)?;
+            let done = queries::revoke(client, id, actor.as_deref(), reason.as_deref())?;
+            if json {
+                out(json!({ "id": id, "revoked": done }).to_string())
+            } else if done {
+                out(format!("revoked {id}"))
+            } else {
+                out(format!("{id} was already revoked: nothing changed"))
+            }
+        })()
+        .map_err(|e| (e, json)),
+        Command::Rotate { id, grace, actor, json } => (|| {
+            let id = queries::resolve_token(client, &id)?;
+            let m = queries::rotate(client, id, &grace, actor.as_deref())?;
+            minted_out(&m, json)
+        })()
+        .map_err(|e| (e, json)),
+        Command::Audit(a) => {
+            let json = a.json;
+            audit(client, a).map_err(|e| (e, json))
+        }
+    }
+}
+
+fn list(client: &mut Client, a: ListArgs) -> Result<(), DbError> {
+    let sort = SortColumn::parse(&a.sort).ok_or_else(|| {
+        DbError::Client(format!(
+            "unknown sort column \"{}\": use created, name, owner, kind, status, expires, last_used or prefix",
+            clean(&a.sort)
+        ))
+    })?;
+    let descending = if a.asc { false } else { a.desc || matches!(sort, SortColumn::Created | SortColumn::LastUsed) };
+    let mut query = PageQuery {
+        filter: TokenFilter { status: a.status, kind: a.kind, search: a.search.unwrap_or_default() },
+        sort,
+        descending,
+        cursor: None,
+        direction: Direction::Forward,
+        inclusive: false,
+        limit: if a.all { 1000 } else { a.limit.clamp(1, 10_000) },
+    };
+    if a.json {
+        out("[")?;
+    } else {
+        out(format!(
+            "{:<12}  {:<24}  {:<8}  {:<18}  {:<20}  {:<8}  {:<16}  {}",
+            "PREFIX", "NAME", "KIND", "OWNER", "SCOPES", "STATUS", "EXPIRES", "ID"
+        ))?;
+    }
+    let mut first = true;
+    loop {
+        let page = queries::token_page(client, &query)?;
+        for t in &page.rows {
+            if a.json {
+                let sep = if first { "" } else { "," };
+                out(format!("{sep}{}", token_json(t)))?;
+            } else {
+                out(token_line(t))?;
+            }
+            first = false;
+        }
+        if !a.all || !page.has_next {
+            break;
+        }
+        query.cursor = page.last;
+    }
+    if a.json {
+        out("]")?;
+    }
+    Ok(())
+}
+
+fn show(client: &mut Client, given: &str, json: bool) -> Result<(), DbError> {
+    let id = queries::resolve_token(client, given)?;
+    let token = queries::token(client, id)?
+        .ok_or_else(|| DbError::Client(format!("no token with id {id} is visible to this role")))?;
+    // The history needs tokens_reader: a self-service role sees the token without it.
+    let history = queries::token_history(client, id, 200);
+    if json {
+        let mut v = token_json(&token);
+        match &history {
+            Ok(h) => v["history"] = serde_json::to_value(h).unwrap_or_default(),
+            Err(e) => v["history_error"] = json!(e.to_string()),
+        }
+        return out(v.to_string());
+    }
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>, none: &str| t.map(|t| format!("{} UTC", stamp(t))).unwrap_or_else(|| none.to_owned());
+    for (k, v) in [
+        ("id", token.id.to_string()),
+        ("prefix", clean(&token.prefix)),
+        ("name", clean(&token.name)),
+        ("kind", clean(&token.kind)),
+        ("owner", clean(&token.owner)),
+        ("scopes", scopes(&token.scopes)),
+        ("status", clean(&token.status)),
+        ("expires", when(token.expires_at, "never")),
+        ("last used", when(token.last_used_at, "never")),
+        ("created", when(Some(token.created_at), "")),
+        ("revoked at", when(token.revoked_at, "-")),
+    ] {
+        out(format!("{k:<11} {v}"))?;
+    }
+    out("")?;
+    match history {
+        Ok(h) => {
+            out("history:")?;
+            for e in h {
+                out(format!(
+                    "  {}  {:<14} actor {} (db_role {}) {}",
+                    stamp(e.at),
+                    clean(&e.action),
+                    clean(&e.actor),
+                    clean(&e.db_role),
+                    e.meta.map(|m| clean(&m.to_string())).unwrap_or_default()
+                ))?;
+            }
+        }
+        Err(e) => out(format!("history: {}", clean(&e.to_string())))?,
+    }
+    Ok(())
+}
+
+fn audit(client: &mut Client, a: AuditArgs) -> Result<(), DbError> {
+    let filter = AuditFilter {
+        action: a.action.unwrap_or_default(),
+        actor: a.actor.unwrap_or_default(),
+        since: a.since.unwrap_or_default(),
+        until: a.until.unwrap_or_default(),
+    };
+    let line = |e: &crate::db::model::AuditEvent| {
+        format!(
+            "{:>6}  {}  {:<14}  {:<18}  {:<18}  {:<44}  {}",
+            e.id,
+            stamp(e.at),
+            clean(&e.action),
+            clean(&e.actor),
+            clean(&e.db_role),
+            e.target.as_deref().map(clean).unwrap_or_default(),
+            e.meta.as_ref().map(|m| clean(&m.to_string())).unwrap_or_default()
+        )
+    };
+    let events = queries::audit_page(client, &AuditQuery { filter: filter.clone(), before: None, after: None, limit: a.limit.clamp(1, 10_000) })?;
+    if a.json && !a.follow {
+        return out(serde_json::to_string(&events).map_err(|e| DbError::Client(e.to_string()))?);
+    }
+    let mut last = events.first().map(|e| e.id).unwrap_or(0);
+    // Oldest first, so a follower reads in order.
+    for e in events.iter().rev() {
+        out(if a.json { serde_json::to_string(e).unwrap_or_default() } else { line(e) })?;
+    }
+    while a.follow {
+        std::thread::sleep(Duration::from_secs(1));
+        let new = queries::audit_page(client, &AuditQuery { filter: filter.clone(), before: None, after: Some(last), limit: 1000 })?;
+        for e in new.iter().rev() {
+            out(if a.json { serde_json::to_string(e).unwrap_or_default() } else { line(e) })?;
+            last = last.max(e.id);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_forms() {
+        assert_eq!(parse_expiry("never"), Expiry::Never);
+        assert_eq!(parse_expiry("30d"), Expiry::In("30 days".into()));
+        assert_eq!(parse_expiry("12h"), Expiry::In("12 hours".into()));
+        assert_eq!(parse_expiry("2026-06-30"), Expiry::At("2026-06-30".into()));
+    }
+
+    #[test]
+    fn cli_parses_subcommands() {
+        let c = Cli::try_parse_from(["tokens-console", "--dsn", "x", "mint", "--name", "n", "--scope", "a", "--scope", "b", "--json"]).unwrap();
+        assert_eq!(c.dsn.as_deref(), Some("x"));
+        match c.command {
+            Some(Command::Mint(m)) => {
+                assert_eq!(m.scopes, ["a", "b"]);
+                assert!(m.json);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["tokens-console", "revoke"]).is_err(), "revoke needs an id");
+    }
+}

@@ -1,0 +1,132 @@
+//! Header, connection banner, notice line and footer key hints.
+
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::key_style;
+use crate::app::{App, Conn, Level, Modal, View};
+use crate::text::clean;
+
+pub fn header(f: &mut Frame, area: Rect, app: &App) {
+    let tab = |label: &'static str, on: bool| {
+        if on {
+            Span::styled(label, Style::default().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD))
+        } else {
+            Span::raw(label)
+        }
+    };
+    let s = &app.session;
+    let mut grants = Vec::new();
+    for (on, name) in [(s.reader, "reader"), (s.writer, "writer"), (s.revoker, "revoker"), (s.self_service, "self-service")] {
+        if on {
+            grants.push(name);
+        }
+    }
+    let grants = if grants.is_empty() { "no tokens_* grant".to_owned() } else { grants.join(" ") };
+    let line = Line::from(vec![
+        Span::styled(" pg_tokens ", Style::default().fg(Color::Black).bg(super::AMBER).add_modifier(Modifier::BOLD)),
+        Span::raw(" "),
+        tab(" 1 Tokens ", matches!(app.view, View::Tokens | View::Detail)),
+        Span::raw(" "),
+        tab(" 2 Audit log ", app.view == View::Audit),
+        Span::raw("  "),
+        Span::styled(format!("{}@{}", clean(&s.role), clean(&s.database)), Style::default().add_modifier(Modifier::BOLD)),
+        Span::styled(format!("  [{grants}]  ext {}", clean(&s.extension_version)), super::dim()),
+    ]);
+    f.render_widget(Paragraph::new(line), area);
+}
+
+pub fn banner_height(app: &App) -> u16 {
+    match app.conn {
+        Conn::Up => 0,
+        Conn::Lost { .. } => 2,
+    }
+}
+
+pub fn banner(f: &mut Frame, area: Rect, app: &App) {
+    let Conn::Lost { error, attempt, retry_in } = &app.conn else { return };
+    let style = Style::default().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD);
+    let next = if *attempt == 0 {
+        "reconnecting…".to_owned()
+    } else {
+        format!("reconnecting: attempt {attempt}, next try in {:.1}s", retry_in.as_secs_f32())
+    };
+    let lines = vec![
+        Line::from(format!(" ⚠ CONNECTION LOST — {next}")).style(style),
+        Line::from(format!(" {}  (the screen still works; nothing is sent until the connection is back)", clean(error)))
+            .style(Style::default().fg(Color::White).bg(Color::Red)),
+    ];
+    f.render_widget(Paragraph::new(lines), area);
+}
+
+pub fn notice(f: &mut Frame, area: Rect, app: &App) {
+    let Some(n) = &app.notice else { return };
+    let style = match n.level {
+        Level::Info => Style::default().fg(Color::Green),
+        Level::Error => Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+    };
+    f.render_widget(Paragraph::new(Line::styled(format!(" {}", clean(&n.text)), style)), area);
+}
+
+/// The keys that work right now, most useful first.
+pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
+    if let Some(m) = &app.modal {
+        return match m {
+            Modal::Card(_) => vec![("c", "copy (OSC 52)"), ("Enter", "I have stored it — close")],
+            Modal::Confirm(c) => {
+                let mut h = vec![("Enter", "confirm"), ("Esc", "cancel")];
+                if c.may_act_for_owner {
+                    h.push(("Tab", "act for owner"));
+                }
+                if c.op == crate::app::ConfirmOp::Rotate {
+                    h.push(("←/→", "grace period"));
+                }
+                h
+            }
+            Modal::Create(_) => vec![("Tab/↓", "next field"), ("←/→", "choose"), ("Space", "toggle scope"), ("Enter", "create"), ("Esc", "cancel")],
+        };
+    }
+    if app.help {
+        return vec![("?/Esc", "close help")];
+    }
+    match app.view {
+        View::Tokens if app.tokens.search_input => vec![("type", "search name/owner/prefix/id"), ("Enter", "keep"), ("Esc", "clear")],
+        View::Tokens => vec![
+            ("j/k", "move"),
+            ("Enter", "detail"),
+            ("n", "new"),
+            ("x", "revoke"),
+            ("R", "rotate"),
+            ("/", "search"),
+            ("f/F", "status/kind"),
+            ("s/S", "sort/reverse"),
+            ("2", "audit"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        View::Detail => vec![("Esc/h", "back"), ("x", "revoke"), ("R", "rotate"), ("j/k", "history"), ("r", "reload"), ("?", "help"), ("q", "quit")],
+        View::Audit if app.audit.editing.is_some() => vec![("Tab", "next filter"), ("Enter", "apply"), ("Esc", "cancel")],
+        View::Audit => vec![
+            ("j/k", "move"),
+            ("f", "follow"),
+            ("/", "filter"),
+            ("Esc", "clear filters"),
+            ("[/]", "newer/older page"),
+            ("1", "tokens"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+    }
+}
+
+pub fn footer(f: &mut Frame, area: Rect, app: &App) {
+    let mut spans = Vec::new();
+    for (k, what) in hints(app) {
+        spans.push(Span::styled(format!(" {k}"), key_style()));
+        spans.push(Span::raw(format!(" {what} ")));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)).style(Style::default().bg(Color::Rgb(30, 30, 30))), area);
+}

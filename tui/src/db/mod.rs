@@ -1,0 +1,62 @@
+//! Database work: every statement runs on the worker thread (worker.rs),
+//! through the SQL API (queries.rs), and comes back to the UI as a `Reply`.
+
+pub mod error;
+pub mod model;
+pub mod queries;
+pub mod worker;
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use error::DbError;
+use model::{AuditEvent, Minted, ScopeEntry, Session, Token};
+use queries::{AuditQuery, MintRequest, PageQuery, TokenFilter, TokenPage};
+
+/// What the UI asks of the database. `gen` ties a reply to the request that
+/// is current, so a stale page (an older search) is ignored.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Request {
+    Tokens { gen: u64, query: PageQuery },
+    Count { gen: u64, filter: TokenFilter },
+    Detail { id: Uuid },
+    Audit { gen: u64, query: AuditQuery, follow: bool },
+    Scopes,
+    Mint(MintRequest),
+    Revoke { id: Uuid, actor: Option<String>, reason: Option<String> },
+    Rotate { id: Uuid, grace: String, actor: Option<String> },
+}
+
+/// What the worker answers, and what it says about the connection.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    Tokens { gen: u64, result: Result<TokenPage, DbError> },
+    Count { gen: u64, result: Result<i64, DbError> },
+    Detail { id: Uuid, result: Result<(Option<Token>, Vec<AuditEvent>), DbError> },
+    Audit { gen: u64, follow: bool, result: Result<Vec<AuditEvent>, DbError> },
+    Scopes(Result<Vec<ScopeEntry>, DbError>),
+    Minted(Result<Minted, DbError>),
+    Revoked { id: Uuid, result: Result<bool, DbError> },
+    Rotated { id: Uuid, result: Result<Minted, DbError> },
+    ConnectionLost { error: String },
+    Reconnecting { attempt: u32, retry_in: Duration, error: String },
+    Reconnected { session: Session },
+}
+
+impl Reply {
+    /// The error this reply carries, if any.
+    pub fn error(&self) -> Option<&DbError> {
+        match self {
+            Reply::Tokens { result: Err(e), .. }
+            | Reply::Count { result: Err(e), .. }
+            | Reply::Detail { result: Err(e), .. }
+            | Reply::Audit { result: Err(e), .. }
+            | Reply::Scopes(Err(e))
+            | Reply::Minted(Err(e))
+            | Reply::Revoked { result: Err(e), .. }
+            | Reply::Rotated { result: Err(e), .. } => Some(e),
+            _ => None,
+        }
+    }
+}

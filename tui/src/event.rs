@@ -1,0 +1,132 @@
+//! Keys and mouse to actions: which key means what depends only on what has
+//! the focus (a dialog, a text field, a view).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+
+use crate::action::Action;
+use crate::app::{App, Modal, View};
+
+pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl && key.code == KeyCode::Char('c') {
+        return Some(Action::Quit);
+    }
+    if let Some(modal) = &app.modal {
+        return match modal {
+            Modal::Card(_) => match key.code {
+                KeyCode::Char('c') | KeyCode::Char('y') => Some(Action::Copy),
+                KeyCode::Enter | KeyCode::Esc => Some(Action::Submit),
+                _ => None,
+            },
+            Modal::Confirm(_) => match key.code {
+                KeyCode::Enter => Some(Action::Submit),
+                KeyCode::Esc => Some(Action::Cancel),
+                KeyCode::Tab | KeyCode::BackTab => Some(Action::Toggle),
+                KeyCode::Left => Some(Action::Left),
+                KeyCode::Right => Some(Action::Right),
+                KeyCode::Backspace => Some(Action::Backspace),
+                KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),
+                _ => None,
+            },
+            Modal::Create(_) => text_field_key(key, ctrl, true),
+        };
+    }
+    if app.help {
+        return match key.code {
+            KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => Some(Action::ToggleHelp),
+            _ => None,
+        };
+    }
+    if app.tokens.search_input && app.view == View::Tokens {
+        return match key.code {
+            KeyCode::Enter => Some(Action::Submit),
+            KeyCode::Esc => Some(Action::Cancel),
+            KeyCode::Backspace => Some(Action::Backspace),
+            KeyCode::Down => Some(Action::Down),
+            KeyCode::Up => Some(Action::Up),
+            KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),
+            _ => None,
+        };
+    }
+    if app.audit.editing.is_some() && app.view == View::Audit {
+        return text_field_key(key, ctrl, false);
+    }
+    let common = match key.code {
+        KeyCode::Char('q') => Some(Action::Quit),
+        KeyCode::Char('?') => Some(Action::ToggleHelp),
+        KeyCode::Char('j') | KeyCode::Down => Some(Action::Down),
+        KeyCode::Char('k') | KeyCode::Up => Some(Action::Up),
+        KeyCode::Char('g') | KeyCode::Home => Some(Action::Top),
+        KeyCode::Char('G') | KeyCode::End => Some(Action::Bottom),
+        KeyCode::Char('d') if ctrl => Some(Action::NextPage),
+        KeyCode::Char('u') if ctrl => Some(Action::PrevPage),
+        KeyCode::Char('f') if ctrl => Some(Action::NextPage),
+        KeyCode::Char('b') if ctrl => Some(Action::PrevPage),
+        KeyCode::PageDown | KeyCode::Char(']') => Some(Action::NextPage),
+        KeyCode::PageUp | KeyCode::Char('[') => Some(Action::PrevPage),
+        KeyCode::Char('1') => Some(Action::ShowTokens),
+        KeyCode::Char('2') => Some(Action::ShowAudit),
+        KeyCode::Tab => Some(if app.view == View::Audit { Action::ShowTokens } else { Action::ShowAudit }),
+        KeyCode::Char('r') | KeyCode::F(5) => Some(Action::Refresh),
+        KeyCode::Esc => Some(Action::Back),
+        _ => None,
+    };
+    if common.is_some() {
+        return common;
+    }
+    match app.view {
+        View::Tokens => match key.code {
+            KeyCode::Enter | KeyCode::Char('l') | KeyCode::Right => Some(Action::OpenDetail),
+            KeyCode::Char('/') => Some(Action::StartSearch),
+            KeyCode::Char('f') => Some(Action::CycleStatus),
+            KeyCode::Char('F') => Some(Action::CycleKind),
+            KeyCode::Char('s') => Some(Action::CycleSort),
+            KeyCode::Char('S') => Some(Action::ReverseSort),
+            KeyCode::Char('n') | KeyCode::Char('c') => Some(Action::NewToken),
+            KeyCode::Char('x') | KeyCode::Delete => Some(Action::Revoke),
+            KeyCode::Char('R') => Some(Action::Rotate),
+            _ => None,
+        },
+        View::Detail => match key.code {
+            KeyCode::Char('h') | KeyCode::Left | KeyCode::Backspace => Some(Action::Back),
+            KeyCode::Char('x') | KeyCode::Delete => Some(Action::Revoke),
+            KeyCode::Char('R') => Some(Action::Rotate),
+            _ => None,
+        },
+        View::Audit => match key.code {
+            KeyCode::Char('f') => Some(Action::ToggleFollow),
+            KeyCode::Char('/') => Some(Action::EditAuditFilter),
+            _ => None,
+        },
+    }
+}
+
+/// Keys inside a form: text goes to the focused field.
+fn text_field_key(key: KeyEvent, ctrl: bool, toggles: bool) -> Option<Action> {
+    match key.code {
+        KeyCode::Enter => Some(Action::Submit),
+        KeyCode::Esc => Some(Action::Cancel),
+        KeyCode::Tab | KeyCode::Down => Some(Action::NextField),
+        KeyCode::BackTab | KeyCode::Up => Some(Action::PrevField),
+        KeyCode::Left => Some(Action::Left),
+        KeyCode::Right => Some(Action::Right),
+        KeyCode::Backspace => Some(Action::Backspace),
+        KeyCode::Char(' ') if toggles => Some(Action::Toggle),
+        KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),
+        _ => None,
+    }
+}
+
+pub fn action_for_mouse(app: &App, m: MouseEvent) -> Option<Action> {
+    if app.modal.is_some() || app.help {
+        return None;
+    }
+    match m.kind {
+        MouseEventKind::ScrollDown => Some(Action::Scroll(3)),
+        MouseEventKind::ScrollUp => Some(Action::Scroll(-3)),
+        _ => None,
+    }
+}

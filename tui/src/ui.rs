@@ -1,0 +1,36 @@
+//! The whole screen: chrome, the current view, then dialogs on top.
+
+use ratatui::layout::{Constraint, Layout};
+use ratatui::Frame;
+
+use crate::app::{App, Modal, View};
+use crate::components::{audit_log, chrome, confirm, create_form, help, once_card, token_detail, token_list};
+
+pub fn draw(f: &mut Frame, app: &App) {
+    let [banner, header, body, notice, footer] = Layout::vertical([
+        Constraint::Length(chrome::banner_height(app)),
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
+    chrome::banner(f, banner, app);
+    chrome::header(f, header, app);
+    match (app.view, &app.detail) {
+        (View::Detail, Some(d)) => token_detail::draw(f, body, d, app.now),
+        (View::Audit, _) => audit_log::draw(f, body, &app.audit),
+        _ => token_list::draw(f, body, &app.tokens, app.now),
+    }
+    chrome::notice(f, notice, app);
+    chrome::footer(f, footer, app);
+    match &app.modal {
+        Some(Modal::Create(form)) => create_form::draw(f, body, form, &app.scopes, &app.session),
+        Some(Modal::Confirm(c)) => confirm::draw(f, body, c, &app.session),
+        Some(Modal::Card(card)) => once_card::draw(f, body, card, app.now),
+        None => {}
+    }
+    if app.help {
+        help::draw(f, body);
+    }
+}
