@@ -79,7 +79,9 @@ pub fn draw(f: &mut Frame, area: Rect, form: &CreateForm, catalogue: &[ScopeEntr
     lines.push(Line::raw(""));
     if let Some(e) = &form.error {
         lines.push(Line::styled("The server refused this token:", Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)));
-        lines.push(Line::styled(clean(&e.to_string()), Style::default().fg(Color::Red)));
+        for l in crate::text::wrap(&clean(&e.to_string()), 80) {
+            lines.push(Line::styled(l, Style::default().fg(Color::Red)));
+        }
         if let crate::db::error::DbError::Server { hint: Some(h), .. } = e {
             lines.push(Line::styled(format!("hint: {}", clean(h)), dim()));
         }

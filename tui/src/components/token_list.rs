@@ -87,7 +87,7 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
             Cell::from(Span::styled(clean(&t.status), status_style(&t.status))),
             Cell::from(t.expires_at.map(|e| relative(e, now)).unwrap_or_else(|| "never".into())),
             Cell::from(t.last_used_at.map(|e| relative(e, now)).unwrap_or_else(|| "—".into())),
-            Cell::from(t.created_at.format("%Y-%m-%d %H:%M").to_string()),
+            Cell::from(t.created_at.format("%Y-%m-%d").to_string()),
         ])
     });
     let widths = [
@@ -99,7 +99,7 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
         Constraint::Length(8),
         Constraint::Length(9),
         Constraint::Length(9),
-        Constraint::Length(16),
+        Constraint::Length(10),
     ];
     let table = Table::new(rows, widths)
         .header(header)

@@ -1,0 +1,137 @@
+#![allow(dead_code)]
+//! Fixed data for the screen and update tests: no database, a fixed clock.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use uuid::Uuid;
+
+use tokens_console::action::{Action, Effect};
+use tokens_console::app::App;
+use tokens_console::db::model::{AuditEvent, Minted, Secret, Session, Token};
+use tokens_console::db::queries::{Cursor, SortKey, TokenPage};
+use tokens_console::db::Reply;
+
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 14, 12, 0, 0).single().expect("a valid time")
+}
+
+pub fn session() -> Session {
+    Session {
+        role: "alice".into(),
+        database: "app".into(),
+        extension_version: "0.2.0".into(),
+        reader: true,
+        writer: true,
+        revoker: true,
+        self_service: false,
+    }
+}
+
+pub fn id(n: u128) -> Uuid {
+    Uuid::from_u128(0x0195_8f3a_0000_7000_8000_0000_0000_0000 + n)
+}
+
+pub fn token(n: u128, name: &str, owner: &str, status: &str) -> Token {
+    Token {
+        id: id(n),
+        prefix: format!("tbm_{:08}", n).chars().take(12).collect::<String>(),
+        name: name.into(),
+        kind: if owner.starts_with("group:") { "service" } else { "personal" }.into(),
+        owner: owner.into(),
+        scopes: if n % 3 == 0 { None } else { Some(vec!["deploy".into(), "read".into()]) },
+        expires_at: if n % 2 == 0 { Some(now() + Duration::days(30)) } else { None },
+        last_used_at: if n % 4 == 1 { Some(now() - Duration::hours(3)) } else { None },
+        created_at: now() - Duration::days(n as i64),
+        revoked_at: if status == "revoked" { Some(now() - Duration::hours(1)) } else { None },
+        status: status.into(),
+    }
+}
+
+pub fn sample_tokens() -> Vec<Token> {
+    vec![
+        token(1, "ci deploy bot", "group:platform", "active"),
+        token(2, "billing exporter", "group:finance", "active"),
+        token(3, "alice laptop", "alice", "active"),
+        token(4, "old webhook", "group:platform", "revoked"),
+        token(5, "nightly backup", "group:ops", "expired"),
+        token(6, "evil\x1b[2Jname\u{202e}", "group:x", "active"),
+    ]
+}
+
+pub fn page(rows: Vec<Token>, has_next: bool) -> TokenPage {
+    let cursor = |t: &Token| Cursor { key: SortKey::Micros(t.created_at.timestamp_micros()), id: t.id };
+    TokenPage { first: rows.first().map(cursor), last: rows.last().map(cursor), rows, has_prev: false, has_next }
+}
+
+pub fn minted() -> Minted {
+    Minted {
+        token: Secret::new("tbm_3KVNsn-zEVWQ3IzOXQxfe3e3AvQOx7Wz".into()),
+        id: id(42),
+        prefix: "tbm_3KVNsn-z".into(),
+        name: "ci deploy bot".into(),
+        kind: "service".into(),
+        owner: "group:platform".into(),
+        scopes: Some(vec!["deploy".into()]),
+        expires_at: Some(now() + Duration::days(90)),
+        created_at: now(),
+    }
+}
+
+pub fn audit_events() -> Vec<AuditEvent> {
+    (1..=5)
+        .rev()
+        .map(|i| AuditEvent {
+            id: i,
+            at: now() - Duration::minutes(60 - i),
+            actor: if i == 4 { "group:platform".into() } else { "alice".into() },
+            db_role: "alice".into(),
+            action: if i == 4 { "token.revoke".into() } else { "token.create".into() },
+            target: Some(format!("token:{}", id(i as u128))),
+            meta: Some(if i == 4 { serde_json::json!({"reason": "leaked"}) } else { serde_json::json!({"name": "bot", "kind": "service"}) }),
+        })
+        .collect()
+}
+
+/// A console with its first page loaded.
+pub fn app_with(rows: Vec<Token>) -> App {
+    let mut app = App::new(session(), "alice@/tmp:5432/app".into(), now());
+    let fx = app.start();
+    let gen = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Db(tokens_console::db::Request::Tokens { gen, .. }) => Some(*gen),
+            _ => None,
+        })
+        .expect("the first page is requested");
+    let n = rows.len() as i64;
+    app.update(Action::Db(Reply::Tokens { gen, result: Ok(page(rows, false)) }));
+    app.update(Action::Db(Reply::Count { gen, result: Ok(n) }));
+    app
+}
+
+pub fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    key_mod(app, code, KeyModifiers::NONE)
+}
+
+pub fn key_mod(app: &mut App, code: KeyCode, m: KeyModifiers) -> Vec<Effect> {
+    match tokens_console::event::action_for_key(app, KeyEvent::new(code, m)) {
+        Some(a) => app.update(a),
+        None => vec![],
+    }
+}
+
+pub fn type_text(app: &mut App, s: &str) -> Vec<Effect> {
+    let mut fx = vec![];
+    for c in s.chars() {
+        fx = key(app, KeyCode::Char(c));
+    }
+    fx
+}
+
+pub fn render(app: &App) -> TestBackend {
+    let mut t = Terminal::new(TestBackend::new(120, 30)).expect("a test terminal");
+    t.draw(|f| tokens_console::ui::draw(f, app)).expect("draw");
+    t.backend().clone()
+}

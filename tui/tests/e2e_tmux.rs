@@ -1,0 +1,198 @@
+//! End to end: the real binary in tmux against the test cluster, driven by
+//! keystrokes and read from the screen as a user would.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use pg_tokens_tests::{unique, Cluster, Db};
+
+struct Tmux {
+    socket: String,
+    session: String,
+}
+
+impl Tmux {
+    fn start(db: &Db, role: &str) -> Tmux {
+        let socket = unique("tc");
+        let session = "console".to_owned();
+        let dsn = format!(
+            "host={} port={} user={} dbname={}",
+            db.cluster.socket_dir.display(),
+            db.cluster.port,
+            role,
+            db.name
+        );
+        let bin = env!("CARGO_BIN_EXE_tokens-console");
+        let status = Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-s", &session, "-x", "150", "-y", "40"])
+            .arg(format!("{bin} --dsn '{dsn}'; echo CONSOLE-EXITED $?; sleep 60"))
+            .env("TERM", "xterm-256color")
+            .status()
+            .expect("run tmux");
+        assert!(status.success(), "tmux new-session failed");
+        Tmux { socket, session }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", &self.session])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let status = Command::new("tmux")
+                .args(["-L", &self.socket, "send-keys", "-t", &self.session, k])
+                .status()
+                .expect("tmux send-keys");
+            assert!(status.success());
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn text(&self, s: &str) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-l", "-t", &self.session, s])
+            .status()
+            .expect("tmux send-keys -l");
+        assert!(status.success());
+        std::thread::sleep(Duration::from_millis(60));
+    }
+
+    /// Waits until the screen satisfies `pred`; fails with the screen.
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+    }
+}
+
+fn plaintext_on(screen: &str) -> Option<String> {
+    screen.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).find_map(|w| {
+        (w.starts_with("tbm_") && w.len() == 36).then(|| w.to_owned())
+    })
+}
+
+fn verify(db: &Db, token: &str) -> (bool, String) {
+    let row = db.admin().query_one("SELECT valid, status FROM tokens.verify($1)", &[&token]).expect("verify");
+    (row.get(0), row.get(1))
+}
+
+#[test]
+fn create_through_the_form_then_revoke_in_the_console() {
+    let db = Cluster::shared().database();
+    let role = db.login_role(&["tokens_reader", "tokens_writer", "tokens_revoker"]);
+    let tmux = Tmux::start(&db, &role);
+    tmux.wait_for("the empty list", |s| s.contains("No tokens yet"));
+
+    tmux.keys(&["n"]);
+    tmux.wait_for("the create form", |s| s.contains("New token"));
+    tmux.text("e2e deploy bot");
+    tmux.keys(&["Tab", "Tab", "Tab"]); // kind, owner (empty: me), scopes
+    tmux.text("deploy, read");
+    tmux.keys(&["Enter"]);
+    let card = tmux.wait_for("the once-only card", |s| s.contains("cannot be shown again"));
+    let token = plaintext_on(&card).unwrap_or_else(|| panic!("no plaintext on the card:\n{card}"));
+    assert_eq!(verify(&db, &token), (true, "valid".to_owned()));
+    let row = db
+        .admin()
+        .query_one("SELECT name, owner, scopes FROM tokens.tokens WHERE prefix = $1", &[&&token[..12]])
+        .expect("the minted row");
+    assert_eq!(row.get::<_, String>(0), "e2e deploy bot");
+    assert_eq!(row.get::<_, String>(1), role);
+    assert_eq!(row.get::<_, Option<Vec<String>>>(2), Some(vec!["deploy".to_owned(), "read".to_owned()]));
+
+    tmux.keys(&["Enter"]);
+    let list = tmux.wait_for("the list with the token", |s| s.contains(&token[..12]) && !s.contains("cannot be shown again"));
+    assert!(!list.contains(&token), "the plaintext must be gone once the card is closed:\n{list}");
+
+    tmux.keys(&["x"]);
+    tmux.wait_for("the revoke confirmation", |s| s.contains("Revoke token?"));
+    tmux.text("e2e test");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the revoked status", |s| s.contains("revoked") && !s.contains("Revoke token?"));
+    assert_eq!(verify(&db, &token), (false, "revoked".to_owned()));
+    let reason: serde_json::Value = db
+        .admin()
+        .query_one(
+            "SELECT meta FROM tokens.audit_log WHERE action = 'token.revoke' AND target = 'token:' || (SELECT id FROM tokens.tokens WHERE prefix = $1)",
+            &[&&token[..12]],
+        )
+        .expect("the revoke's audit row")
+        .get(0);
+    assert_eq!(reason["reason"], "e2e test");
+
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", |s| s.contains("CONSOLE-EXITED 0"));
+}
+
+#[test]
+fn owner_only_refusal_is_shown_plainly() {
+    let db = Cluster::shared().database();
+    db.admin()
+        .batch_execute("SELECT tokens.mint('someone elses', owner => 'group:other')")
+        .expect("mint a token for another owner");
+    // revoke granted, but neither revoker nor writer: no "act for owner"
+    let role = db.login_role(&["tokens_reader", "tokens_self_service"]);
+    let tmux = Tmux::start(&db, &role);
+    tmux.wait_for("the token", |s| s.contains("someone elses"));
+    tmux.keys(&["x"]);
+    let dialog = tmux.wait_for("the confirmation", |s| s.contains("Revoke token?"));
+    assert!(dialog.contains("the server will refuse"), "{dialog}");
+    assert!(!dialog.contains("act for owner"), "act for owner is only for tokens_revoker/tokens_writer:\n{dialog}");
+    tmux.keys(&["Enter"]);
+    let refused = tmux.wait_for("the refusal", |s| s.contains("Refused by the server"));
+    assert!(refused.contains("42501"), "{refused}");
+    tmux.keys(&["Escape", "q"]);
+}
+
+#[test]
+fn lost_connection_shows_a_banner_and_recovers() {
+    let db = Cluster::shared().database();
+    let role = db.login_role(&["tokens_reader", "tokens_writer"]);
+    db.admin().batch_execute("SELECT tokens.mint('before the outage')").expect("mint");
+    let tmux = Tmux::start(&db, &role);
+    tmux.wait_for("the list", |s| s.contains("before the outage"));
+
+    // Keep it down until we have seen the banner: no login, backend killed.
+    let mut admin = db.admin();
+    admin.batch_execute(&format!("ALTER ROLE {role} NOLOGIN")).expect("nologin");
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1 AND datname = $2",
+            &[&role, &db.name],
+        )
+        .expect("terminate")
+        .get(0);
+    assert_eq!(killed, 1, "the console's backend");
+    let down = tmux.wait_for("the banner", |s| s.contains("CONNECTION LOST"));
+    assert!(down.contains("before the outage"), "the screen keeps its rows:\n{down}");
+    tmux.wait_for("a reconnect attempt", |s| s.contains("attempt 2"));
+    // the UI still answers keys while the server is gone
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help overlay", |s| s.contains("Help"));
+    tmux.keys(&["Escape"]);
+
+    admin.batch_execute(&format!("ALTER ROLE {role} LOGIN")).expect("login");
+    admin.batch_execute("SELECT tokens.mint('during the outage')").expect("mint");
+    let up = tmux.wait_for("the recovery", |s| !s.contains("CONNECTION LOST") && s.contains("reconnected"));
+    assert!(up.contains("during the outage"), "views are reloaded on reconnect:\n{up}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", |s| s.contains("CONSOLE-EXITED 0"));
+}

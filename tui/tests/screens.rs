@@ -1,0 +1,174 @@
+//! Every screen, pinned as text (ratatui TestBackend + insta).
+
+mod common;
+
+use common::*;
+use crossterm::event::KeyCode;
+use insta::assert_snapshot;
+use tokens_console::action::Action;
+use tokens_console::db::error::DbError;
+use tokens_console::db::Reply;
+
+#[test]
+fn token_list() {
+    let app = app_with(sample_tokens());
+    let screen = render(&app);
+    assert_snapshot!(screen);
+    let text = format!("{screen}");
+    assert!(text.contains("evil\\x1b[2J"), "control characters are shown escaped");
+    assert!(!text.contains('\x1b'));
+}
+
+#[test]
+fn empty_list() {
+    assert_snapshot!(render(&app_with(vec![])));
+}
+
+#[test]
+fn create_form_with_a_server_validation_error() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "bad\tname");
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Right); // personal
+    key(&mut app, KeyCode::Enter);
+    app.update(Action::Db(Reply::Minted(Err(DbError::Server {
+        sqlstate: "22023".into(),
+        message: "name must not contain control characters (tabs, newlines, escapes); 1 to 80 printable characters are allowed".into(),
+        hint: None,
+    }))));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn create_form_with_the_scope_catalogue() {
+    let mut app = app_with(sample_tokens());
+    app.update(Action::Db(Reply::Scopes(Ok(vec![
+        tokens_console::db::model::ScopeEntry { scope: "billing:read".into(), description: Some("read invoices".into()) },
+        tokens_console::db::model::ScopeEntry { scope: "deploy".into(), description: None },
+    ]))));
+    key(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "exporter");
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Tab);
+    }
+    key(&mut app, KeyCode::Char(' '));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn amber_card() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "ci deploy bot");
+    key(&mut app, KeyCode::Enter);
+    app.update(Action::Db(Reply::Minted(Ok(minted()))));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn confirm_revoke_not_owner_acting_for_owner() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('x'));
+    key(&mut app, KeyCode::Tab);
+    type_text(&mut app, "rotated out");
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn confirm_revoke_refused_by_the_server() {
+    let mut app = app_with(sample_tokens());
+    app.session.revoker = false;
+    app.session.writer = false;
+    app.session.self_service = true;
+    key(&mut app, KeyCode::Char('x'));
+    key(&mut app, KeyCode::Enter);
+    app.update(Action::Db(Reply::Revoked {
+        id: id(1),
+        result: Err(DbError::Server {
+            sqlstate: "42501".into(),
+            message: "only the owner (group:platform) may revoke this token; actor was alice".into(),
+            hint: None,
+        }),
+    }));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn confirm_rotate() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('R'));
+    key(&mut app, KeyCode::Right);
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn detail() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Enter);
+    let t = sample_tokens().remove(0);
+    app.update(Action::Db(Reply::Detail { id: t.id, result: Ok((Some(t), audit_events())) }));
+    assert_snapshot!(render(&app));
+    key(&mut app, KeyCode::Esc);
+    for _ in 0..5 {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    key(&mut app, KeyCode::Enter);
+    let text = format!("{}", render(&app));
+    assert!(text.contains("evil\\x1b[2Jname\\u{202e}"), "the detail pane shows the whole name, escaped:\n{text}");
+}
+
+#[test]
+fn audit_log() {
+    let mut app = app_with(sample_tokens());
+    let fx = key(&mut app, KeyCode::Char('2'));
+    let gen = match fx.first() {
+        Some(tokens_console::action::Effect::Db(tokens_console::db::Request::Audit { gen, .. })) => *gen,
+        other => panic!("expected an audit request, got {other:?}"),
+    };
+    app.update(Action::Db(Reply::Audit { gen, follow: false, result: Ok(audit_events()) }));
+    key(&mut app, KeyCode::Char('f'));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn audit_filter_editing() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "token.revoke");
+    key(&mut app, KeyCode::Tab);
+    type_text(&mut app, "platform");
+    key(&mut app, KeyCode::Tab);
+    type_text(&mut app, "24h");
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn help() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('?'));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn disconnected_banner() {
+    let mut app = app_with(sample_tokens());
+    app.update(Action::Db(Reply::ConnectionLost { error: "connection lost: terminating connection due to administrator command (57P01)".into() }));
+    app.update(Action::Db(Reply::Reconnecting {
+        attempt: 3,
+        retry_in: std::time::Duration::from_secs(2),
+        error: "ERROR 28000: role \"alice\" is not permitted to log in".into(),
+    }));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn search_in_progress() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "deploy");
+    assert_snapshot!(render(&app));
+}
