@@ -1,0 +1,333 @@
+//! Keys → actions → state, without a terminal or a database: the effects
+//! `update` returns are the requests the worker would run.
+
+mod common;
+
+use common::*;
+use crossterm::event::{KeyCode, KeyModifiers};
+use tokens_console::action::{Action, Effect};
+use tokens_console::app::{Conn, Modal, View, PAGE};
+use tokens_console::db::error::DbError;
+use tokens_console::db::queries::{Direction, Expiry, SortColumn};
+use tokens_console::db::{Reply, Request};
+
+fn requests(fx: &[Effect]) -> Vec<&Request> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Db(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn vim_keys_and_arrows_move_the_selection() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Down);
+    assert_eq!(app.tokens.selected, 2);
+    key(&mut app, KeyCode::Char('k'));
+    assert_eq!(app.tokens.selected, 1);
+    key(&mut app, KeyCode::Char('G'));
+    assert_eq!(app.tokens.selected, 5);
+    key(&mut app, KeyCode::Down);
+    assert_eq!(app.tokens.selected, 5, "no next page: stays on the last row");
+    key(&mut app, KeyCode::Char('g'));
+    assert_eq!(app.tokens.selected, 0);
+    app.update(Action::Scroll(3));
+    assert_eq!(app.tokens.selected, 3, "mouse wheel");
+}
+
+#[test]
+fn moving_past_the_page_asks_the_server_for_the_next_one() {
+    let mut app = app_with(vec![]);
+    let rows: Vec<_> = (1..=PAGE as u128).map(|n| token(n, "t", "group:a", "active")).collect();
+    let last_id = rows.last().map(|t| t.id);
+    // a full page with more behind it
+    let fx = app.update(Action::Refresh);
+    let gen = match requests(&fx)[0] {
+        Request::Tokens { gen, .. } => *gen,
+        r => panic!("{r:?}"),
+    };
+    app.update(Action::Db(Reply::Tokens { gen, result: Ok(page(rows, true)) }));
+    for _ in 1..PAGE {
+        assert!(key(&mut app, KeyCode::Char('j')).is_empty(), "moving within the page asks nothing");
+    }
+    assert_eq!(app.tokens.selected, PAGE as usize - 1);
+    let fx = key(&mut app, KeyCode::Char('j'));
+    match requests(&fx).first() {
+        Some(Request::Tokens { query, .. }) => {
+            assert_eq!(query.direction, Direction::Forward);
+            assert_eq!(query.cursor.as_ref().map(|c| c.id), last_id, "keyset: after the last row shown");
+            assert_eq!(query.limit, PAGE);
+        }
+        other => panic!("expected the next page, got {other:?}"),
+    }
+    let gen = match requests(&fx)[0] {
+        Request::Tokens { gen, .. } => *gen,
+        r => panic!("{r:?}"),
+    };
+    let next: Vec<_> = (PAGE as u128 + 1..=PAGE as u128 + 3).map(|n| token(n, "t", "group:a", "active")).collect();
+    let mut p = page(next, false);
+    p.has_prev = true;
+    app.update(Action::Db(Reply::Tokens { gen, result: Ok(p) }));
+    assert_eq!((app.tokens.rows.len(), app.tokens.selected, app.tokens.offset), (3, 0, Some(PAGE as u64)), "one page held, rows 101-103");
+    let fx = key(&mut app, KeyCode::Char('k'));
+    assert!(matches!(requests(&fx)[0], Request::Tokens { query, .. } if query.direction == Direction::Backward), "up from the first row reads the previous page");
+}
+
+#[test]
+fn filters_sort_and_search_reload_from_the_first_page() {
+    let mut app = app_with(sample_tokens());
+    let fx = key(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.tokens.filter.status.as_deref(), Some("active"));
+    assert!(matches!(requests(&fx)[0], Request::Tokens { query, .. } if query.cursor.is_none() && query.filter.status.as_deref() == Some("active")));
+    key(&mut app, KeyCode::Char('F'));
+    assert_eq!(app.tokens.filter.kind.as_deref(), Some("service"));
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.tokens.sort, SortColumn::Name);
+    assert!(!app.tokens.descending, "names sort A to Z");
+    key(&mut app, KeyCode::Char('S'));
+    assert!(app.tokens.descending);
+
+    key(&mut app, KeyCode::Char('/'));
+    let fx = type_text(&mut app, "q"); // q is text while searching, not quit
+    assert!(!app.quit);
+    assert_eq!(app.tokens.filter.search, "q");
+    assert!(matches!(requests(&fx)[0], Request::Tokens { query, .. } if query.filter.search == "q"));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.tokens.filter.search, "");
+    assert!(!app.tokens.search_input);
+}
+
+#[test]
+fn a_stale_page_is_ignored() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('/'));
+    let first = type_text(&mut app, "a");
+    let second = type_text(&mut app, "b");
+    let gen_of = |fx: &[Effect]| match requests(fx)[0] {
+        Request::Tokens { gen, .. } => *gen,
+        r => panic!("{r:?}"),
+    };
+    let (old, new) = (gen_of(&first), gen_of(&second));
+    app.update(Action::Db(Reply::Tokens { gen: new, result: Ok(page(vec![token(9, "ab", "group:a", "active")], false)) }));
+    app.update(Action::Db(Reply::Tokens { gen: old, result: Ok(page(sample_tokens(), false)) }));
+    assert_eq!(app.tokens.rows.len(), 1, "the reply for \"a\" arrived late and changed nothing");
+}
+
+#[test]
+fn create_form_builds_the_mint_call() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "exporter q"); // q and spaces are text in a form
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Right);
+    key(&mut app, KeyCode::Tab);
+    type_text(&mut app, "group:finance");
+    key(&mut app, KeyCode::Tab);
+    type_text(&mut app, "billing:read, reports");
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Right); // 30 days -> 90 days
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(!app.quit);
+    match requests(&fx).first() {
+        Some(Request::Mint(m)) => {
+            assert_eq!(m.name, "exporter q");
+            assert_eq!(m.kind, "personal");
+            assert_eq!(m.owner.as_deref(), Some("group:finance"));
+            assert_eq!(m.scopes, Some(vec!["billing:read".to_owned(), "reports".to_owned()]));
+            assert_eq!(m.expiry, Expiry::In("90 days".into()));
+        }
+        other => panic!("expected a mint, got {other:?}"),
+    }
+    // the server refuses: the form stays, with the message, on the field concerned
+    app.update(Action::Db(Reply::Minted(Err(DbError::Server {
+        sqlstate: "22023".into(),
+        message: "scope \"reports\" is not in the catalogue".into(),
+        hint: None,
+    }))));
+    match &app.modal {
+        Some(Modal::Create(f)) => {
+            assert_eq!(f.field, tokens_console::app::FormField::Scopes);
+            assert!(f.error.is_some());
+            assert_eq!(f.name, "exporter q", "nothing typed is lost");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn custom_expiry_and_catalogue_scopes() {
+    let mut app = app_with(sample_tokens());
+    app.update(Action::Db(Reply::Scopes(Ok(vec![
+        tokens_console::db::model::ScopeEntry { scope: "a".into(), description: None },
+        tokens_console::db::model::ScopeEntry { scope: "b".into(), description: None },
+    ]))));
+    key(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "x");
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Tab);
+    }
+    key(&mut app, KeyCode::Right);
+    key(&mut app, KeyCode::Char(' ')); // pick "b"
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Left);
+    key(&mut app, KeyCode::Left);
+    key(&mut app, KeyCode::Left); // 30 days -> never -> custom
+    key(&mut app, KeyCode::Tab);
+    type_text(&mut app, "2030-01-01");
+    let fx = key(&mut app, KeyCode::Enter);
+    match requests(&fx).first() {
+        Some(Request::Mint(m)) => {
+            assert_eq!(m.scopes, Some(vec!["b".to_owned()]));
+            assert_eq!(m.expiry, Expiry::At("2030-01-01".into()));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_card_holds_the_plaintext_until_closed_and_copies_it() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "bot");
+    key(&mut app, KeyCode::Enter);
+    app.update(Action::Db(Reply::Minted(Ok(minted()))));
+    assert!(matches!(app.modal, Some(Modal::Card(_))));
+    key(&mut app, KeyCode::Char('q'));
+    assert!(!app.quit, "q does not throw the card away");
+    let fx = key(&mut app, KeyCode::Char('c'));
+    match fx.first() {
+        Some(Effect::Copy(s)) => assert_eq!(s.expose(), "tbm_3KVNsn-zEVWQ3IzOXQxfe3e3AvQOx7Wz"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!format!("{fx:?}").contains("tbm_3KVNsn-zEVWQ"), "Debug never shows the plaintext");
+    assert!(!format!("{app:?}").contains("tbm_3KVNsn-zEVWQ"), "Debug of the state never shows the plaintext");
+    key(&mut app, KeyCode::Enter);
+    assert!(app.modal.is_none());
+}
+
+#[test]
+fn revoke_acting_for_owner_passes_the_owner_as_actor() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('x'));
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(matches!(requests(&fx)[0], Request::Revoke { actor: None, .. }), "as myself by default");
+    app.update(Action::Db(Reply::Revoked {
+        id: id(1),
+        result: Err(DbError::Server { sqlstate: "42501".into(), message: "only the owner may revoke".into(), hint: None }),
+    }));
+    match &app.modal {
+        Some(Modal::Confirm(c)) => assert_eq!(c.error.as_ref().and_then(|e| e.sqlstate()), Some("42501")),
+        other => panic!("the refusal stays on screen: {other:?}"),
+    }
+    key(&mut app, KeyCode::Tab);
+    type_text(&mut app, "left the team");
+    let fx = key(&mut app, KeyCode::Enter);
+    match requests(&fx)[0] {
+        Request::Revoke { id: rid, actor, reason } => {
+            assert_eq!(*rid, id(1));
+            assert_eq!(actor.as_deref(), Some("group:platform"));
+            assert_eq!(reason.as_deref(), Some("left the team"));
+        }
+        r => panic!("{r:?}"),
+    }
+    let fx = app.update(Action::Db(Reply::Revoked { id: id(1), result: Ok(true) }));
+    assert!(app.modal.is_none());
+    assert!(matches!(requests(&fx)[0], Request::Tokens { .. }), "the list is refreshed");
+}
+
+#[test]
+fn act_for_owner_is_not_offered_without_revoker_or_writer() {
+    let mut app = app_with(sample_tokens());
+    app.session.revoker = false;
+    app.session.writer = false;
+    key(&mut app, KeyCode::Char('x'));
+    key(&mut app, KeyCode::Tab);
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(matches!(requests(&fx)[0], Request::Revoke { actor: None, .. }));
+}
+
+#[test]
+fn rotate_with_grace_shows_the_new_token_once() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('R'));
+    key(&mut app, KeyCode::Right);
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(matches!(requests(&fx)[0], Request::Rotate { grace, .. } if grace == "1 hour"));
+    app.update(Action::Db(Reply::Rotated { id: id(1), result: Ok(minted()) }));
+    match &app.modal {
+        Some(Modal::Card(c)) => assert_eq!(c.replaces.as_deref(), Some("tbm_00000001")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn detail_and_audit_views() {
+    let mut app = app_with(sample_tokens());
+    let fx = key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Detail);
+    assert!(matches!(requests(&fx)[0], Request::Detail { id: i } if *i == id(1)));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.view, View::Tokens);
+
+    let fx = key(&mut app, KeyCode::Char('2'));
+    assert_eq!(app.view, View::Audit);
+    let gen = match requests(&fx)[0] {
+        Request::Audit { gen, .. } => *gen,
+        r => panic!("{r:?}"),
+    };
+    app.update(Action::Db(Reply::Audit { gen, follow: false, result: Ok(audit_events()) }));
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "token.revoke");
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(matches!(requests(&fx)[0], Request::Audit { query, .. } if query.filter.action == "token.revoke"));
+
+    // follow: each tick asks for events after the newest shown
+    let gen = match requests(&fx)[0] {
+        Request::Audit { gen, .. } => *gen,
+        r => panic!("{r:?}"),
+    };
+    app.update(Action::Db(Reply::Audit { gen, follow: false, result: Ok(audit_events()) }));
+    key(&mut app, KeyCode::Char('f'));
+    let fx = app.update(Action::Tick(now()));
+    match requests(&fx)[0] {
+        Request::Audit { query, follow: true, .. } => assert_eq!(query.after, Some(5)),
+        r => panic!("{r:?}"),
+    }
+    let mut newer = audit_events();
+    newer[0].id = 6;
+    app.update(Action::Db(Reply::Audit { gen, follow: true, result: Ok(vec![newer[0].clone()]) }));
+    assert_eq!(app.audit.rows[0].id, 6, "new events appear at the top");
+    assert_eq!(app.audit.rows.len(), 6);
+}
+
+#[test]
+fn connection_loss_and_recovery() {
+    let mut app = app_with(sample_tokens());
+    app.update(Action::Db(Reply::ConnectionLost { error: "gone".into() }));
+    assert!(matches!(app.conn, Conn::Lost { .. }));
+    assert_eq!(app.tokens.rows.len(), 6, "rows stay on screen");
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.tokens.selected, 1, "keys still work");
+    let fx = app.update(Action::Db(Reply::Reconnected { session: session() }));
+    assert_eq!(app.conn, Conn::Up);
+    assert!(requests(&fx).iter().any(|r| matches!(r, Request::Tokens { .. })), "views reload");
+}
+
+#[test]
+fn help_quit_and_ctrl_c() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('?'));
+    assert!(app.help);
+    key(&mut app, KeyCode::Char('q'));
+    assert!(!app.help && !app.quit, "q closes help first");
+    key(&mut app, KeyCode::Char('q'));
+    assert!(app.quit);
+
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('n'));
+    key_mod(&mut app, KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(app.quit, "Ctrl-C quits from anywhere");
+}
