@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The "run" command: installs what is missing, builds and installs the
 # extension, starts a project-local PostgreSQL cluster, creates database
-# pg_tokens with the extension and opens a session on it. Idempotent.
+# pg_tokens with the extension and opens the console (tokens-console) on it.
+# Idempotent.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -33,7 +34,11 @@ DSN="postgresql://postgres@/$DB?host=$DIR/sock&port=$PORT"
 log "ready: $DSN"
 log "stop it with: $([ "$(id -u)" -eq 0 ] && echo 'runuser -u postgres -- ')$PG_BIN/pg_ctl stop -D $DIR/data"
 if [ -t 0 ] && [ -t 1 ]; then
-  exec "$PG_BIN/psql" -X -h "$DIR/sock" -p "$PORT" -U postgres "$DB"
+  log "building the console (release)"
+  (cd "$REPO" && cargo build --locked --release -p tokens-console)
+  target_dir=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+  log "opening tokens-console (psql: $PG_BIN/psql -h $DIR/sock -p $PORT -U postgres $DB)"
+  exec "${target_dir:-$REPO/target}/release/tokens-console" --dsn "$DSN"
 else
   log "no terminal: not opening a session"
 fi

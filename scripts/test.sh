@@ -3,6 +3,7 @@
 #   1. pure token logic (unit + property tests, no PostgreSQL)
 #   2. the extension, built in release mode and installed
 #   3. client tests: a fresh project-local cluster, a real client connection
+#   4. the console: snapshots, update functions, tmux end-to-end on that cluster
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO"
@@ -22,4 +23,7 @@ cluster_stop "$PG_TOKENS_TEST_DIR"
 rm -rf "$PG_TOKENS_TEST_DIR"
 trap 'cluster_stop "$PG_TOKENS_TEST_DIR"' EXIT
 cargo test --locked -p pg_tokens_tests -- --test-threads "${TEST_THREADS:-4}"
+
+log "tier 3: console (tokens-console): screens, update functions, end to end in tmux on the same cluster"
+cargo test --locked -p tokens-console -- --test-threads "${TEST_THREADS:-4}"
 log "all tests passed"
