@@ -59,7 +59,7 @@ CREATE TABLE tokens.scope_catalog (
 
 -- The audit log: append-only, each row chained to the previous one by
 -- SHA-256 (see tokens.audit_row_hash) so an edit made with triggers disabled
--- is detectable. ids are gapless, assigned under the chain head's row lock.
+-- is detectable. ids are gapless, assigned under the append lock.
 CREATE TABLE tokens.audit_store (
     id       bigint      PRIMARY KEY,
     at       timestamptz NOT NULL,
@@ -72,13 +72,15 @@ CREATE TABLE tokens.audit_store (
 );
 CREATE INDEX audit_store_target_idx ON tokens.audit_store (target, id);
 
--- The chain head: one row, locked by every audit append so concurrent
--- writers never fork the chain. Created by the first append (not here), so
--- that pg_restore can load the dumped row without a conflict.
-CREATE TABLE tokens.audit_head (
-    only_row  boolean PRIMARY KEY DEFAULT true CHECK (only_row),
-    last_id   bigint  NOT NULL,
-    last_hash bytea
+-- The append lock: one row, updated by the first audit append of each
+-- (sub)transaction and so locked until it ends. Concurrent writers queue on
+-- it and never fork the chain; a REPEATABLE READ writer whose snapshot
+-- misses a concurrent append gets a serialization failure instead of a
+-- fork. Created by the first append (not here), so that pg_restore can load
+-- the dumped row without a conflict.
+CREATE TABLE tokens.audit_lock (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    appends  bigint  NOT NULL
 );
 
 CREATE FUNCTION tokens.audit_refuse_change() RETURNS trigger
@@ -93,7 +95,7 @@ CREATE TRIGGER audit_store_append_only BEFORE UPDATE OR DELETE ON tokens.audit_s
     FOR EACH ROW EXECUTE FUNCTION tokens.audit_refuse_change();
 CREATE TRIGGER audit_store_no_truncate BEFORE TRUNCATE ON tokens.audit_store
     FOR EACH STATEMENT EXECUTE FUNCTION tokens.audit_refuse_change();
-CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON tokens.audit_head
+CREATE TRIGGER audit_lock_no_truncate BEFORE TRUNCATE ON tokens.audit_lock
     FOR EACH STATEMENT EXECUTE FUNCTION tokens.audit_refuse_change();
 REVOKE ALL ON FUNCTION tokens.audit_refuse_change() FROM PUBLIC;
 
@@ -102,7 +104,7 @@ SELECT pg_catalog.pg_extension_config_dump('tokens.token_store', '');
 SELECT pg_catalog.pg_extension_config_dump('tokens.token_last_use', '');
 SELECT pg_catalog.pg_extension_config_dump('tokens.scope_catalog', '');
 SELECT pg_catalog.pg_extension_config_dump('tokens.audit_store', '');
-SELECT pg_catalog.pg_extension_config_dump('tokens.audit_head', '');
+SELECT pg_catalog.pg_extension_config_dump('tokens.audit_lock', '');
 
 -- Result types.
 CREATE TYPE tokens.minted AS (

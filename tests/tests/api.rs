@@ -409,10 +409,59 @@ fn audit_rows_are_chained() {
         assert_eq!(r.get::<_, i64>(0), i as i64 + 1, "gapless ids");
         assert!(r.get::<_, bool>(1), "row {} links to its predecessor", i + 1);
     }
-    let head: (i64, Vec<u8>) = admin
-        .query_one("SELECT last_id, last_hash FROM tokens.audit_head", &[])
-        .map(|r| (r.get(0), r.get(1)))
+    let appends: i64 = admin.query_one("SELECT appends FROM tokens.audit_lock", &[]).unwrap().get(0);
+    assert_eq!(appends, 2, "the append lock is taken once per transaction (mint, rotate)");
+}
+
+fn chain_is_intact(db: &pg_tokens_tests::Db) -> (i64, bool) {
+    let row = db
+        .admin()
+        .query_one(
+            "SELECT count(*), bool_and(id = n AND hash = tokens.audit_row_hash(prev, id, at, actor, db_role, action, target, meta::text)) \
+               FROM (SELECT *, lag(hash) OVER (ORDER BY id) AS prev, row_number() OVER (ORDER BY id) AS n FROM tokens.audit_store) a",
+            &[],
+        )
         .unwrap();
-    let last: Vec<u8> = admin.query_one("SELECT hash FROM tokens.audit_store WHERE id = 3", &[]).unwrap().get(0);
-    assert_eq!(head, (3, last));
+    (row.get(0), row.get(1))
+}
+
+#[test]
+fn concurrent_writers_and_bulk_mints_keep_one_chain() {
+    let db = Cluster::shared().database();
+    let role = db.login_role(APP);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let mut c = db.connect(&role);
+                for i in 0..25 {
+                    let m = mint(&mut c, &format!("c{i}"));
+                    if i % 5 == 0 {
+                        try_rotate(&mut c, m.id, "0", None).unwrap();
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(chain_is_intact(&db), (4 * 25 + 4 * 5 * 2, true));
+
+    // Thousands of appends in one statement stay one chain, at a steady cost.
+    let mut c = db.connect(&role);
+    c.execute("SELECT tokens.mint('bulk ' || g) FROM generate_series(1, 2000) g", &[]).unwrap();
+    assert_eq!(chain_is_intact(&db), (4 * 25 + 4 * 5 * 2 + 2000, true));
+}
+
+#[test]
+fn a_repeatable_read_writer_that_missed_an_append_fails_instead_of_forking() {
+    let db = Cluster::shared().database();
+    let (_, mut a) = db.client(APP);
+    let (_, mut b) = db.client(APP);
+    mint(&mut a, "first");
+    let mut tx = a.transaction().unwrap();
+    tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").unwrap();
+    tx.query_one("SELECT count(*) FROM tokens.audit_log", &[]).unwrap(); // takes the snapshot
+    mint(&mut b, "meanwhile");
+    let r = tx.query_one("SELECT * FROM tokens.mint('late')", &[]);
+    assert_eq!(sqlstate(&r), "40001", "{r:?}");
+    drop(tx);
+    assert_eq!(chain_is_intact(&db), (2, true));
 }

@@ -103,7 +103,7 @@ fn dump_and_restore_keep_tokens_statuses_and_the_audit_log_row_for_row() {
         "SELECT t::text FROM tokens.token_store t ORDER BY id",
         "SELECT t::text FROM tokens.token_last_use t ORDER BY token_id",
         "SELECT a::text FROM tokens.audit_store a ORDER BY id",
-        "SELECT h::text FROM tokens.audit_head h",
+        "SELECT l::text FROM tokens.audit_lock l",
         "SELECT s.scope || s.description FROM tokens.scope_catalog s ORDER BY scope",
     ] {
         let a = snapshot(&mut before, sql);

@@ -49,7 +49,7 @@ fn the_calls_each_role_may_make() {
         refused(&db, &format!("tokens.audit_log by {who}"), || select(c, "SELECT * FROM tokens.audit_log"));
     }
     for c in [&mut writer, &mut revoker, &mut reader, &mut plain] {
-        for table in ["token_store", "token_last_use", "audit_store", "audit_head", "scope_catalog"] {
+        for table in ["token_store", "token_last_use", "audit_store", "audit_lock", "scope_catalog"] {
             refused(&db, &format!("SELECT from {table}"), || select(c, &format!("SELECT * FROM tokens.{table}")));
             refused(&db, &format!("DELETE from {table}"), || c.execute(&format!("DELETE FROM tokens.{table}"), &[]));
         }
