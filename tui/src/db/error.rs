@@ -12,7 +12,7 @@ pub enum DbError {
     },
     #[error("connection lost: {0}")]
     ConnectionLost(String),
-    #[error("not connected: {0}")]
+    #[error("{0}")]
     NotConnected(String),
     #[error("{0}")]
     Client(String),

@@ -55,7 +55,7 @@ fn run(target: Target, mut client: Option<Client>, rx: Receiver<Request>, reply:
             // Until we are back, requests are answered "not connected" (the
             // UI reloads its views on reconnect; writes are never replayed).
             for req in pending.drain(..) {
-                reply(fail(req, DbError::NotConnected(last_error.clone())));
+                reply(fail(req, DbError::NotConnected(format!("not connected: {last_error}"))));
             }
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -63,7 +63,7 @@ fn run(target: Target, mut client: Option<Client>, rx: Receiver<Request>, reply:
                     break;
                 }
                 match rx.recv_timeout(left) {
-                    Ok(req) => reply(fail(req, DbError::NotConnected(last_error.clone()))),
+                    Ok(req) => reply(fail(req, DbError::NotConnected(format!("not connected: {last_error}")))),
                     Err(RecvTimeoutError::Timeout) => break,
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
