@@ -15,7 +15,8 @@ use pgrx::spi::SpiClient;
 use pgrx::JsonB;
 
 use crate::error::{internal, Result};
-use crate::store::timestamp;
+use crate::store::{timestamp, Statement};
+use pgrx::pg_sys::BuiltinOid::{BYTEAOID, INT8OID, JSONBOID, TEXTOID, TIMESTAMPTZOID};
 
 pub struct Event<'a> {
     pub actor: &'a str,
@@ -57,23 +58,35 @@ fn tip(client: &mut SpiClient<'_>) -> Result<(i64, Option<Vec<u8>>)> {
     if let Some(t) = TIP.get().filter(|t| t.xid == xid && t.subxid == subxid && xid != pg_sys::InvalidTransactionId) {
         return Ok((t.id, Some(t.hash.to_vec())));
     }
-    client
-        .update(
-            "INSERT INTO tokens.audit_lock AS l (only_row, appends) VALUES (true, 1) \
-             ON CONFLICT (only_row) DO UPDATE SET appends = l.appends + 1",
-            None,
-            &[],
-        )
-        .map_err(internal)?;
-    let last = client
-        .select("SELECT id, hash FROM tokens.audit_store ORDER BY id DESC LIMIT 1", Some(1), &[])
-        .map_err(internal)?;
+    LOCK.run(client, &[])?;
+    let last = TIP_ROW.run(client, &[])?;
     if last.is_empty() {
         return Ok((0, None));
     }
     let (id, hash) = last.first().get_two::<i64, Vec<u8>>().map_err(internal)?;
     Ok((id.ok_or_else(|| internal("an audit row has no id"))?, hash))
 }
+
+const LOCK: Statement = Statement {
+    sql: "INSERT INTO tokens.audit_lock AS l (only_row, appends) VALUES (true, 1) \
+          ON CONFLICT (only_row) DO UPDATE SET appends = l.appends OPERATOR(pg_catalog.+) 1",
+    args: &[],
+    fresh_snapshot: true,
+};
+
+const TIP_ROW: Statement = Statement {
+    sql: "SELECT id, hash FROM tokens.audit_store ORDER BY id DESC LIMIT 1",
+    args: &[],
+    fresh_snapshot: true,
+};
+
+const INSERT: Statement = Statement {
+    sql: "INSERT INTO tokens.audit_store (id, at, actor, db_role, action, target, meta, hash) \
+          SELECT $1, $2, $3, $4, $5, $6, $8, tokens.audit_row_hash($7, $1, $2, $3, $4, $5, $6, $8::pg_catalog.text) \
+          RETURNING hash",
+    args: &[INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID, JSONBOID],
+    fresh_snapshot: true,
+};
 
 /// Appends `event` and returns its id.
 pub fn append(client: &mut SpiClient<'_>, event: Event<'_>) -> Result<i64> {
@@ -89,16 +102,8 @@ pub fn append(client: &mut SpiClient<'_>, event: Event<'_>) -> Result<i64> {
         last_hash.into(),
         event.meta.map(JsonB).into(),
     ];
-    let hash = client
-        .update(
-            "INSERT INTO tokens.audit_store (id, at, actor, db_role, action, target, meta, hash) \
-             SELECT $1, $2, $3, $4, $5, $6, s.m, tokens.audit_row_hash($7, $1, $2, $3, $4, $5, $6, s.m::text) \
-               FROM (SELECT $8::jsonb AS m) AS s \
-             RETURNING hash",
-            Some(1),
-            &args,
-        )
-        .map_err(internal)?
+    let hash = INSERT
+        .run(client, &args)?
         .first()
         .get_one::<Vec<u8>>()
         .map_err(internal)?

@@ -3,10 +3,11 @@
 //! schema.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
 use pgrx::pg_sys::{self, PgBuiltInOids};
-use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiHeapTupleData};
+use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiHeapTupleData, SpiTupleTable};
 use pgrx::{PgOid, Uuid};
 
 use crate::error::{internal, Result};
@@ -38,8 +39,6 @@ pub struct NewToken<'a> {
     pub created_at: i64,
 }
 
-const COLUMNS: &str = "id, prefix, name, kind, owner, scopes, expires_at, created_at, revoked_at";
-
 pub fn timestamp(micros: i64) -> Result<TimestampWithTimeZone> {
     TimestampWithTimeZone::try_from(micros).map_err(internal)
 }
@@ -70,34 +69,67 @@ fn stored_token(row: &SpiHeapTupleData<'_>) -> Result<StoredToken> {
     })
 }
 
-thread_local! {
-    /// The verification probe, planned once per backend and kept.
-    static FIND_BY_HASH: RefCell<Option<OwnedPreparedStatement>> = const { RefCell::new(None) };
+/// A statement planned once per backend and kept (parsing and planning
+/// would otherwise cost more than running it). Plans are revalidated by
+/// PostgreSQL when the tables change, and they name every object with its
+/// schema, so the caller's search_path cannot change what they mean.
+pub struct Statement {
+    pub sql: &'static str,
+    pub args: &'static [PgBuiltInOids],
+    /// Reads that must see the latest committed rows (or our own writes)
+    /// run like writes: with a fresh snapshot per statement.
+    pub fresh_snapshot: bool,
 }
+
+thread_local! {
+    static PLANS: RefCell<HashMap<&'static str, OwnedPreparedStatement>> = RefCell::new(HashMap::new());
+}
+
+impl Statement {
+    pub fn run<'c>(&self, client: &SpiClient<'c>, args: &[DatumWithOid<'_>]) -> Result<SpiTupleTable<'c>> {
+        PLANS.with(|plans| {
+            let mut plans = plans.borrow_mut();
+            if !plans.contains_key(self.sql) {
+                let types: Vec<PgOid> = self.args.iter().map(|&t| PgOid::BuiltIn(t)).collect();
+                let plan = if self.fresh_snapshot {
+                    client.prepare_mut(self.sql, &types)
+                } else {
+                    client.prepare(self.sql, &types)
+                };
+                plans.insert(self.sql, plan.map_err(internal)?.keep());
+            }
+            let plan = plans.get(self.sql).ok_or_else(|| internal("a kept plan vanished"))?;
+            client.select(&**plan, None, args).map_err(internal)
+        })
+    }
+}
+
+use pgrx::pg_sys::BuiltinOid::{BYTEAOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID, UUIDOID};
+
+const FIND_BY_HASH: Statement = Statement {
+    sql: "SELECT id, prefix, name, kind, owner, scopes, expires_at, created_at, revoked_at \
+            FROM tokens.token_store WHERE hash OPERATOR(pg_catalog.=) $1",
+    args: &[BYTEAOID],
+    fresh_snapshot: false,
+};
 
 /// The token with this hash: one probe of the unique index, no row lock.
 pub fn find_by_hash(client: &SpiClient<'_>, hash: &[u8]) -> Result<Option<StoredToken>> {
-    FIND_BY_HASH.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            let query = format!("SELECT {COLUMNS} FROM tokens.token_store WHERE hash = $1");
-            let plan = client
-                .prepare(query.as_str(), &[PgOid::BuiltIn(PgBuiltInOids::BYTEAOID)])
-                .map_err(internal)?;
-            *slot = Some(plan.keep());
-        }
-        let plan = slot.as_ref().ok_or_else(|| internal("verification plan missing"))?;
-        let args: [DatumWithOid; 1] = [hash.into()];
-        let table = client.select(&**plan, Some(1), &args).map_err(internal)?;
-        table.into_iter().next().map(|row| stored_token(&row)).transpose()
-    })
+    let table = FIND_BY_HASH.run(client, &[hash.into()])?;
+    table.into_iter().next().map(|row| stored_token(&row)).transpose()
 }
+
+const LOCK_BY_ID: Statement = Statement {
+    sql: "SELECT id, prefix, name, kind, owner, scopes, expires_at, created_at, revoked_at \
+            FROM tokens.token_store WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+    args: &[UUIDOID],
+    fresh_snapshot: true,
+};
 
 /// The token with this id, row-locked until the end of the transaction so
 /// that concurrent revokes and rotations of one token happen one at a time.
 pub fn lock_by_id(client: &mut SpiClient<'_>, id: Uuid) -> Result<Option<StoredToken>> {
-    let query = format!("SELECT {COLUMNS} FROM tokens.token_store WHERE id = $1 FOR UPDATE");
-    let table = client.update(query.as_str(), Some(1), &[id.into()]).map_err(internal)?;
+    let table = LOCK_BY_ID.run(client, &[id.into()])?;
     table.into_iter().next().map(|row| stored_token(&row)).transpose()
 }
 
@@ -115,44 +147,44 @@ pub fn insert(client: &mut SpiClient<'_>, token: &NewToken<'_>) -> Result<()> {
         expires_at.into(),
         timestamp(token.created_at)?.into(),
     ];
-    client
-        .update(
-            "INSERT INTO tokens.token_store (id, hash, prefix, name, kind, owner, scopes, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            None,
-            &args,
-        )
-        .map_err(internal)?;
-    client
-        .update("INSERT INTO tokens.token_last_use (token_id) VALUES ($1)", None, &[token.id.into()])
-        .map_err(internal)?;
+    INSERT.run(client, &args)?;
     Ok(())
 }
 
+const INSERT: Statement = Statement {
+    sql: "WITH t AS (INSERT INTO tokens.token_store (id, hash, prefix, name, kind, owner, scopes, expires_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id) \
+          INSERT INTO tokens.token_last_use (token_id) SELECT id FROM t",
+    args: &[UUIDOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID],
+    fresh_snapshot: true,
+};
+
+const SET_REVOKED_AT: Statement = Statement {
+    sql: "UPDATE tokens.token_store SET revoked_at = $2 WHERE id OPERATOR(pg_catalog.=) $1",
+    args: &[UUIDOID, TIMESTAMPTZOID],
+    fresh_snapshot: true,
+};
+
 pub fn set_revoked_at(client: &mut SpiClient<'_>, id: Uuid, at: i64) -> Result<()> {
-    client
-        .update(
-            "UPDATE tokens.token_store SET revoked_at = $2 WHERE id = $1",
-            None,
-            &[id.into(), timestamp(at)?.into()],
-        )
-        .map_err(internal)?;
+    SET_REVOKED_AT.run(client, &[id.into(), timestamp(at)?.into()])?;
     Ok(())
 }
 
 /// Records a use at `now` unless one was recorded after `stale_before`.
 /// Skips (never waits) when another transaction holds the row.
+const TOUCH_LAST_USE: Statement = Statement {
+    sql: "UPDATE tokens.token_last_use SET last_used_at = $2 \
+           WHERE token_id OPERATOR(pg_catalog.=) \
+                 (SELECT token_id FROM tokens.token_last_use \
+                   WHERE token_id OPERATOR(pg_catalog.=) $1 \
+                     AND (last_used_at IS NULL OR last_used_at OPERATOR(pg_catalog.<) $3) \
+                     FOR UPDATE SKIP LOCKED)",
+    args: &[UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID],
+    fresh_snapshot: true,
+};
+
 pub fn touch_last_use(client: &mut SpiClient<'_>, id: Uuid, now: i64, stale_before: i64) -> Result<()> {
-    client
-        .update(
-            "UPDATE tokens.token_last_use SET last_used_at = $2 \
-              WHERE token_id = (SELECT token_id FROM tokens.token_last_use \
-                                 WHERE token_id = $1 AND (last_used_at IS NULL OR last_used_at < $3) \
-                                   FOR UPDATE SKIP LOCKED)",
-            None,
-            &[id.into(), timestamp(now)?.into(), timestamp(stale_before)?.into()],
-        )
-        .map_err(internal)?;
+    TOUCH_LAST_USE.run(client, &[id.into(), timestamp(now)?.into(), timestamp(stale_before)?.into()])?;
     Ok(())
 }
 
@@ -161,27 +193,27 @@ pub fn first_undefined_scope(client: &SpiClient<'_>, scopes: &[String]) -> Resul
     if scopes.is_empty() {
         return Ok(None);
     }
-    let table = client
-        .select(
-            "SELECT s.scope FROM unnest($1::text[]) WITH ORDINALITY AS s(scope, n) \
-              WHERE EXISTS (SELECT FROM tokens.scope_catalog) \
-                AND NOT EXISTS (SELECT FROM tokens.scope_catalog c WHERE c.scope = s.scope) \
-              ORDER BY s.n LIMIT 1",
-            None,
-            &[scopes.to_vec().into()],
-        )
-        .map_err(internal)?;
+    let table = UNDEFINED_SCOPE.run(client, &[scopes.to_vec().into()])?;
     table.into_iter().next().map(|row| required::<String>(&row, "scope")).transpose()
 }
 
+const UNDEFINED_SCOPE: Statement = Statement {
+    sql: "SELECT s.scope FROM pg_catalog.unnest($1) WITH ORDINALITY AS s(scope, n) \
+           WHERE EXISTS (SELECT FROM tokens.scope_catalog) \
+             AND NOT EXISTS (SELECT FROM tokens.scope_catalog c WHERE c.scope OPERATOR(pg_catalog.=) s.scope) \
+           ORDER BY s.n LIMIT 1",
+    args: &[TEXTARRAYOID],
+    fresh_snapshot: true,
+};
+
 pub fn define_scope(client: &mut SpiClient<'_>, scope: &str, description: Option<&str>) -> Result<()> {
-    client
-        .update(
-            "INSERT INTO tokens.scope_catalog (scope, description) VALUES ($1, $2) \
-             ON CONFLICT (scope) DO UPDATE SET description = EXCLUDED.description",
-            None,
-            &[scope.into(), description.into()],
-        )
-        .map_err(internal)?;
+    DEFINE_SCOPE.run(client, &[scope.into(), description.into()])?;
     Ok(())
 }
+
+const DEFINE_SCOPE: Statement = Statement {
+    sql: "INSERT INTO tokens.scope_catalog (scope, description) VALUES ($1, $2) \
+          ON CONFLICT (scope) DO UPDATE SET description = EXCLUDED.description",
+    args: &[TEXTOID, TEXTOID],
+    fresh_snapshot: true,
+};
