@@ -1,26 +1,65 @@
 //! Building the composite rows the API returns (`tokens.minted`,
-//! `tokens.verification`).
+//! `tokens.verification`), without parsing a type name on every call.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::CStr;
 
 use pgrx::heap_tuple::PgHeapTuple;
-use pgrx::{AllocatedByRust, IntoDatum};
+use pgrx::pg_sys;
+use pgrx::{AllocatedByRust, IntoDatum, PgTupleDesc};
 
 use crate::error::{internal, Result};
 
 pub type Composite = PgHeapTuple<'static, AllocatedByRust>;
 
-pub struct Row(Composite);
+thread_local! {
+    /// Type name -> (schema oid, type oid). Checked against the schema's
+    /// current oid on every use, so a dropped and re-created extension is
+    /// looked up afresh.
+    static TYPES: RefCell<HashMap<&'static CStr, (pg_sys::Oid, pg_sys::Oid)>> = RefCell::new(HashMap::new());
+}
 
-impl Row {
-    pub fn new(type_name: &str) -> Result<Row> {
-        PgHeapTuple::new_composite_type(type_name).map(Row).map_err(internal)
+/// The oid of composite type `tokens.<name>`.
+fn type_oid(name: &'static CStr) -> Result<pg_sys::Oid> {
+    // SAFETY: catalog lookups by name.
+    let schema = unsafe { pg_sys::get_namespace_oid(c"tokens".as_ptr(), true) };
+    if schema == pg_sys::InvalidOid {
+        return Err(internal("schema tokens does not exist: is pg_tokens installed?"));
     }
+    if let Some((s, t)) = TYPES.with(|c| c.borrow().get(name).copied()) {
+        if s == schema {
+            return Ok(t);
+        }
+    }
+    // SAFETY: a syscache probe with valid keys.
+    let oid = unsafe {
+        pg_sys::GetSysCacheOid(
+            pg_sys::SysCacheIdentifier::TYPENAMENSP as _,
+            pg_sys::Anum_pg_type_oid as _,
+            pg_sys::Datum::from(name.as_ptr()),
+            pg_sys::Datum::from(schema),
+            pg_sys::Datum::from(0),
+            pg_sys::Datum::from(0),
+        )
+    };
+    if oid == pg_sys::InvalidOid {
+        return Err(internal(format!("type tokens.{} does not exist", name.to_string_lossy())));
+    }
+    TYPES.with(|c| c.borrow_mut().insert(name, (schema, oid)));
+    Ok(oid)
+}
 
-    pub fn set<T: IntoDatum>(mut self, attribute: &str, value: T) -> Result<Row> {
-        self.0.set_by_name(attribute, value).map_err(internal)?;
-        Ok(self)
-    }
+/// A row of composite type `tokens.<type_name>`, attributes in order.
+pub fn build(type_name: &'static CStr, values: Vec<Option<pg_sys::Datum>>) -> Result<Composite> {
+    let oid = type_oid(type_name)?;
+    let desc = PgTupleDesc::for_composite_type_by_oid(oid).ok_or_else(|| internal("not a composite type"))?;
+    // SAFETY: every value was made by IntoDatum for the attribute's type,
+    // in the order the install script declares the attributes.
+    unsafe { PgHeapTuple::from_datums(desc, values) }.map_err(internal)
+}
 
-    pub fn finish(self) -> Composite {
-        self.0
-    }
+/// One attribute's value.
+pub fn value<T: IntoDatum>(v: T) -> Option<pg_sys::Datum> {
+    v.into_datum()
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
 use pgrx::pg_sys::{self, PgBuiltInOids};
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiHeapTupleData, SpiTupleTable};
-use pgrx::{PgOid, Uuid};
+use pgrx::{IntoDatum, PgOid, Uuid};
 
 use crate::error::{internal, Result};
 
@@ -106,17 +106,82 @@ impl Statement {
 
 use pgrx::pg_sys::BuiltinOid::{BYTEAOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID, UUIDOID};
 
-const FIND_BY_HASH: Statement = Statement {
-    sql: "SELECT id, prefix, name, kind, owner, scopes, expires_at, created_at, revoked_at \
-            FROM tokens.token_store WHERE hash OPERATOR(pg_catalog.=) $1",
-    args: &[BYTEAOID],
-    fresh_snapshot: false,
-};
+/// The token with this hash: one probe of the unique index on the hash, no
+/// row lock, no SQL. The scan reads the table directly (as the extension
+/// would through a SECURITY DEFINER function), so neither the caller's
+/// privileges nor its search_path are involved, and it sees what the
+/// caller's current snapshot sees.
+pub fn find_by_hash(hash: &[u8; 32]) -> Result<Option<StoredToken>> {
+    // SAFETY: relation and index are opened, scanned and closed here with
+    // PostgreSQL's own APIs; every datum is converted before the scan ends.
+    unsafe {
+        let schema = pg_sys::get_namespace_oid(c"tokens".as_ptr(), true);
+        let table_oid = pg_sys::get_relname_relid(c"token_store".as_ptr(), schema);
+        let index_oid = pg_sys::get_relname_relid(c"token_store_hash_key".as_ptr(), schema);
+        if table_oid == pg_sys::InvalidOid || index_oid == pg_sys::InvalidOid {
+            return Err(internal("tokens.token_store or its hash index is missing: is pg_tokens installed?"));
+        }
+        let heap = pg_sys::table_open(table_oid, pg_sys::AccessShareLock as _);
+        let key_datum = hash.as_slice().into_datum().ok_or_else(|| internal("hash datum"))?;
+        let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
+        // systable scans take the heap's attribute number: hash is column 2.
+        pg_sys::ScanKeyInit(
+            &mut key,
+            2,
+            pg_sys::BTEqualStrategyNumber as _,
+            pg_sys::Oid::from(pg_sys::F_BYTEAEQ),
+            key_datum,
+        );
+        let snapshot = if pg_sys::ActiveSnapshotSet() {
+            pg_sys::GetActiveSnapshot()
+        } else {
+            pg_sys::GetTransactionSnapshot()
+        };
+        let scan = pg_sys::systable_beginscan(heap, index_oid, true, snapshot, 1, &mut key);
+        let tuple = pg_sys::systable_getnext(scan);
+        let found = if tuple.is_null() {
+            Ok(None)
+        } else {
+            let desc = (*heap).rd_att;
+            let natts = (*desc).natts as usize;
+            let mut values = vec![pg_sys::Datum::from(0); natts];
+            let mut nulls = vec![false; natts];
+            pg_sys::heap_deform_tuple(tuple, desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+            deformed_token(&values, &nulls).map(Some)
+        };
+        pg_sys::systable_endscan(scan);
+        pg_sys::table_close(heap, pg_sys::AccessShareLock as _);
+        found
+    }
+}
 
-/// The token with this hash: one probe of the unique index, no row lock.
-pub fn find_by_hash(client: &SpiClient<'_>, hash: &[u8]) -> Result<Option<StoredToken>> {
-    let table = FIND_BY_HASH.run(client, &[hash.into()])?;
-    table.into_iter().next().map(|row| stored_token(&row)).transpose()
+/// A token_store row from its attributes, in the order the install script
+/// declares them: id, hash, prefix, name, kind, owner, scopes, expires_at,
+/// created_at, revoked_at.
+unsafe fn deformed_token(values: &[pg_sys::Datum], nulls: &[bool]) -> Result<StoredToken> {
+    if values.len() < 10 {
+        return Err(internal("tokens.token_store has fewer columns than expected"));
+    }
+    let get = |i: usize| (values[i], nulls[i]);
+    fn required<T: pgrx::FromDatum>((d, null): (pg_sys::Datum, bool), what: &str) -> Result<T> {
+        // SAFETY: the datum comes from the column of T's type.
+        unsafe { T::from_datum(d, null) }.ok_or_else(|| internal(format!("column {what} is NULL")))
+    }
+    fn optional<T: pgrx::FromDatum>((d, null): (pg_sys::Datum, bool)) -> Option<T> {
+        // SAFETY: as above.
+        unsafe { T::from_datum(d, null) }
+    }
+    Ok(StoredToken {
+        id: required(get(0), "id")?,
+        prefix: required(get(2), "prefix")?,
+        name: required(get(3), "name")?,
+        kind: required(get(4), "kind")?,
+        owner: required(get(5), "owner")?,
+        scopes: optional(get(6)),
+        expires_at: micros(optional(get(7))),
+        created_at: pg_sys::TimestampTz::from(required::<TimestampWithTimeZone>(get(8), "created_at")?),
+        revoked_at: micros(optional(get(9))),
+    })
 }
 
 const LOCK_BY_ID: Statement = Statement {

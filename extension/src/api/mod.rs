@@ -17,7 +17,7 @@ use pgrx::datum::{Array, TimestampWithTimeZone};
 use pgrx::pg_sys;
 
 use crate::error::Result;
-use crate::row::{Composite, Row};
+use crate::row::{self, value, Composite};
 use crate::store::{timestamp, StoredToken};
 
 /// `now()`: the start of the current transaction, in PostgreSQL microseconds.
@@ -53,15 +53,18 @@ pub fn text_list(what: &str, value: Option<Array<'_, &str>>) -> Result<Option<Ve
 
 /// The `tokens.minted` row: the only place a plaintext leaves the extension.
 pub fn minted_row(plaintext: &Plaintext, token: &StoredToken) -> Result<Composite> {
-    Ok(Row::new("tokens.minted")?
-        .set("token", plaintext.expose())?
-        .set("id", token.id)?
-        .set("prefix", token.prefix.as_str())?
-        .set("name", token.name.as_str())?
-        .set("kind", token.kind.as_str())?
-        .set("owner", token.owner.as_str())?
-        .set("scopes", token.scopes.clone())?
-        .set("expires_at", token.expires_at.map(timestamp).transpose()?)?
-        .set("created_at", timestamp(token.created_at)?)?
-        .finish())
+    row::build(
+        c"minted",
+        vec![
+            value(plaintext.expose()),
+            value(token.id),
+            value(token.prefix.as_str()),
+            value(token.name.as_str()),
+            value(token.kind.as_str()),
+            value(token.owner.as_str()),
+            value(token.scopes.clone()),
+            value(token.expires_at.map(timestamp).transpose()?),
+            value(timestamp(token.created_at)?),
+        ],
+    )
 }

@@ -13,7 +13,7 @@ use super::now;
 use crate::error::{OrRaise, Result};
 use crate::gucs;
 use crate::privilege::AsOwner;
-use crate::row::{Composite, Row};
+use crate::row::{self, value, Composite};
 use crate::store::{self, timestamp, StoredToken};
 
 /// What verification concluded. Only `Valid` carries the token's fields.
@@ -46,21 +46,17 @@ pub fn check(presented: Option<&[u8]>) -> Result<Verdict> {
     let Some(well_formed) = presented.and_then(pg_tokens_core::parse) else {
         return Ok(Verdict::Malformed);
     };
-    let hash = well_formed.hash();
     let now = now();
-    let _owner = AsOwner::enter()?;
-    Spi::connect_mut(|client| {
-        let Some(token) = store::find_by_hash(client, &hash)? else {
-            return Ok(Verdict::Unknown);
-        };
-        match status(token.revoked_at, token.expires_at, now) {
-            Status::Active => {
-                record_use(client, token.id, now)?;
-                Ok(Verdict::Valid(token))
-            }
-            refused => Ok(Verdict::Refused(token.id, refused)),
+    let Some(token) = store::find_by_hash(&well_formed.hash())? else {
+        return Ok(Verdict::Unknown);
+    };
+    match status(token.revoked_at, token.expires_at, now) {
+        Status::Active => {
+            record_use(token.id, now)?;
+            Ok(Verdict::Valid(token))
         }
-    })
+        refused => Ok(Verdict::Refused(token.id, refused)),
+    }
 }
 
 thread_local! {
@@ -68,19 +64,22 @@ thread_local! {
     /// then cost no write attempt at all.
     static RECORDED: RefCell<HashMap<Uuid, i64>> = RefCell::new(HashMap::new());
 }
-const RECORDED_MAX: usize = 10_000;
+const RECORDED_MAX: usize = 65_536;
 
 /// Writes `last_used_at` at most once per `pg_tokens.last_used_interval`,
 /// never waiting on a lock, and not at all where a write could fail the
 /// verification: a read-only transaction, a hot standby, or an isolation
 /// level where a concurrent update would raise a serialization error.
-fn record_use(client: &mut pgrx::spi::SpiClient<'_>, id: Uuid, now: i64) -> Result<()> {
+fn record_use(id: Uuid, now: i64) -> Result<()> {
     let interval = gucs::last_used_interval_micros();
     let due = RECORDED.with(|r| r.borrow().get(&id).is_none_or(|&at| now - at >= interval));
     if !due || !writable() {
         return Ok(());
     }
-    store::touch_last_use(client, id, now, now - interval)?;
+    {
+        let _owner = AsOwner::enter()?;
+        Spi::connect_mut(|client| store::touch_last_use(client, id, now, now - interval))?;
+    }
     RECORDED.with(|r| {
         let mut recorded = r.borrow_mut();
         if recorded.len() >= RECORDED_MAX {
@@ -103,19 +102,18 @@ fn writable() -> bool {
 /// The `tokens.verification` row. A refusal names the token id (when known)
 /// and nothing else about it.
 pub fn verification_row(verdict: &Verdict) -> Result<Composite> {
-    let row = Row::new("tokens.verification")?
-        .set("valid", matches!(verdict, Verdict::Valid(_)))?
-        .set("status", verdict.status())?;
-    Ok(match verdict {
-        Verdict::Malformed | Verdict::Unknown => row,
-        Verdict::Refused(id, _) => row.set("token_id", *id)?,
-        Verdict::Valid(t) => row
-            .set("token_id", t.id)?
-            .set("kind", t.kind.as_str())?
-            .set("owner", t.owner.as_str())?
-            .set("name", t.name.as_str())?
-            .set("scopes", t.scopes.clone())?
-            .set("expires_at", t.expires_at.map(timestamp).transpose()?)?,
-    }
-    .finish())
+    let head = [value(matches!(verdict, Verdict::Valid(_))), value(verdict.status())];
+    let rest = match verdict {
+        Verdict::Malformed | Verdict::Unknown => vec![None; 6],
+        Verdict::Refused(id, _) => vec![value(*id), None, None, None, None, None],
+        Verdict::Valid(t) => vec![
+            value(t.id),
+            value(t.kind.as_str()),
+            value(t.owner.as_str()),
+            value(t.name.as_str()),
+            value(t.scopes.clone()),
+            value(t.expires_at.map(timestamp).transpose()?),
+        ],
+    };
+    row::build(c"verification", head.into_iter().chain(rest).collect())
 }
