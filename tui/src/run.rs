@@ -2,9 +2,7 @@
 //! go to the worker or the terminal, and the screen is drawn when changed.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
-use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -32,10 +30,25 @@ pub struct Console<B: Backend> {
 
 impl<B: Backend> Console<B> {
     pub fn start(terminal: Terminal<B>, target: Target, client: Client, session: Session, clipboard: Box<dyn FnMut(&str)>) -> Self {
+        Self::start_notify(terminal, target, client, session, clipboard, || {})
+    }
+
+    /// Like `start`; `notify` is called (on the worker thread) after each
+    /// reply is queued, so a loop can sleep until there is something to do.
+    pub fn start_notify(
+        terminal: Terminal<B>,
+        target: Target,
+        client: Client,
+        session: Session,
+        clipboard: Box<dyn FnMut(&str)>,
+        notify: impl Fn() + Send + 'static,
+    ) -> Self {
         let (tx, rx) = std::sync::mpsc::channel();
         let description = target.describe();
         let w = worker::spawn(target, client, move |r| {
-            let _ = tx.send(r);
+            if tx.send(r).is_ok() {
+                notify();
+            }
         });
         let mut console = Console {
             terminal,
@@ -97,51 +110,147 @@ impl<B: Backend> Console<B> {
     }
 }
 
-/// Runs the console on the real terminal until the user quits or a signal
-/// (SIGTERM, SIGHUP, SIGINT) arrives; the terminal is restored either way.
+/// What wakes the interactive loop. It sleeps until one of these arrives
+/// or the next clock tick is due: an idle console does nothing else.
+enum Wake {
+    Input(Event),
+    /// The terminal could not be read: it is gone.
+    InputError(io::Error),
+    /// The worker answered: drain the replies.
+    Reply,
+    /// SIGTERM, SIGHUP or SIGINT.
+    Signal,
+}
+
+/// Why the interactive loop ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Exit {
+    Quit,
+    Signal,
+    TerminalGone,
+}
+
+/// The terminal is still there. After a hangup (the tmux pane or the
+/// terminal window closed) the tty answers every ioctl with EIO, so isatty
+/// is false; reads would only return EOF.
+fn terminal_alive() -> bool {
+    use std::io::IsTerminal;
+    io::stdin().is_terminal() && io::stdout().is_terminal()
+}
+
+/// Reads terminal input on its own thread, so the loop never blocks on it.
+///
+/// crossterm 0.28 loops inside `poll`/`read` without returning when the tty
+/// reads EOF or fails (a hangup): a loop that polls input itself never
+/// regains control, spins a core, and never sees the signal that asked it
+/// to stop. Here only this thread can be caught that way; the loop notices
+/// the hangup (signal or `terminal_alive`) and the process exits.
+fn spawn_input(wake: Sender<Wake>) -> io::Result<()> {
+    std::thread::Builder::new().name("tokens-console-input".into()).spawn(move || loop {
+        match event::read() {
+            Ok(e) => {
+                if wake.send(Wake::Input(e)).is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                let _ = wake.send(Wake::InputError(e));
+                return;
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// Forwards SIGTERM, SIGHUP and SIGINT to the loop.
+fn spawn_signals(wake: Sender<Wake>) -> io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])?;
+    std::thread::Builder::new().name("tokens-console-signals".into()).spawn(move || {
+        if signals.forever().next().is_some() {
+            let _ = wake.send(Wake::Signal);
+        }
+    })?;
+    Ok(())
+}
+
+/// How often the clock ticks: relative times, follow mode, and the check
+/// that the terminal is still there.
+const TICK: Duration = Duration::from_secs(1);
+
+/// Runs the console on the real terminal until the user quits, a signal
+/// (SIGTERM, SIGHUP, SIGINT) arrives or the terminal goes away; the
+/// terminal is restored either way.
 pub fn interactive(target: Target, client: Client, session: Session) -> io::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))?;
-    }
+    let (wake, woken) = std::sync::mpsc::channel::<Wake>();
+    spawn_signals(wake.clone())?;
     let tui = terminal::setup()?;
     let _guard = terminal::Guard;
+    spawn_input(wake.clone())?;
     let clipboard = Box::new(|seq: &str| {
         let mut out = io::stdout();
         let _ = out.write_all(seq.as_bytes());
         let _ = out.flush();
     });
-    let mut console = Console::start(tui, target, client, session, clipboard);
+    let notify = wake.clone();
+    let mut console = Console::start_notify(tui, target, client, session, clipboard, move || {
+        let _ = notify.send(Wake::Reply);
+    });
+    drop(wake);
+    match run_loop(&mut console, &woken) {
+        Ok(_) => Ok(()),
+        // Writing to a terminal that is gone fails: nothing to report to it.
+        Err(_) if !terminal_alive() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn run_loop<B: Backend>(console: &mut Console<B>, woken: &Receiver<Wake>) -> io::Result<Exit> {
     let mut dirty = true;
-    let mut last_tick = Instant::now();
-    while !console.app.quit && !stop.load(Ordering::Relaxed) {
+    let mut next_tick = Instant::now() + TICK;
+    loop {
+        if console.app.quit {
+            return Ok(Exit::Quit);
+        }
         if dirty {
             console.draw()?;
             dirty = false;
         }
-        if event::poll(Duration::from_millis(40))? {
-            let action = match event::read()? {
-                Event::Key(k) => crate::event::action_for_key(&console.app, k),
-                Event::Mouse(m) => crate::event::action_for_mouse(&console.app, m),
-                Event::Resize(..) => {
+        match woken.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
+            Ok(Wake::Input(e)) => {
+                let action = match e {
+                    Event::Key(k) => crate::event::action_for_key(&console.app, k),
+                    Event::Mouse(m) => crate::event::action_for_mouse(&console.app, m),
+                    Event::Resize(..) => {
+                        dirty = true;
+                        None
+                    }
+                    _ => None,
+                };
+                if let Some(a) = action {
+                    console.update(a);
                     dirty = true;
-                    None
                 }
-                _ => None,
-            };
-            if let Some(a) = action {
-                console.update(a);
+            }
+            Ok(Wake::Reply) => {
+                if console.drain_replies() {
+                    dirty = true;
+                }
+            }
+            Ok(Wake::InputError(e)) => {
+                return if terminal_alive() { Err(e) } else { Ok(Exit::TerminalGone) };
+            }
+            Ok(Wake::Signal) => return Ok(Exit::Signal),
+            Err(RecvTimeoutError::Timeout) => {
+                if !terminal_alive() {
+                    return Ok(Exit::TerminalGone);
+                }
+                next_tick = Instant::now() + TICK;
+                console.update(Action::Tick(Utc::now()));
                 dirty = true;
             }
-        }
-        if console.drain_replies() {
-            dirty = true;
-        }
-        if last_tick.elapsed() >= Duration::from_secs(1) {
-            last_tick = Instant::now();
-            console.update(Action::Tick(Utc::now()));
-            dirty = true;
+            // Every sender is gone: no input, no signals, no worker.
+            Err(RecvTimeoutError::Disconnected) => return Ok(Exit::TerminalGone),
         }
     }
-    Ok(())
 }

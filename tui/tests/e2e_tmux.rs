@@ -6,15 +6,22 @@ use std::time::{Duration, Instant};
 
 use pg_tokens_tests::{unique, Cluster, Db};
 
+/// The console in a tmux session of its own. Dropping it (also when a test
+/// panics) kills the tmux server and then the console process itself, so a
+/// console that survived its terminal is never left behind.
 struct Tmux {
     socket: String,
     session: String,
+    /// Set in the console's environment, to find its process.
+    tag: String,
+    pid: std::cell::Cell<Option<u32>>,
 }
 
 impl Tmux {
     fn start(db: &Db, role: &str) -> Tmux {
         let socket = unique("tc");
         let session = "console".to_owned();
+        let tag = format!("TOKENS_CONSOLE_E2E={socket}");
         let dsn = format!(
             "host={} port={} user={} dbname={}",
             db.cluster.socket_dir.display(),
@@ -25,12 +32,47 @@ impl Tmux {
         let bin = env!("CARGO_BIN_EXE_tokens-console");
         let status = Command::new("tmux")
             .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-s", &session, "-x", "150", "-y", "40"])
-            .arg(format!("{bin} --dsn '{dsn}'; echo CONSOLE-EXITED $?; sleep 60"))
+            .arg(format!("env {tag} {bin} --dsn '{dsn}'; echo CONSOLE-EXITED $?; sleep 60"))
             .env("TERM", "xterm-256color")
             .status()
             .expect("run tmux");
+        let tmux = Tmux { socket, session, tag, pid: std::cell::Cell::new(None) };
         assert!(status.success(), "tmux new-session failed");
-        Tmux { socket, session }
+        tmux
+    }
+
+    /// The console's process id, found by the tag in its environment.
+    fn find_pid(&self) -> Option<u32> {
+        if let Some(p) = self.pid.get() {
+            return Some(p);
+        }
+        let found = std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            (comm.trim() == "tokens-console" && environ.split(|b| *b == 0).any(|v| v == self.tag.as_bytes())).then_some(pid)
+        });
+        self.pid.set(found);
+        found
+    }
+
+    fn pid(&self) -> u32 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(p) = self.find_pid() {
+                return p;
+            }
+            assert!(Instant::now() < deadline, "no tokens-console process with {}", self.tag);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn kill_session(&self) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-session", "-t", &self.session])
+            .status()
+            .expect("tmux kill-session");
+        assert!(status.success(), "tmux kill-session failed");
     }
 
     fn screen(&self) -> String {
@@ -79,8 +121,59 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
+        let pid = self.find_pid();
         let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+        if let Some(pid) = pid {
+            // It should be gone with its terminal; if not, make sure.
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while running(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if running(pid) {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            }
+        }
     }
+}
+
+/// The process exists and has not exited (a zombie has).
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').map(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])).unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+/// CPU time (user + system) the process has used so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the console's /proc/<pid>/stat");
+    let (_, rest) = stat.rsplit_once(')').expect("a stat line");
+    // fields after the command: state is field 3, utime 14, stime 15
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime");
+    let out = Command::new("getconf").arg("CLK_TCK").output().expect("getconf CLK_TCK");
+    let hz: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(100);
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+/// Transactions committed in the database so far (every statement the
+/// console sends is one, the idle check's empty query included). Read over
+/// a connection to another database so reading adds nothing; backends
+/// report these at most about once a second.
+fn commits(db: &Db) -> i64 {
+    db.cluster
+        .connect("postgres", "postgres")
+        .query_one("SELECT pg_catalog.pg_stat_get_db_xact_commit(oid) FROM pg_catalog.pg_database WHERE datname = $1", &[&db.name])
+        .expect("xact_commit")
+        .get(0)
+}
+
+/// CPU time and statements of the console over `window` while nobody
+/// touches it.
+fn idle_cost(db: &Db, pid: u32, window: Duration) -> (Duration, i64) {
+    let (cpu0, n0) = (cpu_time(pid), commits(db));
+    std::thread::sleep(window);
+    (cpu_time(pid).saturating_sub(cpu0), commits(db) - n0)
 }
 
 fn plaintext_on(screen: &str) -> Option<String> {
@@ -195,4 +288,67 @@ fn lost_connection_shows_a_banner_and_recovers() {
     tmux.wait_for("the recovery", |s| !s.contains("CONNECTION LOST") && s.contains("reconnected") && s.contains("during the outage"));
     tmux.keys(&["q"]);
     tmux.wait_for("the console to exit", |s| s.contains("CONSOLE-EXITED 0"));
+}
+
+#[test]
+fn an_idle_console_sleeps_on_the_list_and_in_follow_mode() {
+    let db = Cluster::shared().database();
+    db.admin().batch_execute("SELECT tokens.mint('idle ' || g) FROM generate_series(1, 3) g").expect("mint");
+    let role = db.login_role(&["tokens_reader", "tokens_writer"]);
+    let tmux = Tmux::start(&db, &role);
+    tmux.wait_for("the list", |s| s.contains("idle 3"));
+    let pid = tmux.pid();
+    // Let the first frame's statements reach the statistics.
+    std::thread::sleep(Duration::from_secs(3));
+    let (cpu, statements) = idle_cost(&db, pid, Duration::from_secs(5));
+    assert!(cpu < Duration::from_millis(500), "idle on the list for 5 s, the console used {cpu:?} of CPU");
+    assert!(statements <= 10, "idle on the list for 5 s, the console ran {statements} statements");
+
+    tmux.keys(&["2"]);
+    tmux.wait_for("the audit log", |s| s.contains("token.create"));
+    tmux.keys(&["f"]);
+    tmux.wait_for("follow mode", |s| s.contains("follow: new audit events"));
+    std::thread::sleep(Duration::from_secs(3));
+    let (cpu, statements) = idle_cost(&db, pid, Duration::from_secs(5));
+    assert!(cpu < Duration::from_millis(500), "following the audit log for 5 s, the console used {cpu:?} of CPU");
+    assert!(statements <= 10, "following the audit log for 5 s, the console ran {statements} statements");
+    // and follow mode still works: a new event shows up
+    db.admin().batch_execute("SELECT tokens.mint('new')").expect("mint");
+    tmux.wait_for("the new event", |s| s.contains("\"name\":\"new\""));
+
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", |s| s.contains("CONSOLE-EXITED 0"));
+}
+
+#[test]
+fn the_console_exits_when_its_terminal_goes_away() {
+    let db = Cluster::shared().database();
+    let role = db.login_role(&["tokens_reader", "tokens_writer"]);
+    let tmux = Tmux::start(&db, &role);
+    tmux.wait_for("the list", |s| s.contains("No tokens yet"));
+    let pid = tmux.pid();
+    // in follow mode, the busiest idle state
+    tmux.keys(&["2", "f"]);
+    tmux.wait_for("follow mode", |s| s.contains("follow: new audit events"));
+    tmux.kill_session();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while running(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!running(pid), "the console (pid {pid}) is still running 3 s after its tmux session was killed");
+    // and its backend is gone too
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let backends: i64 = db
+            .cluster
+            .connect("postgres", "postgres")
+            .query_one("SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE usename = $1", &[&role])
+            .expect("pg_stat_activity")
+            .get(0);
+        if backends == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the console's backend is still there 3 s after it exited");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -424,10 +424,23 @@ pub fn audit_page(client: &mut Client, q: &AuditQuery) -> Result<Vec<AuditEvent>
             AND ($8::bigint IS NULL OR id > $8)
           ORDER BY id {order} LIMIT $9"
     );
+    // Typed parameters: parse, bind and execute in one round trip (follow
+    // mode runs this every second; a prepare first would double it).
+    use postgres::types::Type;
     let rows = run(client, |c| {
-        c.query(
+        c.query_typed(
             &sql,
-            &[&action, &actor, &since_abs, &since_ago, &until_abs, &until_ago, &q.before, &q.after, &q.limit],
+            &[
+                (&action, Type::TEXT),
+                (&actor, Type::TEXT),
+                (&since_abs, Type::TEXT),
+                (&since_ago, Type::TEXT),
+                (&until_abs, Type::TEXT),
+                (&until_ago, Type::TEXT),
+                (&q.before, Type::INT8),
+                (&q.after, Type::INT8),
+                (&q.limit, Type::INT8),
+            ],
         )
     })?;
     let mut events: Vec<AuditEvent> = rows.iter().map(audit_event).collect();

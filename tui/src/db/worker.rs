@@ -13,8 +13,11 @@ use super::error::DbError;
 use super::{queries, Reply, Request};
 use crate::conn::Target;
 
-/// How often an idle connection is checked, so a lost one shows at once.
-const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the connection may go without a statement before it is
+/// checked, so a lost one shows within this time. A connection in use
+/// (follow mode polls every second) is not checked: its statements are the
+/// check. An idle console sends only this check, one empty query each time.
+pub const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Wait before reconnect attempt `attempt` (1-based): 0.5 s doubling to 8 s.
 pub fn backoff(attempt: u32) -> Duration {
@@ -46,6 +49,7 @@ fn run(target: Target, mut client: Option<Client>, rx: Receiver<Request>, reply:
     let mut pending: VecDeque<Request> = VecDeque::new();
     let mut attempt = 0u32;
     let mut last_error = String::new();
+    let mut last_used = Instant::now();
     loop {
         let Some(c) = client.as_mut() else {
             attempt += 1;
@@ -71,6 +75,7 @@ fn run(target: Target, mut client: Option<Client>, rx: Receiver<Request>, reply:
             match target.connect().and_then(|mut c| queries::session(&mut c).map(|s| (c, s))) {
                 Ok((c, session)) => {
                     client = Some(c);
+                    last_used = Instant::now();
                     attempt = 0;
                     reply(Reply::Reconnected { session });
                 }
@@ -80,9 +85,13 @@ fn run(target: Target, mut client: Option<Client>, rx: Receiver<Request>, reply:
         };
         let req = match pending.pop_front() {
             Some(r) => r,
-            None => match rx.recv_timeout(HEALTH_INTERVAL) {
+            None => match rx.recv_timeout(HEALTH_INTERVAL.saturating_sub(last_used.elapsed())) {
                 Ok(r) => r,
                 Err(RecvTimeoutError::Timeout) => {
+                    if last_used.elapsed() < HEALTH_INTERVAL {
+                        continue;
+                    }
+                    last_used = Instant::now();
                     if let Err(e) = c.is_valid(Duration::from_secs(3)) {
                         last_error = DbError::from_pg(e, true).to_string();
                         client = None;
@@ -100,6 +109,7 @@ fn run(target: Target, mut client: Option<Client>, rx: Receiver<Request>, reply:
             continue;
         }
         let answer = handle(c, req);
+        last_used = Instant::now();
         if let Some(e) = answer.error().filter(|e| e.is_connection_lost()) {
             last_error = e.to_string();
             client = None;
