@@ -13,3 +13,4 @@ pub use error::{Error, SqlState};
 pub use format::{display_prefix, hash, parse, Plaintext, TokenHash, WellFormed};
 pub mod status;
 pub mod time;
+pub mod allowlist;

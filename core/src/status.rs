@@ -7,6 +7,8 @@ pub enum Status {
     Active,
     Revoked,
     Expired,
+    /// Refused by the token's IP allowlist (decided by verify, not stored).
+    IpDenied,
 }
 
 impl Status {
@@ -15,6 +17,7 @@ impl Status {
             Status::Active => "active",
             Status::Revoked => "revoked",
             Status::Expired => "expired",
+            Status::IpDenied => "ip_denied",
         }
     }
 }

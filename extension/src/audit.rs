@@ -12,19 +12,24 @@ use std::cell::Cell;
 use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys;
 use pgrx::spi::SpiClient;
-use pgrx::JsonB;
 
 use crate::error::{internal, Result};
 use crate::store::{timestamp, Statement};
-use pgrx::pg_sys::BuiltinOid::{BYTEAOID, INT8OID, JSONBOID, TEXTOID, TIMESTAMPTZOID};
+use pgrx::pg_sys::BuiltinOid::{BYTEAOID, INT8OID, TEXTOID, TIMESTAMPTZOID};
 
 pub struct Event<'a> {
     pub actor: &'a str,
     pub db_role: &'a str,
     pub action: &'a str,
     pub target: Option<String>,
-    pub meta: Option<serde_json::Value>,
+    /// JSON text of an object, stored as jsonb exactly as PostgreSQL reads it.
+    pub meta: Option<String>,
     pub at: i64,
+}
+
+/// The meta of an extension event.
+pub fn meta(value: serde_json::Value) -> Option<String> {
+    Some(value.to_string())
 }
 
 /// `token:<id>`, the target of every token event.
@@ -82,9 +87,10 @@ const TIP_ROW: Statement = Statement {
 
 const INSERT: Statement = Statement {
     sql: "INSERT INTO tokens.audit_store (id, at, actor, db_role, action, target, meta, hash) \
-          SELECT $1, $2, $3, $4, $5, $6, $8, tokens.audit_row_hash($7, $1, $2, $3, $4, $5, $6, $8::pg_catalog.text) \
+          SELECT $1, $2, $3, $4, $5, $6, m.meta, tokens.audit_row_hash($7, $1, $2, $3, $4, $5, $6, m.meta::pg_catalog.text) \
+            FROM (SELECT $8::pg_catalog.jsonb AS meta) AS m \
           RETURNING hash",
-    args: &[INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID, JSONBOID],
+    args: &[INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID, TEXTOID],
     fresh_snapshot: true,
 };
 
@@ -100,7 +106,7 @@ pub fn append(client: &mut SpiClient<'_>, event: Event<'_>) -> Result<i64> {
         event.action.into(),
         event.target.into(),
         last_hash.into(),
-        event.meta.map(JsonB).into(),
+        event.meta.into(),
     ];
     let hash = INSERT
         .run(client, &args)?

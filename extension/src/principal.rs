@@ -77,6 +77,11 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c
     ) {
         STATE.with(|s| *s.borrow_mut() = State::default());
     }
+    // Not the principal's business, but the one transaction hook we have:
+    // uses recorded by an aborted transaction were never written.
+    if matches!(event, XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT) {
+        crate::api::forget_recorded_uses();
+    }
 }
 
 #[pg_guard]

@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ffi::CStr;
 
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
 use pgrx::pg_sys::{self, PgBuiltInOids};
@@ -24,6 +25,8 @@ pub struct StoredToken {
     pub expires_at: Option<i64>,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// The IP allowlist, as cidr text; None: any address.
+    pub allowed_ips: Option<Vec<String>>,
 }
 
 /// A token about to be stored.
@@ -37,6 +40,7 @@ pub struct NewToken<'a> {
     pub scopes: Option<&'a [String]>,
     pub expires_at: Option<i64>,
     pub created_at: i64,
+    pub allowed_ips: Option<&'a [String]>,
 }
 
 pub fn timestamp(micros: i64) -> Result<TimestampWithTimeZone> {
@@ -66,6 +70,7 @@ fn stored_token(row: &SpiHeapTupleData<'_>) -> Result<StoredToken> {
         expires_at: micros(column(row, "expires_at")?),
         created_at: pg_sys::TimestampTz::from(required::<TimestampWithTimeZone>(row, "created_at")?),
         revoked_at: micros(column(row, "revoked_at")?),
+        allowed_ips: column(row, "allowed_ips")?,
     })
 }
 
@@ -181,12 +186,35 @@ unsafe fn deformed_token(values: &[pg_sys::Datum], nulls: &[bool]) -> Result<Sto
         expires_at: micros(optional(get(7))),
         created_at: pg_sys::TimestampTz::from(required::<TimestampWithTimeZone>(get(8), "created_at")?),
         revoked_at: micros(optional(get(9))),
+        // Column 11 arrived with 0.2.0; a database not yet upgraded has none.
+        allowed_ips: match values.get(10) {
+            Some(&d) if !nulls[10] => Some(cidr_list(d)),
+            _ => None,
+        },
     })
 }
 
+/// A cidr[] datum as its elements' text ("10.0.0.0/8"), via array_out.
+unsafe fn cidr_list(datum: pg_sys::Datum) -> Vec<String> {
+    let text = pg_sys::OidOutputFunctionCall(pg_sys::Oid::from(pg_sys::F_ARRAY_OUT), datum);
+    let list = CStr::from_ptr(text).to_string_lossy();
+    list.trim_matches(|c| c == '{' || c == '}')
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 const LOCK_BY_ID: Statement = Statement {
-    sql: "SELECT id, prefix, name, kind, owner, scopes, expires_at, created_at, revoked_at \
-            FROM tokens.token_store WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+    // allowed_ips is read through the row's JSON form so that a database
+    // still at 0.1.0 (installed library newer than its schema, before ALTER
+    // EXTENSION UPDATE) keeps working: there the column does not exist.
+    sql: "SELECT id, prefix, name, kind, owner, scopes, expires_at, created_at, revoked_at, \
+                 CASE WHEN pg_catalog.jsonb_typeof(pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->) 'allowed_ips') \
+                           OPERATOR(pg_catalog.=) 'array' \
+                      THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text( \
+                                   pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->) 'allowed_ips')) END AS allowed_ips \
+            FROM tokens.token_store t WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
     args: &[UUIDOID],
     fresh_snapshot: true,
 };
@@ -201,7 +229,8 @@ pub fn lock_by_id(client: &mut SpiClient<'_>, id: Uuid) -> Result<Option<StoredT
 pub fn insert(client: &mut SpiClient<'_>, token: &NewToken<'_>) -> Result<()> {
     let expires_at = token.expires_at.map(timestamp).transpose()?;
     let scopes: Option<Vec<String>> = token.scopes.map(<[String]>::to_vec);
-    let args: [DatumWithOid; 9] = [
+    let allowed_ips: Option<Vec<String>> = token.allowed_ips.map(<[String]>::to_vec);
+    let mut args: Vec<DatumWithOid> = vec![
         token.id.into(),
         token.hash.into(),
         token.prefix.into(),
@@ -212,7 +241,15 @@ pub fn insert(client: &mut SpiClient<'_>, token: &NewToken<'_>) -> Result<()> {
         expires_at.into(),
         timestamp(token.created_at)?.into(),
     ];
-    INSERT.run(client, &args)?;
+    // Only a rotation of a token with an allowlist stores one; everything
+    // else leaves the column alone (and so works on a 0.1.0 schema too).
+    match allowed_ips {
+        None => INSERT.run(client, &args)?,
+        Some(list) => {
+            args.push(list.into());
+            INSERT_WITH_ALLOWLIST.run(client, &args)?
+        }
+    };
     Ok(())
 }
 
@@ -221,6 +258,14 @@ const INSERT: Statement = Statement {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id) \
           INSERT INTO tokens.token_last_use (token_id) SELECT id FROM t",
     args: &[UUIDOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID],
+    fresh_snapshot: true,
+};
+
+const INSERT_WITH_ALLOWLIST: Statement = Statement {
+    sql: "WITH t AS (INSERT INTO tokens.token_store (id, hash, prefix, name, kind, owner, scopes, expires_at, created_at, allowed_ips) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.cidr[]) RETURNING id) \
+          INSERT INTO tokens.token_last_use (token_id) SELECT id FROM t",
+    args: &[UUIDOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID],
     fresh_snapshot: true,
 };
 
@@ -243,14 +288,29 @@ const TOUCH_LAST_USE: Statement = Statement {
                  (SELECT token_id FROM tokens.token_last_use \
                    WHERE token_id OPERATOR(pg_catalog.=) $1 \
                      AND (last_used_at IS NULL OR last_used_at OPERATOR(pg_catalog.<) $3) \
-                     FOR UPDATE SKIP LOCKED)",
+                     FOR UPDATE SKIP LOCKED) \
+          RETURNING true AS written",
     args: &[UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID],
     fresh_snapshot: true,
 };
 
-pub fn touch_last_use(client: &mut SpiClient<'_>, id: Uuid, now: i64, stale_before: i64) -> Result<()> {
-    TOUCH_LAST_USE.run(client, &[id.into(), timestamp(now)?.into(), timestamp(stale_before)?.into()])?;
-    Ok(())
+const RECENTLY_USED: Statement = Statement {
+    sql: "SELECT coalesce(last_used_at OPERATOR(pg_catalog.>=) $2, false) AS recent \
+            FROM tokens.token_last_use WHERE token_id OPERATOR(pg_catalog.=) $1",
+    args: &[UUIDOID, TIMESTAMPTZOID],
+    fresh_snapshot: true,
+};
+
+/// Records a use at `now` unless one was recorded after `stale_before`.
+/// Skips (never waits) when another transaction holds the row. Returns
+/// whether a use after `stale_before` is now on record (written by us or
+/// already there), i.e. whether there is nothing left to record.
+pub fn touch_last_use(client: &mut SpiClient<'_>, id: Uuid, now: i64, stale_before: i64) -> Result<bool> {
+    if !TOUCH_LAST_USE.run(client, &[id.into(), timestamp(now)?.into(), timestamp(stale_before)?.into()])?.is_empty() {
+        return Ok(true);
+    }
+    let recent = RECENTLY_USED.run(client, &[id.into(), timestamp(stale_before)?.into()])?;
+    Ok(recent.into_iter().next().map(|row| column::<bool>(&row, "recent")).transpose()?.flatten() == Some(true))
 }
 
 /// The first of `scopes` missing from a non-empty scope catalogue.
@@ -282,3 +342,20 @@ const DEFINE_SCOPE: Statement = Statement {
     args: &[TEXTOID, TEXTOID],
     fresh_snapshot: true,
 };
+
+const SET_ALLOWED_IPS: Statement = Statement {
+    sql: "UPDATE tokens.token_store SET allowed_ips = $2::pg_catalog.cidr[] WHERE id OPERATOR(pg_catalog.=) $1 \
+          RETURNING allowed_ips::pg_catalog.text[] AS allowed_ips",
+    args: &[UUIDOID, TEXTARRAYOID],
+    fresh_snapshot: true,
+};
+
+/// Sets (or with None clears) a token's allowlist; returns it as stored
+/// (canonical cidr text).
+pub fn set_allowed_ips(client: &mut SpiClient<'_>, id: Uuid, allowed: Option<Vec<String>>) -> Result<Option<Vec<String>>> {
+    let table = SET_ALLOWED_IPS.run(client, &[id.into(), allowed.into()])?;
+    match table.into_iter().next() {
+        Some(row) => column(&row, "allowed_ips"),
+        None => Ok(None),
+    }
+}

@@ -217,6 +217,17 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("connect as {user} to {dbname}: {e:?}"))
     }
 
+    /// A TCP connection from 127.0.0.1 (private clusters listen there).
+    pub fn connect_tcp(&self, user: &str, dbname: &str) -> Client {
+        postgres::Config::new()
+            .host("127.0.0.1")
+            .port(self.port)
+            .user(user)
+            .dbname(dbname)
+            .connect(NoTls)
+            .unwrap_or_else(|e| panic!("connect over TCP as {user} to {dbname}: {e:?}"))
+    }
+
     pub fn try_connect(&self, user: &str, dbname: &str) -> Result<Client, postgres::Error> {
         postgres::Config::new()
             .host_path(&self.socket_dir)

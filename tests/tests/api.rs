@@ -57,7 +57,7 @@ fn mint_returns_the_token_once_and_stores_only_its_hash() {
         .collect();
     assert_eq!(
         cols,
-        ["id", "prefix", "name", "kind", "owner", "scopes", "expires_at", "last_used_at", "created_at", "revoked_at", "status"]
+        ["id", "prefix", "name", "kind", "owner", "scopes", "expires_at", "last_used_at", "created_at", "revoked_at", "status", "allowed_ips"]
     );
     let audit = audit_of(&mut app, m.id);
     assert_eq!(audit.len(), 1);
@@ -464,4 +464,36 @@ fn a_repeatable_read_writer_that_missed_an_append_fails_instead_of_forking() {
     assert_eq!(sqlstate(&r), "40001", "{r:?}");
     drop(tx);
     assert_eq!(chain_is_intact(&db), (2, true));
+}
+
+#[test]
+fn a_revoke_committed_after_this_transaction_began_is_not_repeated() {
+    let db = Cluster::shared().database();
+    let (_, mut a) = db.client(APP);
+    let (_, mut b) = db.client(APP);
+    let m = try_mint(&mut a, "'x', owner => 'group:x'", &[]).unwrap();
+    let mut tx = a.transaction().unwrap();
+    tx.query_one("SELECT 1", &[]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(try_revoke(&mut b, m.id, Some("group:x")).unwrap());
+    let again: bool = tx.query_one("SELECT tokens.revoke($1, 'group:x')", &[&m.id]).unwrap().get(0);
+    assert!(!again, "already revoked: false");
+    tx.commit().unwrap();
+    let revokes = audit_of(&mut a, m.id).iter().filter(|r| r.0 == "token.revoke").count();
+    assert_eq!(revokes, 1, "no second audit row");
+}
+
+#[test]
+fn a_use_recorded_by_a_rolled_back_transaction_is_recorded_again() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let m = mint(&mut app, "x");
+    let mut tx = app.transaction().unwrap();
+    let valid: bool = tx.query_one("SELECT (tokens.verify($1)).valid", &[&m.token]).unwrap().get(0);
+    assert!(valid);
+    tx.rollback().unwrap();
+    assert!(verify(&mut app, Some(&m.token)).valid);
+    let last: Option<chrono::DateTime<chrono::Utc>> =
+        app.query_one("SELECT last_used_at FROM tokens.tokens WHERE id = $1", &[&m.id]).unwrap().get(0);
+    assert!(last.is_some(), "the committed verification was recorded");
 }

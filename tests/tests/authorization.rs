@@ -37,6 +37,8 @@ fn nothing_but_authenticate_creates_a_principal() {
     let (role, mut app) = db.client(APP);
     let m = scoped(&mut app, "x", &["docs:read"], "tenant:a");
     let (_, mut mallory) = db.client(&[]);
+    // Load the library in this session: from then on its prefix is reserved.
+    verify(&mut mallory, Some("tbm_x"));
     for forge in [
         "SET pg_tokens.owner = 'tenant:a'",
         "SET tokens.owner = 'tenant:a'",
@@ -52,11 +54,11 @@ fn nothing_but_authenticate_creates_a_principal() {
         // are accepted and change nothing.
         {
             let mut tx = mallory.transaction().unwrap();
-            if tx.batch_execute(forge).is_ok() {
+            let r = tx.batch_execute(forge);
+            assert_eq!(r.is_err(), forge.contains("pg_tokens."), "{forge}: {r:?}");
+            if r.is_ok() {
                 assert_eq!(principal(&mut tx), (None, None, None, false), "{forge}");
                 tx.commit().unwrap();
-            } else {
-                assert!(forge.contains("pg_tokens."), "{forge} should have been accepted");
             }
         }
         assert_eq!(principal(&mut mallory), (None, None, None, false), "{forge}");
@@ -192,6 +194,14 @@ fn scope_checks() {
 }
 
 #[test]
+fn require_scope_is_never_optimised_away() {
+    let db = Cluster::shared().database();
+    let (_, mut c) = db.client(&[]);
+    let r = c.query("SELECT id FROM (SELECT tokens.require_scope('admin') AS c, 1 AS id OFFSET 0) s", &[]);
+    assert_eq!(sqlstate(&r), "42501", "{r:?}");
+}
+
+#[test]
 fn application_audit_events() {
     let db = Cluster::shared().database();
     let (role, mut app) = db.client(APP);
@@ -227,10 +237,19 @@ fn application_audit_events() {
         )
     );
 
+    // meta is kept exactly as PostgreSQL reads it: every digit.
+    let exact = "{\"amount\": 123456789012345678901, \"rate\": 19.999999999999999999}";
+    let id3: i64 = plain.query_one("SELECT tokens.audit('a', NULL, $1::text::jsonb)", &[&exact]).unwrap().get(0);
+    let same: bool = admin
+        .query_one("SELECT meta = $2::text::jsonb FROM tokens.audit_log WHERE id = $1", &[&id3, &exact])
+        .unwrap()
+        .get(0);
+    assert!(same, "meta stored exactly");
+
     // Bad input: 22023 and nothing written.
     let big = format!("{{\"k\": \"{}\"}}", "x".repeat(4100));
-    let exact = format!("{{\"k\": \"{}\"}}", "x".repeat(4096 - 10));
-    plain.query_one("SELECT tokens.audit('a', NULL, $1::text::jsonb)", &[&exact]).unwrap();
+    let at_limit = format!("{{\"k\": \"{}\"}}", "x".repeat(4096 - 10));
+    plain.query_one("SELECT tokens.audit('a', NULL, $1::text::jsonb)", &[&at_limit]).unwrap();
     for (what, sql) in [
         ("reserved action", "SELECT tokens.audit('token.revoke', 'token:x')".to_string()),
         ("NULL action", "SELECT tokens.audit(NULL, 'x')".into()),

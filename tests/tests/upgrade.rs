@@ -51,6 +51,22 @@ fn catalog(c: &mut Client) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// A released install script never changes: databases created from it
+/// exist. (SHA-256 of extension/sql/pg_tokens--<version>.sql.)
+const RELEASED: &[(&str, &str)] = &[("0.1.0", RELEASED_0_1_0)];
+const RELEASED_0_1_0: &str = "4616de99fab13b69f74b60fb3573e4db2743a62efc4da9d5d2f933b733bfaa89";
+
+#[test]
+fn released_install_scripts_are_frozen() {
+    use sha2::{Digest, Sha256};
+    for (version, expected) in RELEASED {
+        let path = format!("{}/../extension/sql/pg_tokens--{version}.sql", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read(&path).unwrap();
+        let hex: String = Sha256::digest(&text).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(&hex, expected, "{path} changed after its release: ship the change as an upgrade script");
+    }
+}
+
 #[test]
 fn every_earlier_release_upgrades_to_the_fresh_schema_keeping_tokens_and_audit() {
     let cluster = Cluster::shared();

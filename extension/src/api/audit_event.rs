@@ -2,8 +2,9 @@
 //! as the extension's, attributed to the authenticated token's owner.
 
 use pg_tokens_core::{validate, Error};
+use pgrx::datum::{AnyElement, DatumWithOid};
+use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::JsonB;
 use pgrx::spi::SpiClient;
 
 use super::now;
@@ -12,8 +13,10 @@ use crate::error::{internal, OrRaise, Result};
 use crate::principal;
 use crate::privilege::{AsOwner, Caller};
 
+/// `meta` is declared jsonb in SQL; it is taken as the datum itself so that
+/// PostgreSQL, not a JSON library, reads it: numbers keep every digit.
 #[pg_extern(sql = false)]
-fn audit(action: Option<&str>, target: Option<&str>, meta: Option<JsonB>) -> i64 {
+fn audit(action: Option<&str>, target: Option<&str>, meta: Option<AnyElement>) -> i64 {
     let caller = Caller::current();
     let action = validate::audit_action(action).or_raise();
     let target = validate::audit_target(target).or_raise();
@@ -23,12 +26,7 @@ fn audit(action: Option<&str>, target: Option<&str>, meta: Option<JsonB>) -> i64
     });
     let _owner = AsOwner::enter().or_raise();
     Spi::connect_mut(|client| {
-        let mut meta = checked_meta(client, meta)?;
-        if let Some(token_id) = via {
-            let object = meta.get_or_insert_with(|| serde_json::json!({}));
-            object["via"] = serde_json::json!("token");
-            object["token_id"] = serde_json::json!(token_id.to_string());
-        }
+        let meta = checked_meta(client, meta, via)?;
         audit::append(
             client,
             Event { actor: &actor, db_role: &caller.name, action: &action, target, meta, at: now() },
@@ -38,27 +36,38 @@ fn audit(action: Option<&str>, target: Option<&str>, meta: Option<JsonB>) -> i64
 }
 
 /// `meta`: NULL, or a JSON object of at most 4096 bytes (as
-/// `octet_length(meta::text)`) that leaves `via` and `token_id` to us.
-fn checked_meta(client: &SpiClient<'_>, meta: Option<JsonB>) -> Result<Option<serde_json::Value>> {
-    let Some(JsonB(value)) = meta else { return Ok(None) };
+/// `octet_length(meta::text)`) that leaves `via` and `token_id` to us; with
+/// a principal, those two keys are added. Returns the JSON text to store.
+fn checked_meta(client: &SpiClient<'_>, meta: Option<AnyElement>, via: Option<pgrx::Uuid>) -> Result<Option<String>> {
     let limit = validate::META_MAX_BYTES;
-    let not_object = || Error::invalid(format!("meta must be a JSON object of at most {limit} bytes, or NULL"));
-    let object = value.as_object().ok_or_else(not_object)?;
-    if object.contains_key("via") || object.contains_key("token_id") {
+    let added = via.map(|id| serde_json::json!({"via": "token", "token_id": id.to_string()}).to_string());
+    let Some(meta) = meta else { return Ok(added) };
+    // SAFETY: the argument is declared jsonb, so the datum is a jsonb.
+    let datum = unsafe { DatumWithOid::new(meta.datum(), pg_sys::JSONBOID) };
+    let row = client
+        .select(
+            "SELECT pg_catalog.jsonb_typeof(m) = 'object' AS is_object, \
+                    pg_catalog.octet_length(m::pg_catalog.text) AS bytes, \
+                    m OPERATOR(pg_catalog.?|) ARRAY['via', 'token_id'] AS reserved, \
+                    (m OPERATOR(pg_catalog.||) coalesce($2::pg_catalog.jsonb, '{}'))::pg_catalog.text AS stored \
+               FROM (SELECT $1 AS m) AS a",
+            Some(1),
+            &[datum, added.into()],
+        )
+        .map_err(internal)?
+        .first();
+    let column = |name: &str| row.get_by_name::<bool, _>(name).map_err(internal);
+    if column("is_object")? != Some(true) {
+        return Err(Error::invalid(format!("meta must be a JSON object of at most {limit} bytes, or NULL")));
+    }
+    if column("reserved")? == Some(true) {
         return Err(Error::invalid(
             "meta may not set \"via\" or \"token_id\": pg_tokens records them when a token is authenticated",
         ));
     }
-    // The size as PostgreSQL renders it, not as serde would.
-    let bytes = client
-        .select("SELECT octet_length($1::jsonb::text)", Some(1), &[JsonB(value.clone()).into()])
-        .map_err(internal)?
-        .first()
-        .get_one::<i32>()
-        .map_err(internal)?
-        .unwrap_or(0);
+    let bytes = row.get_by_name::<i32, _>("bytes").map_err(internal)?.unwrap_or(0);
     if bytes as usize > limit {
         return Err(Error::invalid(format!("meta must be at most {limit} bytes as text (got {bytes})")));
     }
-    Ok(Some(value))
+    row.get_by_name::<String, _>("stored").map_err(internal)
 }

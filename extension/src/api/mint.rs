@@ -7,7 +7,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::Uuid;
 
-use super::{minted_row, now, text_list, timestamp_arg};
+use super::{clock, minted_row, now, text_list, timestamp_arg};
 use crate::audit::{self, token_target, Event};
 use crate::error::{OrRaise, Result};
 use crate::privilege::{AsOwner, Caller, WRITER};
@@ -27,9 +27,10 @@ fn mint(
         scopes: text_list("scopes", scopes)
             .and_then(|s| validate::scopes(s.as_deref()))
             .or_raise(),
-        expires_at: validate::expires_at(timestamp_arg(expires_at), now()).or_raise(),
+        expires_at: validate::expires_at(timestamp_arg(expires_at), clock()).or_raise(),
         kind: validate::kind(kind).or_raise(),
         owner: validate::owner(owner.unwrap_or(&caller.name)).or_raise(),
+        allowed_ips: None,
     };
     authorize(&caller, &request).or_raise();
     let (plaintext, token) = {
@@ -52,6 +53,8 @@ pub struct Request {
     pub expires_at: Option<i64>,
     pub kind: Kind,
     pub owner: String,
+    /// Carried over by a rotation; mint never sets one.
+    pub allowed_ips: Option<Vec<String>>,
 }
 
 /// tokens_writer mints any kind for any owner; tokens_self_service mints
@@ -116,6 +119,7 @@ pub fn store_new(
             scopes: request.scopes.as_deref(),
             expires_at: request.expires_at,
             created_at,
+            allowed_ips: request.allowed_ips.as_deref(),
         },
     )?;
     let mut meta = serde_json::json!({
@@ -139,7 +143,7 @@ pub fn store_new(
             db_role: &caller.name,
             action: "token.create",
             target: token_target(id),
-            meta: Some(meta),
+            meta: audit::meta(meta),
             at: created_at,
         },
     )?;
@@ -153,5 +157,6 @@ pub fn store_new(
         expires_at: request.expires_at,
         created_at,
         revoked_at: None,
+        allowed_ips: request.allowed_ips.clone(),
     })
 }

@@ -2,6 +2,7 @@
 //! boundary: it converts arguments, calls plain Rust returning `Result`, and
 //! raises the error (with its SQLSTATE) there and only there.
 
+mod allowlist;
 mod audit_event;
 mod auth;
 mod chain;
@@ -10,6 +11,8 @@ mod revoke;
 mod rotate;
 mod scope;
 mod verify;
+
+pub use verify::forget_recorded_uses;
 
 use pg_tokens_core::validate::Timestamp;
 use pg_tokens_core::{Error, Plaintext};
@@ -21,9 +24,19 @@ use crate::row::{self, value, Composite};
 use crate::store::{timestamp, StoredToken};
 
 /// `now()`: the start of the current transaction, in PostgreSQL microseconds.
+/// Verification judges a token as of its transaction's start.
 pub fn now() -> i64 {
     // SAFETY: reads backend state.
     unsafe { pg_sys::GetCurrentTransactionStartTimestamp() }
+}
+
+/// The wall clock, for administrative decisions and the times they store:
+/// a revoke committed after this transaction began must still be seen as
+/// revoked (not revoked again at an earlier time), and an expiry must lie
+/// in the future of the moment of the call, not of the transaction's start.
+pub fn clock() -> i64 {
+    // SAFETY: reads the system clock.
+    unsafe { pg_sys::GetCurrentTimestamp() }
 }
 
 pub fn timestamp_arg(value: Option<TimestampWithTimeZone>) -> Option<Timestamp> {

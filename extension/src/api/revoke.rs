@@ -7,7 +7,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 use pgrx::Uuid;
 
-use super::now;
+use super::clock;
 use crate::audit::{self, token_target, Event};
 use crate::error::{OrRaise, Result};
 use crate::privilege::{AsOwner, Caller, REVOKER};
@@ -22,7 +22,7 @@ fn revoke(id: Option<Uuid>, actor: Option<&str>, reason: Option<&str>) -> bool {
     let _owner = AsOwner::enter().or_raise();
     Spi::connect_mut(|client| {
         let token = lock_managed(client, &caller, caller.acts_as(REVOKER), &actor, id, "revoke")?;
-        let now = now();
+        let now = clock();
         if status(token.revoked_at, None, now) == Status::Revoked {
             return Ok(false);
         }
@@ -34,7 +34,7 @@ fn revoke(id: Option<Uuid>, actor: Option<&str>, reason: Option<&str>) -> bool {
                 db_role: &caller.name,
                 action: "token.revoke",
                 target: token_target(id),
-                meta: reason.map(|r| serde_json::json!({ "reason": r })),
+                meta: reason.and_then(|r| audit::meta(serde_json::json!({ "reason": r }))),
                 at: now,
             },
         )?;
@@ -66,10 +66,13 @@ pub fn lock_managed(
              (pass actor => the token's owner, as a member of tokens_writer or tokens_revoker)"
         )));
     }
-    if token.kind != "personal" && !authority {
+    // Without the role that manages every token, the caller acts as
+    // tokens_self_service: on its own personal tokens only, whatever actor
+    // another of its grants would let it name.
+    if !authority && (token.kind != "personal" || token.owner != caller.name) {
         return Err(Error::not_allowed(format!(
-            "role {} may {verb} only its own personal tokens: token {id} is a {} token",
-            caller.name, token.kind
+            "role {} may {verb} only its own personal tokens: token {id} is not one of them",
+            caller.name
         )));
     }
     Ok(token)

@@ -10,7 +10,7 @@ use pgrx::Uuid;
 
 use super::mint::{store_new, Request};
 use super::revoke::{lock_managed, required_id};
-use super::{minted_row, now};
+use super::{clock, minted_row};
 use crate::audit::{self, token_target, Event};
 use crate::error::{OrRaise, Result};
 use crate::privilege::{AsOwner, Caller, WRITER};
@@ -30,7 +30,7 @@ fn rotate(
         let _owner = AsOwner::enter().or_raise();
         Spi::connect_mut(|client| {
             let old = lock_managed(client, &caller, caller.acts_as(WRITER), &actor, id, "rotate")?;
-            let now = now();
+            let now = clock();
             match (old.revoked_at, status(old.revoked_at, old.expires_at, now)) {
                 (_, Status::Revoked) => {
                     return Err(Error::invalid(format!(
@@ -48,7 +48,8 @@ fn rotate(
                          or revoke it to end the grace period now"
                     )))
                 }
-                (None, Status::Active) => {}
+                // IpDenied is decided by verify, never by the stored state.
+                (None, Status::Active) | (_, Status::IpDenied) => {}
             }
             let request = Request {
                 name: old.name.clone(),
@@ -56,6 +57,7 @@ fn rotate(
                 expires_at: old.expires_at,
                 kind: validate::kind(Some(&old.kind))?,
                 owner: old.owner.clone(),
+                allowed_ips: old.allowed_ips.clone(),
             };
             let plaintext = Plaintext::generate()?;
             let new = store_new(client, &caller, &plaintext, &request, Some((id, &actor)))?;
@@ -67,7 +69,7 @@ fn rotate(
                     db_role: &caller.name,
                     action: "token.rotate",
                     target: token_target(id),
-                    meta: Some(serde_json::json!({
+                    meta: audit::meta(serde_json::json!({
                         "new_token_id": new.id.to_string(),
                         "grace_seconds": grace as f64 / 1e6,
                         "old_token_works_until": pg_tokens_core::time::rfc3339(now.saturating_add(grace)),

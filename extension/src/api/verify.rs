@@ -4,6 +4,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use std::net::IpAddr;
+
+use pg_tokens_core::allowlist;
 use pg_tokens_core::status::{status, Status};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -51,12 +54,36 @@ pub fn check(presented: Option<&[u8]>) -> Result<Verdict> {
         return Ok(Verdict::Unknown);
     };
     match status(token.revoked_at, token.expires_at, now) {
+        Status::Active if !client_permitted(&token) => Ok(Verdict::Refused(token.id, Status::IpDenied)),
         Status::Active => {
             record_use(token.id, now)?;
             Ok(Verdict::Valid(token))
         }
         refused => Ok(Verdict::Refused(token.id, refused)),
     }
+}
+
+fn client_permitted(token: &StoredToken) -> bool {
+    match &token.allowed_ips {
+        None => true,
+        Some(list) => allowlist::permits(list, client_address()),
+    }
+}
+
+thread_local! {
+    /// The client's address never changes during a backend's life.
+    static CLIENT: std::cell::OnceCell<Option<IpAddr>> = const { std::cell::OnceCell::new() };
+}
+
+/// The client's IP address (`inet_client_addr()`); None over a Unix socket.
+fn client_address() -> Option<IpAddr> {
+    CLIENT.with(|c| {
+        *c.get_or_init(|| {
+            // SAFETY: inet_client_addr takes no argument and may return NULL.
+            let inet: Option<pgrx::Inet> = unsafe { pgrx::direct_function_call(pg_sys::inet_client_addr, &[]) };
+            inet.and_then(|i| i.0.split('/').next().and_then(|a| a.parse().ok()))
+        })
+    })
 }
 
 thread_local! {
@@ -76,9 +103,12 @@ fn record_use(id: Uuid, now: i64) -> Result<()> {
     if !due || !writable() {
         return Ok(());
     }
-    {
+    let on_record = {
         let _owner = AsOwner::enter()?;
-        Spi::connect_mut(|client| store::touch_last_use(client, id, now, now - interval))?;
+        Spi::connect_mut(|client| store::touch_last_use(client, id, now, now - interval))?
+    };
+    if !on_record {
+        return Ok(()); // the row was busy: try again on the next verification
     }
     RECORDED.with(|r| {
         let mut recorded = r.borrow_mut();
@@ -88,6 +118,12 @@ fn record_use(id: Uuid, now: i64) -> Result<()> {
         recorded.insert(id, now);
     });
     Ok(())
+}
+
+/// A transaction that aborts takes its recorded uses with it: forget them
+/// all, so the next verification records again.
+pub fn forget_recorded_uses() {
+    RECORDED.with(|r| r.borrow_mut().clear());
 }
 
 fn writable() -> bool {
