@@ -152,7 +152,9 @@ impl SortColumn {
     /// comparison pages through every row exactly once.
     fn key_sql(self) -> &'static str {
         match self {
-            SortColumn::Created => "(extract(epoch FROM created_at) * 1000000)::bigint",
+            // The column itself (never NULL): the order of the index
+            // token_store (created_at, id).
+            SortColumn::Created => "created_at",
             SortColumn::Expires => "COALESCE((extract(epoch FROM expires_at) * 1000000)::bigint, 9223372036854775807)",
             SortColumn::LastUsed => "COALESCE((extract(epoch FROM last_used_at) * 1000000)::bigint, -9223372036854775808)",
             SortColumn::Name => "name",
@@ -276,6 +278,11 @@ pub fn token_page(client: &mut Client, q: &PageQuery) -> Result<TokenPage> {
     };
     if let Some(c) = &q.cursor {
         match &c.key {
+            SortKey::Micros(v) if q.sort == SortColumn::Created => {
+                let at = DateTime::<Utc>::from_timestamp_micros(*v)
+                    .ok_or_else(|| DbError::Client(format!("a creation time out of range: {v} µs")))?;
+                params.push(Box::new(at));
+            }
             SortKey::Micros(v) => params.push(Box::new(*v)),
             SortKey::Text(v) => params.push(Box::new(v.clone())),
         }
@@ -284,8 +291,18 @@ pub fn token_page(client: &mut Client, q: &PageQuery) -> Result<TokenPage> {
         wh = format!("{wh} AND ({key}, id) {op} (${}, ${n})", n - 1);
     }
     params.push(Box::new(q.limit + 1));
+    // The page's ids first, reading only the sort key and the id (the
+    // last-use join and the status are left out when the order does not
+    // need them), then its rows by id: `tokens.tokens` is a security-barrier
+    // view, so the ORDER BY ... LIMIT outside it cannot reach into it, and
+    // every visible row is read once to find the page; the whole rows are
+    // built for the page only. One statement, one snapshot.
     let sql = format!(
-        "SELECT {TOKEN_COLUMNS}, {key} AS sort_key FROM tokens.tokens WHERE {wh} ORDER BY {key} {dir}, id {dir} LIMIT ${}",
+        "WITH page AS MATERIALIZED (
+             SELECT id FROM tokens.tokens WHERE {wh} ORDER BY {key} {dir}, id {dir} LIMIT ${})
+         SELECT {TOKEN_COLUMNS}, {key} AS sort_key FROM tokens.tokens
+          WHERE id = ANY (ARRAY(SELECT id FROM page))
+          ORDER BY {key} {dir}, id {dir}",
         params.len()
     );
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
@@ -296,7 +313,11 @@ pub fn token_page(client: &mut Client, q: &PageQuery) -> Result<TokenPage> {
         .take(q.limit as usize)
         .map(|r| {
             let t = token_row(r);
-            let key = if q.sort.is_time() { SortKey::Micros(r.get("sort_key")) } else { SortKey::Text(r.get("sort_key")) };
+            let key = match q.sort {
+                SortColumn::Created => SortKey::Micros(r.get::<_, DateTime<Utc>>("sort_key").timestamp_micros()),
+                s if s.is_time() => SortKey::Micros(r.get("sort_key")),
+                _ => SortKey::Text(r.get("sort_key")),
+            };
             let cursor = Cursor { key, id: t.id };
             (t, cursor)
         })
