@@ -120,23 +120,30 @@ impl Drop for AsOwner {
     }
 }
 
-/// The owner of schema `tokens`, i.e. the role that created the extension.
+/// The extension's owner (`pg_extension.extowner`): the role that created
+/// it and owns its tables, whoever owns the schema afterwards.
 fn extension_owner() -> Result<pg_sys::Oid> {
-    // SAFETY: syscache lookup; the tuple is released before returning.
+    // SAFETY: the same catalog scan as PostgreSQL's get_extension_oid(); the
+    // owner is copied out before the scan ends.
     unsafe {
-        let nsp = pg_sys::get_namespace_oid(c"tokens".as_ptr(), true);
-        if nsp == pg_sys::InvalidOid {
-            return Err(Error::Internal("schema tokens does not exist: is pg_tokens installed?".into()));
-        }
-        let tuple = pg_sys::SearchSysCache1(
-            pg_sys::SysCacheIdentifier::NAMESPACEOID as _,
-            pg_sys::Datum::from(nsp),
+        let rel = pg_sys::table_open(pg_sys::ExtensionRelationId, pg_sys::AccessShareLock as _);
+        let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
+        pg_sys::ScanKeyInit(
+            &mut key,
+            pg_sys::Anum_pg_extension_extname as _,
+            pg_sys::BTEqualStrategyNumber as _,
+            pg_sys::Oid::from(pg_sys::F_NAMEEQ),
+            pg_sys::Datum::from(c"pg_tokens".as_ptr()),
         );
-        if tuple.is_null() {
-            return Err(Error::Internal("schema tokens vanished during the call".into()));
-        }
-        let owner = (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_namespace>(tuple)).nspowner;
-        pg_sys::ReleaseSysCache(tuple);
-        Ok(owner)
+        let scan = pg_sys::systable_beginscan(rel, pg_sys::Oid::from(pg_sys::ExtensionNameIndexId), true, std::ptr::null_mut(), 1, &mut key);
+        let tuple = pg_sys::systable_getnext(scan);
+        let owner = if tuple.is_null() {
+            None
+        } else {
+            Some((*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_extension>(tuple)).extowner)
+        };
+        pg_sys::systable_endscan(scan);
+        pg_sys::table_close(rel, pg_sys::AccessShareLock as _);
+        owner.ok_or_else(|| Error::Internal("extension pg_tokens is not installed in this database".into()))
     }
 }

@@ -253,3 +253,14 @@ fn identity_is_restored_after_a_failed_call_caught_by_a_savepoint() {
 fn mint_in(tx: &mut postgres::Transaction) -> i64 {
     tx.query_one("SELECT count(*) FROM tokens.mint('after the error')", &[]).unwrap().get(0)
 }
+
+#[test]
+fn table_access_runs_as_the_extension_owner_whoever_owns_the_schema() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(&["tokens_writer", "tokens_revoker"]);
+    let (other, _) = db.client(&[]);
+    db.admin().batch_execute(&format!("ALTER SCHEMA tokens OWNER TO {other}")).unwrap();
+    let m = mint(&mut app, "after the schema changed hands");
+    assert!(verify(&mut app, Some(&m.token)).valid);
+    assert!(try_revoke(&mut app, m.id, None).unwrap());
+}
