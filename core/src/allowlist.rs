@@ -15,7 +15,11 @@ pub const ALLOWLIST_MAX: usize = 64;
 pub fn permits(allowed: &[String], client: Option<IpAddr>) -> bool {
     let nets: Vec<IpNet> = allowed
         .iter()
-        .filter_map(|n| n.parse::<IpNet>().ok().or_else(|| n.parse::<IpAddr>().ok().map(IpNet::from)))
+        .filter_map(|n| {
+            n.parse::<IpNet>()
+                .ok()
+                .or_else(|| n.parse::<IpAddr>().ok().map(IpNet::from))
+        })
         .collect();
     let admits = |ip: IpAddr| nets.iter().any(|net| net.contains(&ip));
     match client {
@@ -48,7 +52,10 @@ pub fn allowed_ips(value: Option<&[Option<String>]>) -> Result<Option<Vec<String
         .enumerate()
         .map(|(i, n)| {
             n.clone().ok_or_else(|| {
-                Error::invalid(format!("network {} is NULL: every entry must be a cidr such as 10.0.0.0/8", i + 1))
+                Error::invalid(format!(
+                    "network {} is NULL: every entry must be a cidr such as 10.0.0.0/8",
+                    i + 1
+                ))
             })
         })
         .collect::<Result<Vec<_>>>()
@@ -71,7 +78,10 @@ mod tests {
         assert!(!permits(&l, Some("192.168.1.8".parse().unwrap())));
         assert!(permits(&l, Some("2001:db8::1".parse().unwrap())));
         assert!(!permits(&l, Some("2001:db9::1".parse().unwrap())));
-        assert!(permits(&l, Some("::ffff:10.9.9.9".parse().unwrap())), "v4-mapped");
+        assert!(
+            permits(&l, Some("::ffff:10.9.9.9".parse().unwrap())),
+            "v4-mapped"
+        );
     }
 
     #[test]
@@ -82,7 +92,10 @@ mod tests {
         assert!(permits(&list(&["::1/128"]), None));
         assert!(permits(&list(&["0.0.0.0/0"]), None));
         assert!(!permits(&list(&["127.0.0.2/32"]), None));
-        assert!(permits(&list(&["127.0.0.1"]), None), "a host without a mask");
+        assert!(
+            permits(&list(&["127.0.0.1"]), None),
+            "a host without a mask"
+        );
     }
 
     #[test]

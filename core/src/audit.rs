@@ -52,13 +52,24 @@ mod tests {
     use super::*;
 
     fn row<'a>(target: Option<&'a str>, meta: Option<&'a str>) -> AuditRow<'a> {
-        AuditRow { id: 1, at: 42, actor: "alice", db_role: "app", action: "token.create", target, meta }
+        AuditRow {
+            id: 1,
+            at: 42,
+            actor: "alice",
+            db_role: "app",
+            action: "token.create",
+            target,
+            meta,
+        }
     }
 
     #[test]
     fn every_field_and_the_link_change_the_hash() {
         let base = chain_hash(None, &row(Some("token:x"), Some("{}")));
-        assert_ne!(base, chain_hash(Some(&[0; 32]), &row(Some("token:x"), Some("{}"))));
+        assert_ne!(
+            base,
+            chain_hash(Some(&[0; 32]), &row(Some("token:x"), Some("{}")))
+        );
         assert_ne!(base, chain_hash(None, &row(None, Some("{}"))));
         assert_ne!(base, chain_hash(None, &row(Some("token:x"), None)));
         assert_ne!(base, chain_hash(None, &row(Some(""), Some("{}"))));
@@ -73,8 +84,16 @@ mod tests {
 
     #[test]
     fn fields_cannot_be_shifted_into_each_other() {
-        let a = AuditRow { actor: "ab", db_role: "c", ..row(None, None) };
-        let b = AuditRow { actor: "a", db_role: "bc", ..row(None, None) };
+        let a = AuditRow {
+            actor: "ab",
+            db_role: "c",
+            ..row(None, None)
+        };
+        let b = AuditRow {
+            actor: "a",
+            db_role: "bc",
+            ..row(None, None)
+        };
         assert_ne!(chain_hash(None, &a), chain_hash(None, &b));
     }
 }

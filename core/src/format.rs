@@ -198,7 +198,11 @@ mod tests {
             vec![b'a'; 1 << 20],
         ];
         for case in cases {
-            assert!(parse(&case).is_none(), "{:?}", String::from_utf8_lossy(&case));
+            assert!(
+                parse(&case).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(&case)
+            );
         }
     }
 

@@ -11,6 +11,7 @@ pub mod validate;
 
 pub use error::{Error, SqlState};
 pub use format::{display_prefix, hash, parse, Plaintext, TokenHash, WellFormed};
+pub mod allowlist;
 pub mod status;
 pub mod time;
-pub mod allowlist;
+pub mod usage;

@@ -9,6 +9,9 @@ pub enum Status {
     Expired,
     /// Refused by the token's IP allowlist (decided by verify, not stored).
     IpDenied,
+    /// Refused by the token's rate limit (decided by verify from shared
+    /// memory, never stored).
+    RateLimited,
 }
 
 impl Status {
@@ -18,6 +21,7 @@ impl Status {
             Status::Revoked => "revoked",
             Status::Expired => "expired",
             Status::IpDenied => "ip_denied",
+            Status::RateLimited => "rate_limited",
         }
     }
 }
@@ -45,7 +49,11 @@ mod tests {
         assert_eq!(status(Some(11), None, 10), Status::Active, "grace period");
         assert_eq!(status(None, Some(10), 10), Status::Expired);
         assert_eq!(status(None, Some(11), 10), Status::Active);
-        assert_eq!(status(Some(5), Some(5), 10), Status::Revoked, "revoked wins over expired");
+        assert_eq!(
+            status(Some(5), Some(5), 10),
+            Status::Revoked,
+            "revoked wins over expired"
+        );
         assert_eq!(status(Some(20), Some(5), 10), Status::Expired);
     }
 }

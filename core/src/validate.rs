@@ -36,9 +36,7 @@ pub fn kind(value: Option<&str>) -> Result<Kind> {
     match value {
         Some("service") => Ok(Kind::Service),
         Some("personal") => Ok(Kind::Personal),
-        _ => Err(Error::invalid(
-            "kind must be 'service' or 'personal'",
-        )),
+        _ => Err(Error::invalid("kind must be 'service' or 'personal'")),
     }
 }
 
@@ -150,13 +148,17 @@ pub const META_MAX_BYTES: usize = 4096;
 /// `^[a-z][a-z0-9._:-]*$`, outside the extension's reserved `token.` space.
 pub fn audit_action(value: Option<&str>) -> Result<String> {
     let Some(action) = value else {
-        return Err(Error::invalid("action must not be NULL: give 1 to 80 characters matching ^[a-z][a-z0-9._:-]*$"));
+        return Err(Error::invalid(
+            "action must not be NULL: give 1 to 80 characters matching ^[a-z][a-z0-9._:-]*$",
+        ));
     };
     let b = action.as_bytes();
     let shape_ok = !b.is_empty()
         && b.len() <= ACTION_MAX
         && b[0].is_ascii_lowercase()
-        && b[1..].iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b':' | b'-'));
+        && b[1..].iter().all(|&c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b':' | b'-')
+        });
     if !shape_ok {
         return Err(Error::invalid(format!(
             "action must be 1 to {ACTION_MAX} characters matching ^[a-z][a-z0-9._:-]*$ (e.g. 'invoice.paid')"
@@ -232,7 +234,16 @@ mod tests {
     fn names() {
         assert_eq!(name(Some("ci deploy")).unwrap(), "ci deploy");
         assert_eq!(name(Some(&"é".repeat(80))).unwrap().chars().count(), 80);
-        for bad in [None, Some(""), Some(&*"x".repeat(81)), Some("a\nb"), Some("a\tb"), Some("\u{1b}[31m"), Some("a\u{7f}"), Some("a\u{85}")] {
+        for bad in [
+            None,
+            Some(""),
+            Some(&*"x".repeat(81)),
+            Some("a\nb"),
+            Some("a\tb"),
+            Some("\u{1b}[31m"),
+            Some("a\u{7f}"),
+            Some("a\u{85}"),
+        ] {
             let e = name(bad).unwrap_err();
             assert_eq!(e.sqlstate().code(), "22023");
             assert!(e.to_string().contains("80"), "{e}");
@@ -244,7 +255,10 @@ mod tests {
         assert_eq!(kind(Some("service")).unwrap(), Kind::Service);
         assert_eq!(kind(Some("personal")).unwrap(), Kind::Personal);
         for bad in [None, Some(""), Some("Service"), Some("group")] {
-            assert!(kind(bad).unwrap_err().to_string().contains("'service' or 'personal'"));
+            assert!(kind(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("'service' or 'personal'"));
         }
     }
 
@@ -285,8 +299,15 @@ mod tests {
     fn expiry() {
         assert_eq!(expires_at(None, 100).unwrap(), None);
         assert_eq!(expires_at(Some(Timestamp::Infinity), 100).unwrap(), None);
-        assert_eq!(expires_at(Some(Timestamp::At(101)), 100).unwrap(), Some(101));
-        for bad in [Timestamp::At(100), Timestamp::At(99), Timestamp::NegInfinity] {
+        assert_eq!(
+            expires_at(Some(Timestamp::At(101)), 100).unwrap(),
+            Some(101)
+        );
+        for bad in [
+            Timestamp::At(100),
+            Timestamp::At(99),
+            Timestamp::NegInfinity,
+        ] {
             assert!(expires_at(Some(bad), 100).is_err());
         }
     }
@@ -308,14 +329,33 @@ mod tests {
         assert_eq!(audit_action(Some("invoice.paid")).unwrap(), "invoice.paid");
         assert!(audit_action(Some("a:b_c-d.9")).is_ok());
         assert!(audit_action(Some(&"a".repeat(80))).is_ok());
-        for bad in [None, Some(""), Some("Invoice"), Some("9a"), Some("a b"), Some("token.create"), Some("token.anything"), Some(&*"a".repeat(81))] {
-            assert_eq!(audit_action(bad).unwrap_err().sqlstate().code(), "22023", "{bad:?}");
+        for bad in [
+            None,
+            Some(""),
+            Some("Invoice"),
+            Some("9a"),
+            Some("a b"),
+            Some("token.create"),
+            Some("token.anything"),
+            Some(&*"a".repeat(81)),
+        ] {
+            assert_eq!(
+                audit_action(bad).unwrap_err().sqlstate().code(),
+                "22023",
+                "{bad:?}"
+            );
         }
-        assert!(audit_action(Some("tokens.x")).is_ok(), "only 'token.' is reserved");
+        assert!(
+            audit_action(Some("tokens.x")).is_ok(),
+            "only 'token.' is reserved"
+        );
         assert_eq!(audit_target(None).unwrap(), None);
         assert!(audit_target(Some(&"t".repeat(200))).is_ok());
         assert!(audit_target(Some(&"t".repeat(201))).is_err());
-        assert!(audit_target(Some(r"a\nb")).is_ok(), "a backslash is not a control character");
+        assert!(
+            audit_target(Some(r"a\nb")).is_ok(),
+            "a backslash is not a control character"
+        );
         assert!(audit_target(Some("a\nb")).is_err());
         assert!(audit_target(Some("a\u{7}b")).is_err());
     }

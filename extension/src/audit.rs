@@ -54,13 +54,21 @@ thread_local! {
 /// every append follows a write of its own.
 fn current() -> (pg_sys::TransactionId, pg_sys::SubTransactionId) {
     // SAFETY: reads backend state.
-    unsafe { (pg_sys::GetTopTransactionIdIfAny(), pg_sys::GetCurrentSubTransactionId()) }
+    unsafe {
+        (
+            pg_sys::GetTopTransactionIdIfAny(),
+            pg_sys::GetCurrentSubTransactionId(),
+        )
+    }
 }
 
 /// Locks the chain (once per (sub)transaction) and returns its tip.
 fn tip(client: &mut SpiClient<'_>) -> Result<(i64, Option<Vec<u8>>)> {
     let (xid, subxid) = current();
-    if let Some(t) = TIP.get().filter(|t| t.xid == xid && t.subxid == subxid && xid != pg_sys::InvalidTransactionId) {
+    if let Some(t) = TIP
+        .get()
+        .filter(|t| t.xid == xid && t.subxid == subxid && xid != pg_sys::InvalidTransactionId)
+    {
         return Ok((t.id, Some(t.hash.to_vec())));
     }
     LOCK.run(client, &[])?;
@@ -114,8 +122,15 @@ pub fn append(client: &mut SpiClient<'_>, event: Event<'_>) -> Result<i64> {
         .get_one::<Vec<u8>>()
         .map_err(internal)?
         .ok_or_else(|| internal("the audit row has no hash"))?;
-    let hash: [u8; 32] = hash.try_into().map_err(|_| internal("an audit hash is not 32 bytes"))?;
+    let hash: [u8; 32] = hash
+        .try_into()
+        .map_err(|_| internal("an audit hash is not 32 bytes"))?;
     let (xid, subxid) = current();
-    TIP.set(Some(Tip { xid, subxid, id, hash }));
+    TIP.set(Some(Tip {
+        xid,
+        subxid,
+        id,
+        hash,
+    }));
     Ok(id)
 }

@@ -20,7 +20,8 @@ fn code(state: SqlState) -> PgSqlErrorCode {
 /// Raises `error` as a PostgreSQL ERROR; the current transaction (or
 /// subtransaction) is aborted, so nothing the call wrote survives.
 pub fn raise(error: Error) -> ! {
-    ErrorReport::new(code(error.sqlstate()), error.to_string(), "pg_tokens").report(PgLogLevel::ERROR);
+    ErrorReport::new(code(error.sqlstate()), error.to_string(), "pg_tokens")
+        .report(PgLogLevel::ERROR);
     unreachable!("an ERROR report does not return")
 }
 

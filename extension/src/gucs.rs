@@ -1,12 +1,39 @@
-//! Every setting of the extension. All are SIGHUP: no ordinary session can
-//! change how verification behaves (SPEC §7).
+//! Every setting of the extension. All are SIGHUP or POSTMASTER: no
+//! ordinary session can change how verification behaves (SPEC §7).
 
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 /// Seconds between two writes of a token's `last_used_at`.
 pub static LAST_USED_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(60);
 
+/// Tokens whose usage and rate window shared memory can hold at once.
+pub static MAX_TRACKED_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
+
+/// Milliseconds between two flushes of usage to the tables.
+pub static FLUSH_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(2_000);
+
 pub fn init() {
+    GucRegistry::define_int_guc(
+        c"pg_tokens.max_tracked_tokens",
+        c"Tokens whose usage counters and rate-limit window shared memory holds at once.",
+        c"About 200 bytes each. Past it, clean entries are evicted; when none is, a verification is still \
+          answered but its use is not counted, and a rate-limited token is refused as rate_limited.",
+        &MAX_TRACKED_TOKENS,
+        100,
+        10_000_000,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_tokens.flush_interval",
+        c"How often the background worker writes usage counters and last use to the tables.",
+        c"Usage is visible in tokens.usage and tokens.tokens after at most about this long; a crash loses at most this much.",
+        &FLUSH_INTERVAL,
+        100,
+        10_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
     GucRegistry::define_int_guc(
         c"pg_tokens.last_used_interval",
         c"Seconds between two recordings of a token's last use.",

@@ -7,11 +7,14 @@ use pgrx::prelude::*;
 mod api;
 mod audit;
 mod error;
+mod flush;
 mod gucs;
 mod principal;
 mod privilege;
 mod row;
+mod shmem;
 mod store;
+mod usage;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -20,10 +23,24 @@ mod store;
 // have the same schema by construction. All are hand-written and committed;
 // the first release's script also serves the upgrade tests.
 extension_sql_file!("../sql/pg_tokens--0.1.0.sql", name = "v0_1_0", bootstrap);
-extension_sql_file!("../sql/pg_tokens--0.1.0--0.2.0.sql", name = "v0_2_0", finalize);
+extension_sql_file!(
+    "../sql/pg_tokens--0.1.0--0.2.0.sql",
+    name = "v0_2_0",
+    requires = ["v0_1_0"]
+);
+extension_sql_file!(
+    "../sql/pg_tokens--0.2.0--0.3.0.sql",
+    name = "v0_3_0",
+    finalize
+);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     principal::init();
+    // SAFETY: reads a postmaster flag.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        shmem::init();
+        flush::register();
+    }
 }

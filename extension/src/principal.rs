@@ -24,7 +24,9 @@ pub struct Principal {
 
 impl Principal {
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.as_ref().is_none_or(|s| s.iter().any(|granted| granted == scope))
+        self.scopes
+            .as_ref()
+            .is_none_or(|s| s.iter().any(|granted| granted == scope))
     }
 }
 
@@ -73,14 +75,18 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c
     use pg_sys::XactEvent::*;
     if matches!(
         event,
-        XACT_EVENT_COMMIT | XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_COMMIT | XACT_EVENT_PARALLEL_ABORT | XACT_EVENT_PREPARE
+        XACT_EVENT_COMMIT
+            | XACT_EVENT_ABORT
+            | XACT_EVENT_PARALLEL_COMMIT
+            | XACT_EVENT_PARALLEL_ABORT
+            | XACT_EVENT_PREPARE
     ) {
         STATE.with(|s| *s.borrow_mut() = State::default());
     }
     // Not the principal's business, but the one transaction hook we have:
     // uses recorded by an aborted transaction were never written.
     if matches!(event, XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT) {
-        crate::api::forget_recorded_uses();
+        crate::usage::forget_recorded_uses();
     }
 }
 
@@ -109,7 +115,8 @@ unsafe extern "C-unwind" fn on_subxact(
                 // The changes now belong to the parent, which keeps its own
                 // older saved value when it has one.
                 if s.saved.last().is_some_and(|&(id, _)| id == my_subid) {
-                    let parent_has_one = s.saved.len() >= 2 && s.saved[s.saved.len() - 2].0 == parent_subid;
+                    let parent_has_one =
+                        s.saved.len() >= 2 && s.saved[s.saved.len() - 2].0 == parent_subid;
                     if parent_has_one {
                         s.saved.pop();
                     } else if let Some(last) = s.saved.last_mut() {

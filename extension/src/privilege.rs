@@ -16,6 +16,7 @@ use crate::error::Result;
 
 pub const WRITER: &CStr = c"tokens_writer";
 pub const REVOKER: &CStr = c"tokens_revoker";
+pub const READER: &CStr = c"tokens_reader";
 
 /// The role calling the API.
 pub struct Caller {
@@ -55,7 +56,9 @@ impl Caller {
     /// The actor of an administrative call: the `actor` argument, or the
     /// calling role when it is NULL (SPEC §2, §3).
     pub fn actor(&self, actor: Option<&str>) -> Result<String> {
-        let Some(actor) = actor else { return Ok(self.name.clone()) };
+        let Some(actor) = actor else {
+            return Ok(self.name.clone());
+        };
         let actor = pg_tokens_core::validate::actor(actor)?;
         if actor != self.name && !self.may_act_for_others() {
             return Err(Error::not_allowed(format!(
@@ -101,7 +104,11 @@ impl AsOwner {
                 owner,
                 saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
             );
-            Ok(AsOwner { saved_user, saved_context, guc_level })
+            Ok(AsOwner {
+                saved_user,
+                saved_context,
+                guc_level,
+            })
         }
     }
 }
@@ -135,7 +142,14 @@ fn extension_owner() -> Result<pg_sys::Oid> {
             pg_sys::Oid::from(pg_sys::F_NAMEEQ),
             pg_sys::Datum::from(c"pg_tokens".as_ptr()),
         );
-        let scan = pg_sys::systable_beginscan(rel, pg_sys::Oid::from(pg_sys::ExtensionNameIndexId), true, std::ptr::null_mut(), 1, &mut key);
+        let scan = pg_sys::systable_beginscan(
+            rel,
+            pg_sys::Oid::from(pg_sys::ExtensionNameIndexId),
+            true,
+            std::ptr::null_mut(),
+            1,
+            &mut key,
+        );
         let tuple = pg_sys::systable_getnext(scan);
         let owner = if tuple.is_null() {
             None
@@ -144,6 +158,8 @@ fn extension_owner() -> Result<pg_sys::Oid> {
         };
         pg_sys::systable_endscan(scan);
         pg_sys::table_close(rel, pg_sys::AccessShareLock as _);
-        owner.ok_or_else(|| Error::Internal("extension pg_tokens is not installed in this database".into()))
+        owner.ok_or_else(|| {
+            Error::Internal("extension pg_tokens is not installed in this database".into())
+        })
     }
 }

@@ -25,7 +25,9 @@ fn type_oid(name: &'static CStr) -> Result<pg_sys::Oid> {
     // SAFETY: catalog lookups by name.
     let schema = unsafe { pg_sys::get_namespace_oid(c"tokens".as_ptr(), true) };
     if schema == pg_sys::InvalidOid {
-        return Err(internal("schema tokens does not exist: is pg_tokens installed?"));
+        return Err(internal(
+            "schema tokens does not exist: is pg_tokens installed?",
+        ));
     }
     if let Some((s, t)) = TYPES.with(|c| c.borrow().get(name).copied()) {
         if s == schema {
@@ -44,7 +46,10 @@ fn type_oid(name: &'static CStr) -> Result<pg_sys::Oid> {
         )
     };
     if oid == pg_sys::InvalidOid {
-        return Err(internal(format!("type tokens.{} does not exist", name.to_string_lossy())));
+        return Err(internal(format!(
+            "type tokens.{} does not exist",
+            name.to_string_lossy()
+        )));
     }
     TYPES.with(|c| c.borrow_mut().insert(name, (schema, oid)));
     Ok(oid)
@@ -53,7 +58,8 @@ fn type_oid(name: &'static CStr) -> Result<pg_sys::Oid> {
 /// A row of composite type `tokens.<type_name>`, attributes in order.
 pub fn build(type_name: &'static CStr, values: Vec<Option<pg_sys::Datum>>) -> Result<Composite> {
     let oid = type_oid(type_name)?;
-    let desc = PgTupleDesc::for_composite_type_by_oid(oid).ok_or_else(|| internal("not a composite type"))?;
+    let desc = PgTupleDesc::for_composite_type_by_oid(oid)
+        .ok_or_else(|| internal("not a composite type"))?;
     // SAFETY: every value was made by IntoDatum for the attribute's type,
     // in the order the install script declares the attributes.
     unsafe { PgHeapTuple::from_datums(desc, values) }.map_err(internal)

@@ -11,6 +11,8 @@ use pgrx::pg_sys::{self, PgBuiltInOids};
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiHeapTupleData, SpiTupleTable};
 use pgrx::{IntoDatum, PgOid, Uuid};
 
+use pg_tokens_core::usage::{interval_micros, RateLimit};
+
 use crate::error::{internal, Result};
 
 /// A token as stored, without its hash.
@@ -27,6 +29,7 @@ pub struct StoredToken {
     pub revoked_at: Option<i64>,
     /// The IP allowlist, as cidr text; None: any address.
     pub allowed_ips: Option<Vec<String>>,
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// A token about to be stored.
@@ -41,6 +44,7 @@ pub struct NewToken<'a> {
     pub expires_at: Option<i64>,
     pub created_at: i64,
     pub allowed_ips: Option<&'a [String]>,
+    pub rate_limit: Option<RateLimit>,
 }
 
 pub fn timestamp(micros: i64) -> Result<TimestampWithTimeZone> {
@@ -51,11 +55,17 @@ fn micros(value: Option<TimestampWithTimeZone>) -> Option<i64> {
     value.map(pg_sys::TimestampTz::from)
 }
 
-fn column<T: pgrx::FromDatum + pgrx::IntoDatum>(row: &SpiHeapTupleData<'_>, name: &str) -> Result<Option<T>> {
+fn column<T: pgrx::FromDatum + pgrx::IntoDatum>(
+    row: &SpiHeapTupleData<'_>,
+    name: &str,
+) -> Result<Option<T>> {
     row.get_by_name::<T, _>(name).map_err(internal)
 }
 
-fn required<T: pgrx::FromDatum + pgrx::IntoDatum>(row: &SpiHeapTupleData<'_>, name: &str) -> Result<T> {
+fn required<T: pgrx::FromDatum + pgrx::IntoDatum>(
+    row: &SpiHeapTupleData<'_>,
+    name: &str,
+) -> Result<T> {
     column(row, name)?.ok_or_else(|| internal(format!("column {name} is NULL")))
 }
 
@@ -68,9 +78,22 @@ fn stored_token(row: &SpiHeapTupleData<'_>) -> Result<StoredToken> {
         owner: required(row, "owner")?,
         scopes: column(row, "scopes")?,
         expires_at: micros(column(row, "expires_at")?),
-        created_at: pg_sys::TimestampTz::from(required::<TimestampWithTimeZone>(row, "created_at")?),
+        created_at: pg_sys::TimestampTz::from(required::<TimestampWithTimeZone>(
+            row,
+            "created_at",
+        )?),
         revoked_at: micros(column(row, "revoked_at")?),
         allowed_ips: column(row, "allowed_ips")?,
+        rate_limit: match (
+            column::<i32>(row, "rate_requests")?,
+            column::<i64>(row, "rate_per_us")?,
+        ) {
+            (Some(requests), Some(per_micros)) if requests > 0 => Some(RateLimit {
+                requests: requests as u32,
+                per_micros,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -91,7 +114,11 @@ thread_local! {
 }
 
 impl Statement {
-    pub fn run<'c>(&self, client: &SpiClient<'c>, args: &[DatumWithOid<'_>]) -> Result<SpiTupleTable<'c>> {
+    pub fn run<'c>(
+        &self,
+        client: &SpiClient<'c>,
+        args: &[DatumWithOid<'_>],
+    ) -> Result<SpiTupleTable<'c>> {
         PLANS.with(|plans| {
             let mut plans = plans.borrow_mut();
             if !plans.contains_key(self.sql) {
@@ -103,13 +130,17 @@ impl Statement {
                 };
                 plans.insert(self.sql, plan.map_err(internal)?.keep());
             }
-            let plan = plans.get(self.sql).ok_or_else(|| internal("a kept plan vanished"))?;
+            let plan = plans
+                .get(self.sql)
+                .ok_or_else(|| internal("a kept plan vanished"))?;
             client.select(&**plan, None, args).map_err(internal)
         })
     }
 }
 
-use pgrx::pg_sys::BuiltinOid::{BYTEAOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID, UUIDOID};
+use pgrx::pg_sys::BuiltinOid::{
+    BYTEAOID, INT4OID, INT8OID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID, UUIDOID,
+};
 
 /// The token with this hash: one probe of the unique index on the hash, no
 /// row lock, no SQL. The scan reads the table directly (as the extension
@@ -124,10 +155,15 @@ pub fn find_by_hash(hash: &[u8; 32]) -> Result<Option<StoredToken>> {
         let table_oid = pg_sys::get_relname_relid(c"token_store".as_ptr(), schema);
         let index_oid = pg_sys::get_relname_relid(c"token_store_hash_key".as_ptr(), schema);
         if table_oid == pg_sys::InvalidOid || index_oid == pg_sys::InvalidOid {
-            return Err(internal("tokens.token_store or its hash index is missing: is pg_tokens installed?"));
+            return Err(internal(
+                "tokens.token_store or its hash index is missing: is pg_tokens installed?",
+            ));
         }
         let heap = pg_sys::table_open(table_oid, pg_sys::AccessShareLock as _);
-        let key_datum = hash.as_slice().into_datum().ok_or_else(|| internal("hash datum"))?;
+        let key_datum = hash
+            .as_slice()
+            .into_datum()
+            .ok_or_else(|| internal("hash datum"))?;
         let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
         // systable scans take the heap's attribute number: hash is column 2.
         pg_sys::ScanKeyInit(
@@ -160,12 +196,15 @@ pub fn find_by_hash(hash: &[u8; 32]) -> Result<Option<StoredToken>> {
     }
 }
 
-/// A token_store row from its attributes, in the order the install script
-/// declares them: id, hash, prefix, name, kind, owner, scopes, expires_at,
-/// created_at, revoked_at.
+/// A token_store row from its attributes, in the order the install scripts
+/// declare them: id, hash, prefix, name, kind, owner, scopes, expires_at,
+/// created_at, revoked_at (0.1.0), allowed_ips (0.2.0), rate_requests,
+/// rate_per (0.3.0).
 unsafe fn deformed_token(values: &[pg_sys::Datum], nulls: &[bool]) -> Result<StoredToken> {
     if values.len() < 10 {
-        return Err(internal("tokens.token_store has fewer columns than expected"));
+        return Err(internal(
+            "tokens.token_store has fewer columns than expected",
+        ));
     }
     let get = |i: usize| (values[i], nulls[i]);
     fn required<T: pgrx::FromDatum>((d, null): (pg_sys::Datum, bool), what: &str) -> Result<T> {
@@ -184,11 +223,26 @@ unsafe fn deformed_token(values: &[pg_sys::Datum], nulls: &[bool]) -> Result<Sto
         owner: required(get(5), "owner")?,
         scopes: optional(get(6)),
         expires_at: micros(optional(get(7))),
-        created_at: pg_sys::TimestampTz::from(required::<TimestampWithTimeZone>(get(8), "created_at")?),
+        created_at: pg_sys::TimestampTz::from(required::<TimestampWithTimeZone>(
+            get(8),
+            "created_at",
+        )?),
         revoked_at: micros(optional(get(9))),
         // Column 11 arrived with 0.2.0; a database not yet upgraded has none.
         allowed_ips: match values.get(10) {
             Some(&d) if !nulls[10] => Some(cidr_list(d)),
+            _ => None,
+        },
+        // Columns 12 and 13 arrived with 0.3.0.
+        rate_limit: match (values.get(11), values.get(12)) {
+            (Some(&requests), Some(&per)) if !nulls[11] && !nulls[12] => {
+                let per = &*per.cast_mut_ptr::<pg_sys::Interval>();
+                let requests = requests.value() as i32;
+                (requests > 0).then(|| RateLimit {
+                    requests: requests as u32,
+                    per_micros: interval_micros(per.month, per.day, per.time) as i64,
+                })
+            }
             _ => None,
         },
     })
@@ -213,7 +267,10 @@ const LOCK_BY_ID: Statement = Statement {
                  CASE WHEN pg_catalog.jsonb_typeof(pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->) 'allowed_ips') \
                            OPERATOR(pg_catalog.=) 'array' \
                       THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text( \
-                                   pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->) 'allowed_ips')) END AS allowed_ips \
+                                   pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->) 'allowed_ips')) END AS allowed_ips, \
+                 (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->>) 'rate_requests')::pg_catalog.int4 AS rate_requests, \
+                 (pg_catalog.date_part('epoch', (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->>) 'rate_per')::pg_catalog.interval) \
+                    OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8 AS rate_per_us \
             FROM tokens.token_store t WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
     args: &[UUIDOID],
     fresh_snapshot: true,
@@ -223,7 +280,11 @@ const LOCK_BY_ID: Statement = Statement {
 /// that concurrent revokes and rotations of one token happen one at a time.
 pub fn lock_by_id(client: &mut SpiClient<'_>, id: Uuid) -> Result<Option<StoredToken>> {
     let table = LOCK_BY_ID.run(client, &[id.into()])?;
-    table.into_iter().next().map(|row| stored_token(&row)).transpose()
+    table
+        .into_iter()
+        .next()
+        .map(|row| stored_token(&row))
+        .transpose()
 }
 
 pub fn insert(client: &mut SpiClient<'_>, token: &NewToken<'_>) -> Result<()> {
@@ -241,13 +302,19 @@ pub fn insert(client: &mut SpiClient<'_>, token: &NewToken<'_>) -> Result<()> {
         expires_at.into(),
         timestamp(token.created_at)?.into(),
     ];
-    // Only a rotation of a token with an allowlist stores one; everything
-    // else leaves the column alone (and so works on a 0.1.0 schema too).
-    match allowed_ips {
-        None => INSERT.run(client, &args)?,
-        Some(list) => {
+    // Only a rotation of a token with settings stores them; everything else
+    // leaves those columns alone (and so works on an older schema too).
+    match (allowed_ips, token.rate_limit) {
+        (None, None) => INSERT.run(client, &args)?,
+        (Some(list), None) => {
             args.push(list.into());
             INSERT_WITH_ALLOWLIST.run(client, &args)?
+        }
+        (list, Some(limit)) => {
+            args.push(list.into());
+            args.push((limit.requests as i32).into());
+            args.push(limit.per_micros.into());
+            INSERT_WITH_SETTINGS.run(client, &args)?
         }
     };
     Ok(())
@@ -268,6 +335,39 @@ const INSERT_WITH_ALLOWLIST: Statement = Statement {
     args: &[UUIDOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID],
     fresh_snapshot: true,
 };
+
+const INSERT_WITH_SETTINGS: Statement = Statement {
+    sql: "WITH t AS (INSERT INTO tokens.token_store (id, hash, prefix, name, kind, owner, scopes, expires_at, created_at, \
+                                                    allowed_ips, rate_requests, rate_per) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.cidr[], $11, \
+                             $12 OPERATOR(pg_catalog.*) interval '1 microsecond') RETURNING id) \
+          INSERT INTO tokens.token_last_use (token_id) SELECT id FROM t",
+    args: &[
+        UUIDOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID,
+        INT4OID, INT8OID,
+    ],
+    fresh_snapshot: true,
+};
+
+const SET_RATE_LIMIT: Statement = Statement {
+    sql: "UPDATE tokens.token_store \
+             SET rate_requests = $2, rate_per = $3 OPERATOR(pg_catalog.*) interval '1 microsecond' \
+           WHERE id OPERATOR(pg_catalog.=) $1",
+    args: &[UUIDOID, INT4OID, INT8OID],
+    fresh_snapshot: true,
+};
+
+/// Sets (or with None clears) a token's rate limit.
+pub fn set_rate_limit(
+    client: &mut SpiClient<'_>,
+    id: Uuid,
+    limit: Option<RateLimit>,
+) -> Result<()> {
+    let requests = limit.map(|l| l.requests as i32);
+    let per = limit.map(|l| l.per_micros);
+    SET_RATE_LIMIT.run(client, &[id.into(), requests.into(), per.into()])?;
+    Ok(())
+}
 
 const SET_REVOKED_AT: Statement = Statement {
     sql: "UPDATE tokens.token_store SET revoked_at = $2 WHERE id OPERATOR(pg_catalog.=) $1",
@@ -305,12 +405,33 @@ const RECENTLY_USED: Statement = Statement {
 /// Skips (never waits) when another transaction holds the row. Returns
 /// whether a use after `stale_before` is now on record (written by us or
 /// already there), i.e. whether there is nothing left to record.
-pub fn touch_last_use(client: &mut SpiClient<'_>, id: Uuid, now: i64, stale_before: i64) -> Result<bool> {
-    if !TOUCH_LAST_USE.run(client, &[id.into(), timestamp(now)?.into(), timestamp(stale_before)?.into()])?.is_empty() {
+pub fn touch_last_use(
+    client: &mut SpiClient<'_>,
+    id: Uuid,
+    now: i64,
+    stale_before: i64,
+) -> Result<bool> {
+    if !TOUCH_LAST_USE
+        .run(
+            client,
+            &[
+                id.into(),
+                timestamp(now)?.into(),
+                timestamp(stale_before)?.into(),
+            ],
+        )?
+        .is_empty()
+    {
         return Ok(true);
     }
     let recent = RECENTLY_USED.run(client, &[id.into(), timestamp(stale_before)?.into()])?;
-    Ok(recent.into_iter().next().map(|row| column::<bool>(&row, "recent")).transpose()?.flatten() == Some(true))
+    Ok(recent
+        .into_iter()
+        .next()
+        .map(|row| column::<bool>(&row, "recent"))
+        .transpose()?
+        .flatten()
+        == Some(true))
 }
 
 /// The first of `scopes` missing from a non-empty scope catalogue.
@@ -319,7 +440,11 @@ pub fn first_undefined_scope(client: &SpiClient<'_>, scopes: &[String]) -> Resul
         return Ok(None);
     }
     let table = UNDEFINED_SCOPE.run(client, &[scopes.to_vec().into()])?;
-    table.into_iter().next().map(|row| required::<String>(&row, "scope")).transpose()
+    table
+        .into_iter()
+        .next()
+        .map(|row| required::<String>(&row, "scope"))
+        .transpose()
 }
 
 const UNDEFINED_SCOPE: Statement = Statement {
@@ -331,7 +456,11 @@ const UNDEFINED_SCOPE: Statement = Statement {
     fresh_snapshot: true,
 };
 
-pub fn define_scope(client: &mut SpiClient<'_>, scope: &str, description: Option<&str>) -> Result<()> {
+pub fn define_scope(
+    client: &mut SpiClient<'_>,
+    scope: &str,
+    description: Option<&str>,
+) -> Result<()> {
     DEFINE_SCOPE.run(client, &[scope.into(), description.into()])?;
     Ok(())
 }
@@ -352,10 +481,61 @@ const SET_ALLOWED_IPS: Statement = Statement {
 
 /// Sets (or with None clears) a token's allowlist; returns it as stored
 /// (canonical cidr text).
-pub fn set_allowed_ips(client: &mut SpiClient<'_>, id: Uuid, allowed: Option<Vec<String>>) -> Result<Option<Vec<String>>> {
+pub fn set_allowed_ips(
+    client: &mut SpiClient<'_>,
+    id: Uuid,
+    allowed: Option<Vec<String>>,
+) -> Result<Option<Vec<String>>> {
     let table = SET_ALLOWED_IPS.run(client, &[id.into(), allowed.into()])?;
     match table.into_iter().next() {
         Some(row) => column(&row, "allowed_ips"),
         None => Ok(None),
     }
+}
+
+const OWNER_OF: Statement = Statement {
+    sql: "SELECT owner FROM tokens.token_store WHERE id OPERATOR(pg_catalog.=) $1",
+    args: &[UUIDOID],
+    fresh_snapshot: false,
+};
+
+/// The owner of the token with this id, if there is one.
+pub fn owner_of(client: &SpiClient<'_>, id: Uuid) -> Result<Option<String>> {
+    let table = OWNER_OF.run(client, &[id.into()])?;
+    table
+        .into_iter()
+        .next()
+        .map(|row| required::<String>(&row, "owner"))
+        .transpose()
+}
+
+const USAGE_MINUTES: Statement = Statement {
+    sql: "SELECT bucket, count, denied FROM tokens.usage_counts \
+           WHERE token_id OPERATOR(pg_catalog.=) $1 \
+             AND bucket OPERATOR(pg_catalog.>=) $2 AND bucket OPERATOR(pg_catalog.<) $3",
+    args: &[UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID],
+    fresh_snapshot: false,
+};
+
+/// The flushed per-minute counts of a token in [from, to).
+pub fn usage_minutes(
+    client: &SpiClient<'_>,
+    id: Uuid,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, i64, i64)>> {
+    let table = USAGE_MINUTES.run(
+        client,
+        &[id.into(), timestamp(from)?.into(), timestamp(to)?.into()],
+    )?;
+    table
+        .into_iter()
+        .map(|row| {
+            Ok((
+                pg_sys::TimestampTz::from(required::<TimestampWithTimeZone>(&row, "bucket")?),
+                required::<i64>(&row, "count")?,
+                required::<i64>(&row, "denied")?,
+            ))
+        })
+        .collect()
 }

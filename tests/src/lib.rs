@@ -45,7 +45,9 @@ pub fn as_cluster_user(program: &Path) -> Command {
 
 pub fn run(mut command: Command) -> Output {
     let shown = format!("{command:?}");
-    let out = command.output().unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
     assert!(
         out.status.success(),
         "{shown} failed:\n{}{}",
@@ -93,7 +95,13 @@ impl Cluster {
                 .ok()
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(55_432);
-            let cluster = Cluster { data: dir.join("data"), socket_dir: dir.join("sock"), dir, port, private: false };
+            let cluster = Cluster {
+                data: dir.join("data"),
+                socket_dir: dir.join("sock"),
+                dir,
+                port,
+                private: false,
+            };
             cluster.ensure_running(SETTINGS);
             cluster
         })
@@ -104,7 +112,9 @@ impl Cluster {
     /// 127.0.0.1 too, on a free port, and is stopped when dropped.
     pub fn private(name: &str, settings: &str) -> Cluster {
         let cluster = Cluster::private_layout(name);
-        cluster.ensure_running(&format!("{SETTINGS}\nlisten_addresses = '127.0.0.1'\n{settings}\n"));
+        cluster.ensure_running(&format!(
+            "{SETTINGS}\nlisten_addresses = '127.0.0.1'\n{settings}\n"
+        ));
         cluster
     }
 
@@ -114,7 +124,13 @@ impl Cluster {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free port");
-        Cluster { data: base.join("data"), socket_dir: base.join("sock"), dir: base, port, private: true }
+        Cluster {
+            data: base.join("data"),
+            socket_dir: base.join("sock"),
+            dir: base,
+            port,
+            private: true,
+        }
     }
 
     /// A streaming hot standby of `primary`, made with pg_basebackup.
@@ -125,7 +141,18 @@ impl Cluster {
         backup
             .arg("-h")
             .arg(&primary.socket_dir)
-            .args(["-p", &primary.port.to_string(), "-U", "postgres", "-X", "stream", "-c", "fast", "-R", "-D"])
+            .args([
+                "-p",
+                &primary.port.to_string(),
+                "-U",
+                "postgres",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "-R",
+                "-D",
+            ])
             .arg(&replica.data);
         run(backup);
         replica.start();
@@ -142,7 +169,10 @@ impl Cluster {
         let mut standby = self.connect("postgres", "postgres");
         for _ in 0..600 {
             let done: bool = standby
-                .query_one("SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn", &[&lsn])
+                .query_one(
+                    "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+                    &[&lsn],
+                )
                 .expect("standby LSN")
                 .get(0);
             if done {
@@ -155,7 +185,8 @@ impl Cluster {
 
     pub fn stop(&self) {
         let mut stop = as_cluster_user(&pg_bin().join("pg_ctl"));
-        stop.args(["stop", "-m", "fast", "-w", "-D"]).arg(&self.data);
+        stop.args(["stop", "-m", "fast", "-w", "-D"])
+            .arg(&self.data);
         let _ = stop.output();
     }
 
@@ -203,7 +234,16 @@ impl Cluster {
         self.make_dirs();
         let mut initdb = as_cluster_user(&pg_bin().join("initdb"));
         initdb
-            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "-D"])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "-D",
+            ])
             .arg(&self.data);
         run(initdb);
         let conf = self.data.join("postgresql.conf");
@@ -250,15 +290,23 @@ impl Cluster {
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create the test database");
-        let db = Db { cluster: self, name };
-        db.admin().batch_execute(setup).unwrap_or_else(|e| panic!("{setup}: {e}"));
+        let db = Db {
+            cluster: self,
+            name,
+        };
+        db.admin()
+            .batch_execute(setup)
+            .unwrap_or_else(|e| panic!("{setup}: {e}"));
         db
     }
 
     /// `pg_ctl`-style command against this cluster (psql, pg_dump, ...).
     pub fn client_tool(&self, tool: &str) -> Command {
         let mut c = Command::new(pg_bin().join(tool));
-        c.arg("-h").arg(&self.socket_dir).arg("-p").arg(self.port.to_string());
+        c.arg("-h")
+            .arg(&self.socket_dir)
+            .arg("-p")
+            .arg(self.port.to_string());
         c
     }
 }
@@ -312,7 +360,9 @@ impl Db<'_> {
         for g in grants {
             sql.push_str(&format!("GRANT {g} TO {role};"));
         }
-        self.admin().batch_execute(&sql).expect("create a login role");
+        self.admin()
+            .batch_execute(&sql)
+            .expect("create a login role");
         role
     }
 
@@ -343,7 +393,10 @@ impl Drop for Db<'_> {
             return; // keep the database of a failed test for inspection
         }
         if let Ok(mut admin) = self.cluster.try_connect("postgres", "postgres") {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
         }
     }
 }
@@ -361,6 +414,9 @@ pub fn sqlstate<T>(result: &Result<T, postgres::Error>) -> String {
 pub fn message<T>(result: &Result<T, postgres::Error>) -> String {
     match result {
         Ok(_) => String::new(),
-        Err(e) => e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_else(|| e.to_string()),
+        Err(e) => e
+            .as_db_error()
+            .map(|d| d.message().to_owned())
+            .unwrap_or_else(|| e.to_string()),
     }
 }

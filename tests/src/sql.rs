@@ -62,8 +62,13 @@ impl From<Row> for Verification {
 }
 
 /// `SELECT * FROM tokens.mint(<args>)`, e.g. `mint(c, "$1, kind => 'personal'", &[&"x"])`.
-pub fn try_mint(c: &mut Client, args: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Minted, postgres::Error> {
-    c.query_one(&format!("SELECT * FROM tokens.mint({args})"), params).map(Minted::from)
+pub fn try_mint(
+    c: &mut Client,
+    args: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Minted, postgres::Error> {
+    c.query_one(&format!("SELECT * FROM tokens.mint({args})"), params)
+        .map(Minted::from)
 }
 
 pub fn mint(c: &mut Client, name: &str) -> Minted {
@@ -71,19 +76,34 @@ pub fn mint(c: &mut Client, name: &str) -> Minted {
 }
 
 pub fn verify(c: &mut Client, token: Option<&str>) -> Verification {
-    c.query_one("SELECT * FROM tokens.verify($1)", &[&token]).map(Verification::from).expect("verify never raises")
+    c.query_one("SELECT * FROM tokens.verify($1)", &[&token])
+        .map(Verification::from)
+        .expect("verify never raises")
 }
 
 pub fn try_revoke(c: &mut Client, id: Uuid, actor: Option<&str>) -> Result<bool, postgres::Error> {
-    c.query_one("SELECT tokens.revoke($1, actor => $2)", &[&id, &actor]).map(|r| r.get(0))
+    c.query_one("SELECT tokens.revoke($1, actor => $2)", &[&id, &actor])
+        .map(|r| r.get(0))
 }
 
-pub fn try_rotate(c: &mut Client, id: Uuid, grace: &str, actor: Option<&str>) -> Result<Minted, postgres::Error> {
-    c.query_one("SELECT * FROM tokens.rotate($1, $2::text::interval, $3)", &[&id, &grace, &actor]).map(Minted::from)
+pub fn try_rotate(
+    c: &mut Client,
+    id: Uuid,
+    grace: &str,
+    actor: Option<&str>,
+) -> Result<Minted, postgres::Error> {
+    c.query_one(
+        "SELECT * FROM tokens.rotate($1, $2::text::interval, $3)",
+        &[&id, &grace, &actor],
+    )
+    .map(Minted::from)
 }
 
 /// The audit rows about one token, oldest first: (action, actor, db_role, meta).
-pub fn audit_of(c: &mut Client, id: Uuid) -> Vec<(String, String, String, Option<serde_json::Value>)> {
+pub fn audit_of(
+    c: &mut Client,
+    id: Uuid,
+) -> Vec<(String, String, String, Option<serde_json::Value>)> {
     c.query(
         "SELECT action, actor, db_role, meta FROM tokens.audit_log WHERE target = 'token:' || $1::uuid ORDER BY id",
         &[&id],

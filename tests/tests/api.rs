@@ -23,7 +23,10 @@ fn mint_returns_the_token_once_and_stores_only_its_hash() {
     assert_eq!(m.name, "deploy bot");
     assert_eq!(m.kind, "service");
     assert_eq!(m.owner, "group:platform");
-    assert_eq!(m.scopes, Some(vec!["docs:read".into(), "docs:write".into()]));
+    assert_eq!(
+        m.scopes,
+        Some(vec!["docs:read".into(), "docs:write".into()])
+    );
     assert!(m.expires_at.is_some());
     assert_eq!(m.id.get_version_num(), 7, "ids are UUIDv7");
 
@@ -57,16 +60,35 @@ fn mint_returns_the_token_once_and_stores_only_its_hash() {
         .collect();
     assert_eq!(
         cols,
-        ["id", "prefix", "name", "kind", "owner", "scopes", "expires_at", "last_used_at", "created_at", "revoked_at", "status", "allowed_ips"]
+        [
+            "id",
+            "prefix",
+            "name",
+            "kind",
+            "owner",
+            "scopes",
+            "expires_at",
+            "last_used_at",
+            "created_at",
+            "revoked_at",
+            "status",
+            "allowed_ips"
+        ]
     );
     let audit = audit_of(&mut app, m.id);
     assert_eq!(audit.len(), 1);
     let (action, actor, db_role, meta) = &audit[0];
-    assert_eq!((action.as_str(), actor.as_str(), db_role.as_str()), ("token.create", role.as_str(), role.as_str()));
+    assert_eq!(
+        (action.as_str(), actor.as_str(), db_role.as_str()),
+        ("token.create", role.as_str(), role.as_str())
+    );
     let meta = meta.as_ref().unwrap();
     assert_eq!(meta["name"], "deploy bot");
     assert_eq!(meta["kind"], "service");
-    assert_eq!(meta["scopes"], serde_json::json!(["docs:read", "docs:write"]));
+    assert_eq!(
+        meta["scopes"],
+        serde_json::json!(["docs:read", "docs:write"])
+    );
     assert!(meta["expires_at"].is_string());
 }
 
@@ -86,7 +108,12 @@ fn owner_defaults_to_the_calling_role_and_two_mints_differ() {
 fn verify_reports_each_status() {
     let db = Cluster::shared().database();
     let (_, mut app) = db.client(APP);
-    let m = try_mint(&mut app, "'svc', ARRAY['docs:read'], now() + interval '1 hour'", &[]).unwrap();
+    let m = try_mint(
+        &mut app,
+        "'svc', ARRAY['docs:read'], now() + interval '1 hour'",
+        &[],
+    )
+    .unwrap();
 
     let v = verify(&mut app, Some(&m.token));
     assert!(v.valid);
@@ -100,20 +127,35 @@ fn verify_reports_each_status() {
 
     let unknown = format!("tbm_{}", "A".repeat(32));
     let v = verify(&mut app, Some(&unknown));
-    assert_eq!((v.valid, v.status.as_str(), v.token_id), (false, "unknown", None));
+    assert_eq!(
+        (v.valid, v.status.as_str(), v.token_id),
+        (false, "unknown", None)
+    );
 
     // Expired: moved into the past behind the API's back.
     db.admin()
-        .execute("UPDATE tokens.token_store SET expires_at = now() - interval '1 second' WHERE id = $1", &[&m.id])
+        .execute(
+            "UPDATE tokens.token_store SET expires_at = now() - interval '1 second' WHERE id = $1",
+            &[&m.id],
+        )
         .unwrap();
     let v = verify(&mut app, Some(&m.token));
-    assert_eq!((v.valid, v.status.as_str(), v.token_id), (false, "expired", Some(m.id)));
-    assert_eq!((v.kind, v.owner, v.name, v.scopes, v.expires_at), (None, None, None, None, None));
+    assert_eq!(
+        (v.valid, v.status.as_str(), v.token_id),
+        (false, "expired", Some(m.id))
+    );
+    assert_eq!(
+        (v.kind, v.owner, v.name, v.scopes, v.expires_at),
+        (None, None, None, None, None)
+    );
 
     // Revoked wins over expired.
     assert!(try_revoke(&mut app, m.id, None).unwrap());
     let v = verify(&mut app, Some(&m.token));
-    assert_eq!((v.valid, v.status.as_str(), v.token_id), (false, "revoked", Some(m.id)));
+    assert_eq!(
+        (v.valid, v.status.as_str(), v.token_id),
+        (false, "revoked", Some(m.id))
+    );
 }
 
 #[test]
@@ -142,9 +184,17 @@ fn verify_never_raises_on_malformed_input() {
     ];
     for case in cases {
         let v = verify(&mut app, case.as_deref());
-        assert_eq!((v.valid, v.status.as_str(), v.token_id), (false, "malformed", None), "{:?}", case.map(|c| c.chars().take(40).collect::<String>()));
+        assert_eq!(
+            (v.valid, v.status.as_str(), v.token_id),
+            (false, "malformed", None),
+            "{:?}",
+            case.map(|c| c.chars().take(40).collect::<String>())
+        );
     }
-    assert!(verify(&mut app, Some(&good)).valid, "the session is still healthy");
+    assert!(
+        verify(&mut app, Some(&good)).valid,
+        "the session is still healthy"
+    );
 }
 
 #[test]
@@ -157,18 +207,33 @@ fn revoke_takes_effect_for_the_next_transaction_and_only_once() {
     // A transaction that started before the revoke committed may still see
     // the token valid; every transaction that starts after sees it revoked.
     assert!(verify(&mut other, Some(&m.token)).valid);
-    assert!(app.query_one("SELECT tokens.revoke($1, reason => 'rotated by hand')", &[&m.id]).unwrap().get::<_, bool>(0));
+    assert!(app
+        .query_one(
+            "SELECT tokens.revoke($1, reason => 'rotated by hand')",
+            &[&m.id]
+        )
+        .unwrap()
+        .get::<_, bool>(0));
     let v = verify(&mut other, Some(&m.token));
     assert_eq!(v.status, "revoked");
 
     // Again: false, and no second audit row.
     assert!(!try_revoke(&mut app, m.id, None).unwrap());
     let audit = audit_of(&mut app, m.id);
-    assert_eq!(audit.iter().map(|a| a.0.as_str()).collect::<Vec<_>>(), ["token.create", "token.revoke"]);
+    assert_eq!(
+        audit.iter().map(|a| a.0.as_str()).collect::<Vec<_>>(),
+        ["token.create", "token.revoke"]
+    );
     assert_eq!(audit[1].1, role);
-    assert_eq!(audit[1].3, Some(serde_json::json!({"reason": "rotated by hand"})));
+    assert_eq!(
+        audit[1].3,
+        Some(serde_json::json!({"reason": "rotated by hand"}))
+    );
 
-    let status: String = app.query_one("SELECT status FROM tokens.tokens WHERE id = $1", &[&m.id]).unwrap().get(0);
+    let status: String = app
+        .query_one("SELECT status FROM tokens.tokens WHERE id = $1", &[&m.id])
+        .unwrap()
+        .get(0);
     assert_eq!(status, "revoked");
 }
 
@@ -179,15 +244,23 @@ fn revoke_is_visible_to_a_transaction_started_after_it_commits() {
     let (_, mut reader) = db.client(&[]);
     let m = mint(&mut app, "x");
     let mut tx = reader.transaction().unwrap();
-    tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").unwrap();
-    let before: bool = tx.query_one("SELECT (tokens.verify($1)).valid", &[&m.token]).unwrap().get(0);
+    tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .unwrap();
+    let before: bool = tx
+        .query_one("SELECT (tokens.verify($1)).valid", &[&m.token])
+        .unwrap()
+        .get(0);
     assert!(before);
     assert!(try_revoke(&mut app, m.id, None).unwrap());
     tx.commit().unwrap();
     for iso in ["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"] {
         let mut tx = reader.transaction().unwrap();
-        tx.batch_execute(&format!("SET TRANSACTION ISOLATION LEVEL {iso}")).unwrap();
-        let status: String = tx.query_one("SELECT (tokens.verify($1)).status", &[&m.token]).unwrap().get(0);
+        tx.batch_execute(&format!("SET TRANSACTION ISOLATION LEVEL {iso}"))
+            .unwrap();
+        let status: String = tx
+            .query_one("SELECT (tokens.verify($1)).status", &[&m.token])
+            .unwrap()
+            .get(0);
         assert_eq!(status, "revoked", "{iso}");
         tx.commit().unwrap();
     }
@@ -197,19 +270,43 @@ fn revoke_is_visible_to_a_transaction_started_after_it_commits() {
 fn rotate_with_and_without_grace() {
     let db = Cluster::shared().database();
     let (role, mut app) = db.client(APP);
-    let old = try_mint(&mut app, "'ci', ARRAY['deploy'], now() + interval '7 days', 'service', 'group:ci'", &[]).unwrap();
+    let old = try_mint(
+        &mut app,
+        "'ci', ARRAY['deploy'], now() + interval '7 days', 'service', 'group:ci'",
+        &[],
+    )
+    .unwrap();
     // The owner is a group: a trusted server acts for it.
     let new = try_rotate(&mut app, old.id, "1 hour", Some("group:ci")).unwrap();
     assert_ne!(new.token, old.token);
     assert_ne!(new.id, old.id);
-    assert_eq!((&new.name, &new.kind, &new.owner, &new.scopes, new.expires_at), (&old.name, &old.kind, &old.owner, &old.scopes, old.expires_at));
+    assert_eq!(
+        (
+            &new.name,
+            &new.kind,
+            &new.owner,
+            &new.scopes,
+            new.expires_at
+        ),
+        (
+            &old.name,
+            &old.kind,
+            &old.owner,
+            &old.scopes,
+            old.expires_at
+        )
+    );
 
     // During the grace period both work; the old one cannot be rotated again.
     assert!(verify(&mut app, Some(&old.token)).valid);
     assert!(verify(&mut app, Some(&new.token)).valid);
     let again = try_rotate(&mut app, old.id, "0", Some("group:ci"));
     assert_eq!(sqlstate(&again), "22023");
-    assert!(message(&again).contains("grace period"), "{}", message(&again));
+    assert!(
+        message(&again).contains("grace period"),
+        "{}",
+        message(&again)
+    );
 
     // Revoking a token in its grace period ends it now.
     assert!(try_revoke(&mut app, old.id, Some("group:ci")).unwrap());
@@ -226,10 +323,16 @@ fn rotate_with_and_without_grace() {
     assert_eq!(actions, ["token.create", "token.rotate"]);
     assert_eq!(audit[1].1, "group:ci", "actor is the owner acted for");
     assert_eq!(audit[1].2, role, "db_role is the calling role");
-    assert_eq!(audit[1].3.as_ref().unwrap()["new_token_id"], newer.id.to_string());
+    assert_eq!(
+        audit[1].3.as_ref().unwrap()["new_token_id"],
+        newer.id.to_string()
+    );
     let created = audit_of(&mut app, newer.id);
     assert_eq!(created[0].0, "token.create");
-    assert_eq!(created[0].3.as_ref().unwrap()["rotated_from"], new.id.to_string());
+    assert_eq!(
+        created[0].3.as_ref().unwrap()["rotated_from"],
+        new.id.to_string()
+    );
 
     // Rotating a revoked token is refused.
     let r = try_rotate(&mut app, new.id, "0", Some("group:ci"));
@@ -242,7 +345,10 @@ fn rotate_refuses_an_expired_token() {
     let (_, mut app) = db.client(APP);
     let m = mint(&mut app, "x");
     db.admin()
-        .execute("UPDATE tokens.token_store SET expires_at = now() - interval '1 minute' WHERE id = $1", &[&m.id])
+        .execute(
+            "UPDATE tokens.token_store SET expires_at = now() - interval '1 minute' WHERE id = $1",
+            &[&m.id],
+        )
         .unwrap();
     let before = db.counts();
     let r = try_rotate(&mut app, m.id, "0", None);
@@ -257,8 +363,16 @@ fn scope_catalogue_restricts_mint_once_it_has_entries() {
     let (_, mut app) = db.client(APP);
     // Empty catalogue: any valid scope.
     try_mint(&mut app, "'a', ARRAY['anything']", &[]).unwrap();
-    app.execute("SELECT tokens.define_scope('docs:read', 'Read documents')", &[]).unwrap();
-    app.execute("SELECT tokens.define_scope('docs:write', 'Write documents')", &[]).unwrap();
+    app.execute(
+        "SELECT tokens.define_scope('docs:read', 'Read documents')",
+        &[],
+    )
+    .unwrap();
+    app.execute(
+        "SELECT tokens.define_scope('docs:write', 'Write documents')",
+        &[],
+    )
+    .unwrap();
     try_mint(&mut app, "'b', ARRAY['docs:read']", &[]).unwrap();
     try_mint(&mut app, "'c', ARRAY[]::text[]", &[]).unwrap();
     try_mint(&mut app, "'d'", &[]).unwrap();
@@ -276,8 +390,18 @@ fn scope_catalogue_restricts_mint_once_it_has_entries() {
         .collect();
     assert_eq!(scopes, ["docs:read", "docs:write"]);
     // Redefining updates the description.
-    app.execute("SELECT tokens.define_scope('docs:read', 'Read any document')", &[]).unwrap();
-    let d: String = app.query_one("SELECT description FROM tokens.scopes WHERE scope = 'docs:read'", &[]).unwrap().get(0);
+    app.execute(
+        "SELECT tokens.define_scope('docs:read', 'Read any document')",
+        &[],
+    )
+    .unwrap();
+    let d: String = app
+        .query_one(
+            "SELECT description FROM tokens.scopes WHERE scope = 'docs:read'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
     assert_eq!(d, "Read any document");
 }
 
@@ -299,14 +423,22 @@ fn last_used_at_is_recorded_and_throttled() {
     let (_, mut app) = db.client(APP);
     let m = mint(&mut app, "x");
     let last_used = |c: &mut postgres::Client| -> Option<chrono::DateTime<chrono::Utc>> {
-        c.query_one("SELECT last_used_at FROM tokens.tokens WHERE id = $1", &[&m.id]).unwrap().get(0)
+        c.query_one(
+            "SELECT last_used_at FROM tokens.tokens WHERE id = $1",
+            &[&m.id],
+        )
+        .unwrap()
+        .get(0)
     };
     assert_eq!(last_used(&mut app), None);
     assert!(verify(&mut app, Some(&m.token)).valid);
     let first = last_used(&mut app).expect("recorded");
     let row_version = |db: &pg_tokens_tests::Db| -> String {
         db.admin()
-            .query_one("SELECT xmin::text FROM tokens.token_last_use WHERE token_id = $1", &[&m.id])
+            .query_one(
+                "SELECT xmin::text FROM tokens.token_last_use WHERE token_id = $1",
+                &[&m.id],
+            )
             .unwrap()
             .get(0)
     };
@@ -319,7 +451,11 @@ fn last_used_at_is_recorded_and_throttled() {
         assert!(verify(&mut other, Some(&m.token)).valid);
     }
     assert_eq!(last_used(&mut app), Some(first));
-    assert_eq!(row_version(&db), version, "the last-use row was not written again");
+    assert_eq!(
+        row_version(&db),
+        version,
+        "the last-use row was not written again"
+    );
 }
 
 #[test]
@@ -329,15 +465,27 @@ fn verify_in_a_read_only_transaction_succeeds_and_writes_nothing() {
     let m = mint(&mut app, "x");
     let mut tx = app.transaction().unwrap();
     tx.batch_execute("SET TRANSACTION READ ONLY").unwrap();
-    let valid: bool = tx.query_one("SELECT (tokens.verify($1)).valid", &[&m.token]).unwrap().get(0);
+    let valid: bool = tx
+        .query_one("SELECT (tokens.verify($1)).valid", &[&m.token])
+        .unwrap()
+        .get(0);
     assert!(valid);
     tx.commit().unwrap();
     let (_, mut ro) = db.client(&[]);
-    ro.batch_execute("SET default_transaction_read_only = on").unwrap();
+    ro.batch_execute("SET default_transaction_read_only = on")
+        .unwrap();
     assert!(verify(&mut ro, Some(&m.token)).valid);
-    let last: Option<chrono::DateTime<chrono::Utc>> =
-        app.query_one("SELECT last_used_at FROM tokens.tokens WHERE id = $1", &[&m.id]).unwrap().get(0);
-    assert_eq!(last, None, "read-only verifications are not recorded without the background flush");
+    let last: Option<chrono::DateTime<chrono::Utc>> = app
+        .query_one(
+            "SELECT last_used_at FROM tokens.tokens WHERE id = $1",
+            &[&m.id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        last, None,
+        "read-only verifications are not recorded without the background flush"
+    );
 }
 
 #[test]
@@ -348,8 +496,16 @@ fn recording_a_use_never_waits_for_a_lock() {
     // Another transaction holds the token's last-use row and the token row.
     let mut holder = db.admin();
     let mut tx = holder.transaction().unwrap();
-    tx.execute("SELECT FROM tokens.token_last_use WHERE token_id = $1 FOR UPDATE", &[&m.id]).unwrap();
-    tx.execute("SELECT FROM tokens.token_store WHERE id = $1 FOR UPDATE", &[&m.id]).unwrap();
+    tx.execute(
+        "SELECT FROM tokens.token_last_use WHERE token_id = $1 FOR UPDATE",
+        &[&m.id],
+    )
+    .unwrap();
+    tx.execute(
+        "SELECT FROM tokens.token_store WHERE id = $1 FOR UPDATE",
+        &[&m.id],
+    )
+    .unwrap();
     let (_, mut other) = db.client(&[]);
     other.batch_execute("SET lock_timeout = '2s'").unwrap();
     let v = verify(&mut other, Some(&m.token));
@@ -359,7 +515,10 @@ fn recording_a_use_never_waits_for_a_lock() {
     // And a verifying transaction left open does not make a revoke wait.
     let (_, mut verifier) = db.client(&[]);
     let mut open = verifier.transaction().unwrap();
-    let valid: bool = open.query_one("SELECT (tokens.verify($1)).valid", &[&m.token]).unwrap().get(0);
+    let valid: bool = open
+        .query_one("SELECT (tokens.verify($1)).valid", &[&m.token])
+        .unwrap()
+        .get(0);
     assert!(valid);
     app.batch_execute("SET lock_timeout = '2s'").unwrap();
     assert!(try_revoke(&mut app, m.id, None).unwrap());
@@ -407,10 +566,20 @@ fn audit_rows_are_chained() {
     assert_eq!(rows.len(), 3);
     for (i, r) in rows.iter().enumerate() {
         assert_eq!(r.get::<_, i64>(0), i as i64 + 1, "gapless ids");
-        assert!(r.get::<_, bool>(1), "row {} links to its predecessor", i + 1);
+        assert!(
+            r.get::<_, bool>(1),
+            "row {} links to its predecessor",
+            i + 1
+        );
     }
-    let appends: i64 = admin.query_one("SELECT appends FROM tokens.audit_lock", &[]).unwrap().get(0);
-    assert_eq!(appends, 2, "the append lock is taken once per transaction (mint, rotate)");
+    let appends: i64 = admin
+        .query_one("SELECT appends FROM tokens.audit_lock", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        appends, 2,
+        "the append lock is taken once per transaction (mint, rotate)"
+    );
 }
 
 fn chain_is_intact(db: &pg_tokens_tests::Db) -> (i64, bool) {
@@ -446,7 +615,11 @@ fn concurrent_writers_and_bulk_mints_keep_one_chain() {
 
     // Thousands of appends in one statement stay one chain, at a steady cost.
     let mut c = db.connect(&role);
-    c.execute("SELECT tokens.mint('bulk ' || g) FROM generate_series(1, 2000) g", &[]).unwrap();
+    c.execute(
+        "SELECT tokens.mint('bulk ' || g) FROM generate_series(1, 2000) g",
+        &[],
+    )
+    .unwrap();
     assert_eq!(chain_is_intact(&db), (4 * 25 + 4 * 5 * 2 + 2000, true));
 }
 
@@ -457,8 +630,10 @@ fn a_repeatable_read_writer_that_missed_an_append_fails_instead_of_forking() {
     let (_, mut b) = db.client(APP);
     mint(&mut a, "first");
     let mut tx = a.transaction().unwrap();
-    tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").unwrap();
-    tx.query_one("SELECT count(*) FROM tokens.audit_log", &[]).unwrap(); // takes the snapshot
+    tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .unwrap();
+    tx.query_one("SELECT count(*) FROM tokens.audit_log", &[])
+        .unwrap(); // takes the snapshot
     mint(&mut b, "meanwhile");
     let r = tx.query_one("SELECT * FROM tokens.mint('late')", &[]);
     assert_eq!(sqlstate(&r), "40001", "{r:?}");
@@ -476,10 +651,16 @@ fn a_revoke_committed_after_this_transaction_began_is_not_repeated() {
     tx.query_one("SELECT 1", &[]).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
     assert!(try_revoke(&mut b, m.id, Some("group:x")).unwrap());
-    let again: bool = tx.query_one("SELECT tokens.revoke($1, 'group:x')", &[&m.id]).unwrap().get(0);
+    let again: bool = tx
+        .query_one("SELECT tokens.revoke($1, 'group:x')", &[&m.id])
+        .unwrap()
+        .get(0);
     assert!(!again, "already revoked: false");
     tx.commit().unwrap();
-    let revokes = audit_of(&mut a, m.id).iter().filter(|r| r.0 == "token.revoke").count();
+    let revokes = audit_of(&mut a, m.id)
+        .iter()
+        .filter(|r| r.0 == "token.revoke")
+        .count();
     assert_eq!(revokes, 1, "no second audit row");
 }
 
@@ -489,11 +670,19 @@ fn a_use_recorded_by_a_rolled_back_transaction_is_recorded_again() {
     let (_, mut app) = db.client(APP);
     let m = mint(&mut app, "x");
     let mut tx = app.transaction().unwrap();
-    let valid: bool = tx.query_one("SELECT (tokens.verify($1)).valid", &[&m.token]).unwrap().get(0);
+    let valid: bool = tx
+        .query_one("SELECT (tokens.verify($1)).valid", &[&m.token])
+        .unwrap()
+        .get(0);
     assert!(valid);
     tx.rollback().unwrap();
     assert!(verify(&mut app, Some(&m.token)).valid);
-    let last: Option<chrono::DateTime<chrono::Utc>> =
-        app.query_one("SELECT last_used_at FROM tokens.tokens WHERE id = $1", &[&m.id]).unwrap().get(0);
+    let last: Option<chrono::DateTime<chrono::Utc>> = app
+        .query_one(
+            "SELECT last_used_at FROM tokens.tokens WHERE id = $1",
+            &[&m.id],
+        )
+        .unwrap()
+        .get(0);
     assert!(last.is_some(), "the committed verification was recorded");
 }

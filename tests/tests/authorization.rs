@@ -9,10 +9,19 @@ use postgres::{Client, GenericClient};
 const APP: &[&str] = &["tokens_writer", "tokens_revoker"];
 
 fn owner(c: &mut impl GenericClient) -> Option<String> {
-    c.query_one("SELECT tokens.current_owner()", &[]).unwrap().get(0)
+    c.query_one("SELECT tokens.current_owner()", &[])
+        .unwrap()
+        .get(0)
 }
 
-fn principal(c: &mut impl GenericClient) -> (Option<uuid::Uuid>, Option<String>, Option<Vec<String>>, bool) {
+fn principal(
+    c: &mut impl GenericClient,
+) -> (
+    Option<uuid::Uuid>,
+    Option<String>,
+    Option<Vec<String>>,
+    bool,
+) {
     let r = c
         .query_one(
             "SELECT tokens.current_token_id(), tokens.current_owner(), tokens.current_scopes(), tokens.has_scope('docs:read')",
@@ -23,7 +32,9 @@ fn principal(c: &mut impl GenericClient) -> (Option<uuid::Uuid>, Option<String>,
 }
 
 fn authenticate(c: &mut impl GenericClient, token: &str) -> String {
-    c.query_one("SELECT status FROM tokens.authenticate($1)", &[&token]).unwrap().get(0)
+    c.query_one("SELECT status FROM tokens.authenticate($1)", &[&token])
+        .unwrap()
+        .get(0)
 }
 
 fn scoped(c: &mut Client, name: &str, scopes: &[&str], owner: &str) -> Minted {
@@ -61,7 +72,11 @@ fn nothing_but_authenticate_creates_a_principal() {
                 tx.commit().unwrap();
             }
         }
-        assert_eq!(principal(&mut mallory), (None, None, None, false), "{forge}");
+        assert_eq!(
+            principal(&mut mallory),
+            (None, None, None, false),
+            "{forge}"
+        );
     }
     // SET ROLE to the token's minter gives no principal either.
     let mut admin = db.admin();
@@ -81,7 +96,12 @@ fn the_principal_lives_exactly_as_long_as_the_transaction() {
     assert_eq!(authenticate(&mut tx, &m.token), "valid");
     assert_eq!(
         principal(&mut tx),
-        (Some(m.id), Some("tenant:a".into()), Some(vec!["docs:read".into(), "docs:write".into()]), true)
+        (
+            Some(m.id),
+            Some("tenant:a".into()),
+            Some(vec!["docs:read".into(), "docs:write".into()]),
+            true
+        )
     );
     // RESET ALL and SET ROLE do not change it.
     tx.batch_execute("RESET ALL").unwrap();
@@ -126,7 +146,11 @@ fn savepoints_follow_sql_semantics() {
     authenticate(&mut tx, &b.token);
     assert_eq!(owner(&mut tx).as_deref(), Some("tenant:b"));
     tx.batch_execute("ROLLBACK TO SAVEPOINT s1").unwrap();
-    assert_eq!(owner(&mut tx).as_deref(), Some("tenant:a"), "rolled back: the earlier principal is back");
+    assert_eq!(
+        owner(&mut tx).as_deref(),
+        Some("tenant:a"),
+        "rolled back: the earlier principal is back"
+    );
 
     tx.batch_execute("SAVEPOINT s2").unwrap();
     authenticate(&mut tx, &b.token);
@@ -136,7 +160,11 @@ fn savepoints_follow_sql_semantics() {
     tx.batch_execute("RELEASE SAVEPOINT s3").unwrap();
     assert_eq!(owner(&mut tx), None, "released: the change stays");
     tx.batch_execute("ROLLBACK TO SAVEPOINT s2").unwrap();
-    assert_eq!(owner(&mut tx).as_deref(), Some("tenant:a"), "s3 was released into s2, and s2 rolled back");
+    assert_eq!(
+        owner(&mut tx).as_deref(),
+        Some("tenant:a"),
+        "s3 was released into s2, and s2 rolled back"
+    );
 
     tx.batch_execute("SAVEPOINT s4").unwrap();
     authenticate(&mut tx, &b.token);
@@ -163,19 +191,26 @@ fn scope_checks() {
     let full = try_mint(&mut app, "'f', NULL, NULL, 'service', 'tenant:a'", &[]).unwrap();
     let mut tx = app.transaction().unwrap();
     let has = |tx: &mut postgres::Transaction, s: &str| -> bool {
-        tx.query_one("SELECT tokens.has_scope($1)", &[&s]).unwrap().get(0)
+        tx.query_one("SELECT tokens.has_scope($1)", &[&s])
+            .unwrap()
+            .get(0)
     };
     assert!(!has(&mut tx, "docs:read"), "no principal, no scope");
     let r = tx.query_one("SELECT tokens.require_scope('docs:read')", &[]);
     assert_eq!(sqlstate(&r), "42501");
-    assert!(message(&r).contains("docs:read") && message(&r).contains("authenticate"), "{}", message(&r));
+    assert!(
+        message(&r).contains("docs:read") && message(&r).contains("authenticate"),
+        "{}",
+        message(&r)
+    );
     drop(tx);
 
     let mut tx = app.transaction().unwrap();
     authenticate(&mut tx, &narrow.token);
     assert!(has(&mut tx, "docs:read"));
     assert!(!has(&mut tx, "docs:write"));
-    tx.execute("SELECT tokens.require_scope('docs:read')", &[]).unwrap();
+    tx.execute("SELECT tokens.require_scope('docs:read')", &[])
+        .unwrap();
     let r = tx.query_one("SELECT tokens.require_scope('docs:write')", &[]);
     assert_eq!(sqlstate(&r), "42501");
     assert!(message(&r).contains("docs:write"));
@@ -184,11 +219,20 @@ fn scope_checks() {
     let mut tx = app.transaction().unwrap();
     authenticate(&mut tx, &none.token);
     assert!(!has(&mut tx, "docs:read"), "an empty array grants nothing");
-    let null_scope: bool = tx.query_one("SELECT tokens.has_scope(NULL)", &[]).unwrap().get(0);
+    let null_scope: bool = tx
+        .query_one("SELECT tokens.has_scope(NULL)", &[])
+        .unwrap()
+        .get(0);
     assert!(!null_scope);
     authenticate(&mut tx, &full.token);
-    assert!(has(&mut tx, "anything:at-all"), "NULL scopes grant everything");
-    let scopes: Option<Vec<String>> = tx.query_one("SELECT tokens.current_scopes()", &[]).unwrap().get(0);
+    assert!(
+        has(&mut tx, "anything:at-all"),
+        "NULL scopes grant everything"
+    );
+    let scopes: Option<Vec<String>> = tx
+        .query_one("SELECT tokens.current_scopes()", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(scopes, None);
     tx.commit().unwrap();
 }
@@ -197,7 +241,10 @@ fn scope_checks() {
 fn require_scope_is_never_optimised_away() {
     let db = Cluster::shared().database();
     let (_, mut c) = db.client(&[]);
-    let r = c.query("SELECT id FROM (SELECT tokens.require_scope('admin') AS c, 1 AS id OFFSET 0) s", &[]);
+    let r = c.query(
+        "SELECT id FROM (SELECT tokens.require_scope('admin') AS c, 1 AS id OFFSET 0) s",
+        &[],
+    );
     assert_eq!(sqlstate(&r), "42501", "{r:?}");
 }
 
@@ -209,11 +256,20 @@ fn application_audit_events() {
     let m = scoped(&mut app, "x", &[], "tenant:a");
 
     // Without a token: the calling role acts.
-    let id: i64 = plain.query_one("SELECT tokens.audit('invoice.paid', 'invoice:42', '{\"amount\": 10}')", &[]).unwrap().get(0);
+    let id: i64 = plain
+        .query_one(
+            "SELECT tokens.audit('invoice.paid', 'invoice:42', '{\"amount\": 10}')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
     // With a token: its owner acts, via the token.
     let mut tx = plain.transaction().unwrap();
     authenticate(&mut tx, &m.token);
-    let id2: i64 = tx.query_one("SELECT tokens.audit('invoice.paid', 'invoice:43')", &[]).unwrap().get(0);
+    let id2: i64 = tx
+        .query_one("SELECT tokens.audit('invoice.paid', 'invoice:43')", &[])
+        .unwrap()
+        .get(0);
     tx.commit().unwrap();
     assert_eq!(id2, id + 1);
 
@@ -221,11 +277,26 @@ fn application_audit_events() {
     let rows = admin
         .query("SELECT actor, db_role, action, target, meta FROM tokens.audit_log WHERE id IN ($1, $2) ORDER BY id", &[&id, &id2])
         .unwrap();
-    let get = |i: usize| -> (String, String, String, Option<String>, Option<serde_json::Value>) {
+    let get = |i: usize| -> (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<serde_json::Value>,
+    ) {
         let r = &rows[i];
         (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))
     };
-    assert_eq!(get(0), (plain_name.clone(), plain_name.clone(), "invoice.paid".into(), Some("invoice:42".into()), Some(serde_json::json!({"amount": 10}))));
+    assert_eq!(
+        get(0),
+        (
+            plain_name.clone(),
+            plain_name.clone(),
+            "invoice.paid".into(),
+            Some("invoice:42".into()),
+            Some(serde_json::json!({"amount": 10}))
+        )
+    );
     assert_eq!(
         get(1),
         (
@@ -239,9 +310,15 @@ fn application_audit_events() {
 
     // meta is kept exactly as PostgreSQL reads it: every digit.
     let exact = "{\"amount\": 123456789012345678901, \"rate\": 19.999999999999999999}";
-    let id3: i64 = plain.query_one("SELECT tokens.audit('a', NULL, $1::text::jsonb)", &[&exact]).unwrap().get(0);
+    let id3: i64 = plain
+        .query_one("SELECT tokens.audit('a', NULL, $1::text::jsonb)", &[&exact])
+        .unwrap()
+        .get(0);
     let same: bool = admin
-        .query_one("SELECT meta = $2::text::jsonb FROM tokens.audit_log WHERE id = $1", &[&id3, &exact])
+        .query_one(
+            "SELECT meta = $2::text::jsonb FROM tokens.audit_log WHERE id = $1",
+            &[&id3, &exact],
+        )
         .unwrap()
         .get(0);
     assert!(same, "meta stored exactly");
@@ -249,18 +326,50 @@ fn application_audit_events() {
     // Bad input: 22023 and nothing written.
     let big = format!("{{\"k\": \"{}\"}}", "x".repeat(4100));
     let at_limit = format!("{{\"k\": \"{}\"}}", "x".repeat(4096 - 10));
-    plain.query_one("SELECT tokens.audit('a', NULL, $1::text::jsonb)", &[&at_limit]).unwrap();
+    plain
+        .query_one(
+            "SELECT tokens.audit('a', NULL, $1::text::jsonb)",
+            &[&at_limit],
+        )
+        .unwrap();
     for (what, sql) in [
-        ("reserved action", "SELECT tokens.audit('token.revoke', 'token:x')".to_string()),
+        (
+            "reserved action",
+            "SELECT tokens.audit('token.revoke', 'token:x')".to_string(),
+        ),
         ("NULL action", "SELECT tokens.audit(NULL, 'x')".into()),
-        ("upper-case action", "SELECT tokens.audit('Invoice', 'x')".into()),
-        ("81-char action", format!("SELECT tokens.audit('{}', 'x')", "a".repeat(81))),
-        ("201-char target", format!("SELECT tokens.audit('a', '{}')", "t".repeat(201))),
-        ("meta an array", "SELECT tokens.audit('a', 'x', '[1, 2]')".into()),
-        ("meta a string", "SELECT tokens.audit('a', 'x', '\"s\"')".into()),
-        ("meta sets via", "SELECT tokens.audit('a', 'x', '{\"via\": \"forged\"}')".into()),
-        ("meta sets token_id", "SELECT tokens.audit('a', 'x', '{\"token_id\": \"forged\"}')".into()),
-        ("meta over 4096 bytes", format!("SELECT tokens.audit('a', 'x', '{big}')")),
+        (
+            "upper-case action",
+            "SELECT tokens.audit('Invoice', 'x')".into(),
+        ),
+        (
+            "81-char action",
+            format!("SELECT tokens.audit('{}', 'x')", "a".repeat(81)),
+        ),
+        (
+            "201-char target",
+            format!("SELECT tokens.audit('a', '{}')", "t".repeat(201)),
+        ),
+        (
+            "meta an array",
+            "SELECT tokens.audit('a', 'x', '[1, 2]')".into(),
+        ),
+        (
+            "meta a string",
+            "SELECT tokens.audit('a', 'x', '\"s\"')".into(),
+        ),
+        (
+            "meta sets via",
+            "SELECT tokens.audit('a', 'x', '{\"via\": \"forged\"}')".into(),
+        ),
+        (
+            "meta sets token_id",
+            "SELECT tokens.audit('a', 'x', '{\"token_id\": \"forged\"}')".into(),
+        ),
+        (
+            "meta over 4096 bytes",
+            format!("SELECT tokens.audit('a', 'x', '{big}')"),
+        ),
     ] {
         let before = db.counts();
         let r = plain.batch_execute(&sql);
@@ -306,7 +415,10 @@ fn visible(c: &mut Client, token: Option<&str>, settings: &str) -> i64 {
     if let Some(t) = token {
         authenticate(&mut tx, t);
     }
-    let n: i64 = tx.query_one("SELECT count(*) FROM docs", &[]).unwrap().get(0);
+    let n: i64 = tx
+        .query_one("SELECT count(*) FROM docs", &[])
+        .unwrap()
+        .get(0);
     tx.commit().unwrap();
     n
 }
@@ -316,19 +428,31 @@ fn rls_admits_exactly_the_owners_rows() {
     let db = Cluster::shared().database();
     let app = docs_table(&db, 100_000);
     let mut c = db.connect(&app);
-    let tokens: Vec<Minted> = (0..4).map(|i| scoped(&mut c, "t", &["docs:read"], &format!("tenant:{i}"))).collect();
+    let tokens: Vec<Minted> = (0..4)
+        .map(|i| scoped(&mut c, "t", &["docs:read"], &format!("tenant:{i}")))
+        .collect();
     let parallel = "SET LOCAL force_parallel_mode = on; SET LOCAL parallel_setup_cost = 0; \
                     SET LOCAL parallel_tuple_cost = 0; SET LOCAL min_parallel_table_scan_size = 0";
     for t in &tokens {
         assert_eq!(visible(&mut c, Some(&t.token), ""), 10_000, "{}", t.owner);
-        assert_eq!(visible(&mut c, Some(&t.token), parallel), 10_000, "{} with parallel query", t.owner);
+        assert_eq!(
+            visible(&mut c, Some(&t.token), parallel),
+            10_000,
+            "{} with parallel query",
+            t.owner
+        );
     }
     assert_eq!(visible(&mut c, None, ""), 0);
     assert_eq!(visible(&mut c, None, parallel), 0);
     // The owner's rows, not just the right number of them.
     let mut tx = c.transaction().unwrap();
     authenticate(&mut tx, &tokens[2].token);
-    let owners: Vec<String> = tx.query("SELECT DISTINCT owner FROM docs", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    let owners: Vec<String> = tx
+        .query("SELECT DISTINCT owner FROM docs", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     assert_eq!(owners, ["tenant:2"]);
     tx.commit().unwrap();
     // A token without docs:read sees nothing.
@@ -341,7 +465,10 @@ fn rls_admits_exactly_the_owners_rows() {
     let mut tx = c.transaction().unwrap();
     authenticate(&mut tx, &tokens[1].token);
     let n: i64 = tx
-        .query_one("SELECT count(*) FROM docs WHERE owner = tokens.current_owner()", &[])
+        .query_one(
+            "SELECT count(*) FROM docs WHERE owner = tokens.current_owner()",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(n, 10_000);
@@ -355,7 +482,12 @@ fn the_trigger_refuses_writes_without_the_scope_and_stamps_the_token() {
     let mut c = db.connect(&app);
     let reader = scoped(&mut c, "r", &["docs:read"], "tenant:5");
     let writer = scoped(&mut c, "w", &["docs:read", "docs:write"], "tenant:5");
-    let count = |db: &Db| -> i64 { db.admin().query_one("SELECT count(*) FROM docs", &[]).unwrap().get(0) };
+    let count = |db: &Db| -> i64 {
+        db.admin()
+            .query_one("SELECT count(*) FROM docs", &[])
+            .unwrap()
+            .get(0)
+    };
     let before = count(&db);
 
     for token in [None, Some(&reader.token)] {
@@ -363,7 +495,10 @@ fn the_trigger_refuses_writes_without_the_scope_and_stamps_the_token() {
         if let Some(t) = token {
             authenticate(&mut tx, t);
         }
-        let r = tx.execute("INSERT INTO docs (owner, title) VALUES ('tenant:5', 'x')", &[]);
+        let r = tx.execute(
+            "INSERT INTO docs (owner, title) VALUES ('tenant:5', 'x')",
+            &[],
+        );
         assert_eq!(sqlstate(&r), "42501", "{r:?}");
         assert!(message(&r).contains("docs:write"), "{}", message(&r));
     }
@@ -372,12 +507,18 @@ fn the_trigger_refuses_writes_without_the_scope_and_stamps_the_token() {
     let mut tx = c.transaction().unwrap();
     authenticate(&mut tx, &writer.token);
     let stamped: Option<uuid::Uuid> = tx
-        .query_one("INSERT INTO docs (owner, title) VALUES ('tenant:5', 'new') RETURNING written_by_token", &[])
+        .query_one(
+            "INSERT INTO docs (owner, title) VALUES ('tenant:5', 'new') RETURNING written_by_token",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(stamped, Some(writer.id));
     // Another tenant's rows cannot be written either.
-    let r = tx.execute("INSERT INTO docs (owner, title) VALUES ('tenant:6', 'x')", &[]);
+    let r = tx.execute(
+        "INSERT INTO docs (owner, title) VALUES ('tenant:6', 'x')",
+        &[],
+    );
     assert_eq!(sqlstate(&r), "42501");
     drop(tx);
     assert_eq!(count(&db), before, "the transaction was rolled back");
@@ -393,7 +534,10 @@ fn verify_and_authenticate_on_a_hot_standby() {
     standby.wait_for_replay(&primary);
 
     let mut replica = standby.connect(&role, &db.name);
-    let in_recovery: bool = replica.query_one("SELECT pg_is_in_recovery()", &[]).unwrap().get(0);
+    let in_recovery: bool = replica
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .unwrap()
+        .get(0);
     assert!(in_recovery);
     let v = verify(&mut replica, Some(&m.token));
     assert!(v.valid, "{v:?}");

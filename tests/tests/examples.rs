@@ -7,23 +7,46 @@ fn the_sql_examples_run() {
     let cluster = Cluster::shared();
     let db = cluster.database();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     files.sort();
     assert!(files.len() >= 3);
     let mut outputs = String::new();
-    for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "sql")) {
+    for file in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "sql"))
+    {
         let mut psql = cluster.client_tool("psql");
-        psql.args(["-X", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-d", &db.name, "-f"]).arg(file);
+        psql.args([
+            "-X",
+            "-U",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &db.name,
+            "-f",
+        ])
+        .arg(file);
         outputs.push_str(&String::from_utf8_lossy(&run(psql).stdout));
     }
     // The verify example shows valid, malformed and, after the revoke, revoked.
     for status in ["valid", "malformed", "revoked"] {
-        assert!(outputs.contains(status), "{status} missing from:\n{outputs}");
+        assert!(
+            outputs.contains(status),
+            "{status} missing from:\n{outputs}"
+        );
     }
     // The authorization example: the owner's row is visible with a token and
     // nothing without one; the app's audit event went via the token.
     assert!(outputs.contains("\"via\": \"token\""), "{outputs}");
     assert!(outputs.contains("Runbook | tenant:acme | t"), "{outputs}");
     let (tokens, audit) = db.counts();
-    assert!(tokens >= 3 && audit >= 5, "{tokens} tokens, {audit} audit rows");
+    assert!(
+        tokens >= 3 && audit >= 5,
+        "{tokens} tokens, {audit} audit rows"
+    );
 }

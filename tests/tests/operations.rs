@@ -7,7 +7,10 @@ use pg_tokens_tests::sql::{mint, try_mint, try_revoke, try_rotate, verify};
 use pg_tokens_tests::{run, unique, Cluster};
 
 fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read the data directory").flatten() {
+    for entry in std::fs::read_dir(dir)
+        .expect("read the data directory")
+        .flatten()
+    {
         let path = entry.path();
         match entry.file_type() {
             Ok(t) if t.is_dir() => files_under(&path, out),
@@ -46,26 +49,43 @@ fn no_plaintext_reaches_the_data_directory_the_wal_or_the_log() {
     plaintexts.push(unknown);
 
     let mut admin = db.admin();
-    admin.batch_execute("CHECKPOINT; SELECT pg_switch_wal(); CHECKPOINT;").unwrap();
+    admin
+        .batch_execute("CHECKPOINT; SELECT pg_switch_wal(); CHECKPOINT;")
+        .unwrap();
 
     let mut files = Vec::new();
     files_under(&cluster.data, &mut files);
     files.push(cluster.log_file());
-    assert!(files.iter().any(|f| f.to_string_lossy().contains("pg_wal")), "the WAL is scanned");
+    assert!(
+        files.iter().any(|f| f.to_string_lossy().contains("pg_wal")),
+        "the WAL is scanned"
+    );
     let mut scanned = 0usize;
     for file in &files {
-        let Ok(bytes) = std::fs::read(file) else { continue };
+        let Ok(bytes) = std::fs::read(file) else {
+            continue;
+        };
         scanned += bytes.len();
         for p in &plaintexts {
             // The secret part alone: a prefix is not a secret.
-            assert!(!contains(&bytes, p[12..].as_bytes()), "a plaintext token is in {}", file.display());
+            assert!(
+                !contains(&bytes, p[12..].as_bytes()),
+                "a plaintext token is in {}",
+                file.display()
+            );
         }
     }
     assert!(scanned > 10_000_000, "scanned only {scanned} bytes");
 
     // And the scan would have found one: the stored hash is there.
-    let hash: Vec<u8> = admin.query_one("SELECT hash FROM tokens.token_store LIMIT 1", &[]).unwrap().get(0);
-    let found = files.iter().filter_map(|f| std::fs::read(f).ok()).any(|b| contains(&b, &hash));
+    let hash: Vec<u8> = admin
+        .query_one("SELECT hash FROM tokens.token_store LIMIT 1", &[])
+        .unwrap()
+        .get(0);
+    let found = files
+        .iter()
+        .filter_map(|f| std::fs::read(f).ok())
+        .any(|b| contains(&b, &hash));
     assert!(found, "the scan sees table data (the hash) on disk");
 }
 
@@ -74,8 +94,14 @@ fn dump_and_restore_keep_tokens_statuses_and_the_audit_log_row_for_row() {
     let cluster = Cluster::shared();
     let db = cluster.database();
     let (_, mut app) = db.client(&["tokens_writer", "tokens_revoker", "tokens_reader"]);
-    app.execute("SELECT tokens.define_scope('docs:read', 'Read')", &[]).unwrap();
-    let live = try_mint(&mut app, "'live', ARRAY['docs:read'], now() + interval '30 days'", &[]).unwrap();
+    app.execute("SELECT tokens.define_scope('docs:read', 'Read')", &[])
+        .unwrap();
+    let live = try_mint(
+        &mut app,
+        "'live', ARRAY['docs:read'], now() + interval '30 days'",
+        &[],
+    )
+    .unwrap();
     let gone = mint(&mut app, "gone");
     assert!(try_revoke(&mut app, gone.id, None).unwrap());
     let old = mint(&mut app, "old");
@@ -84,20 +110,32 @@ fn dump_and_restore_keep_tokens_statuses_and_the_audit_log_row_for_row() {
 
     let dump = std::env::temp_dir().join(format!("{}.dump", unique("pg_tokens")));
     let mut pg_dump = cluster.client_tool("pg_dump");
-    pg_dump.args(["-U", "postgres", "-Fc", "-f"]).arg(&dump).arg(&db.name);
+    pg_dump
+        .args(["-U", "postgres", "-Fc", "-f"])
+        .arg(&dump)
+        .arg(&db.name);
     run(pg_dump);
 
     let restored = unique("restored");
-    cluster.connect("postgres", "postgres").batch_execute(&format!("CREATE DATABASE {restored}")).unwrap();
+    cluster
+        .connect("postgres", "postgres")
+        .batch_execute(&format!("CREATE DATABASE {restored}"))
+        .unwrap();
     let mut pg_restore = cluster.client_tool("pg_restore");
-    pg_restore.args(["-U", "postgres", "--exit-on-error", "-d", &restored]).arg(&dump);
+    pg_restore
+        .args(["-U", "postgres", "--exit-on-error", "-d", &restored])
+        .arg(&dump);
     run(pg_restore);
     let _ = std::fs::remove_file(&dump);
 
     let mut before = db.admin();
     let mut after = cluster.connect("postgres", &restored);
     let snapshot = |c: &mut postgres::Client, sql: &str| -> Vec<String> {
-        c.query(sql, &[]).unwrap().iter().map(|r| r.get::<_, String>(0)).collect()
+        c.query(sql, &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect()
     };
     for sql in [
         "SELECT t::text FROM tokens.token_store t ORDER BY id",
@@ -110,10 +148,18 @@ fn dump_and_restore_keep_tokens_statuses_and_the_audit_log_row_for_row() {
         assert!(!a.is_empty(), "{sql}");
         assert_eq!(a, snapshot(&mut after, sql), "{sql}");
     }
-    for (token, status) in [(&live.token, "valid"), (&gone.token, "revoked"), (&old.token, "valid"), (&successor.token, "valid")] {
+    for (token, status) in [
+        (&live.token, "valid"),
+        (&gone.token, "revoked"),
+        (&old.token, "valid"),
+        (&successor.token, "valid"),
+    ] {
         assert_eq!(verify(&mut after, Some(token)).status, status);
     }
-    assert_eq!(verify(&mut after, Some(&live.token)).scopes, Some(vec!["docs:read".to_string()]));
+    assert_eq!(
+        verify(&mut after, Some(&live.token)).scopes,
+        Some(vec!["docs:read".to_string()])
+    );
 
     // The restored log goes on from where it was: the next row links to the
     // last restored one.
@@ -130,5 +176,7 @@ fn dump_and_restore_keep_tokens_statuses_and_the_audit_log_row_for_row() {
     assert!(verify(&mut after, Some(&m.token)).valid);
     drop(after);
     let mut admin = cluster.connect("postgres", "postgres");
-    admin.batch_execute(&format!("DROP DATABASE {restored} WITH (FORCE)")).unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE {restored} WITH (FORCE)"))
+        .unwrap();
 }

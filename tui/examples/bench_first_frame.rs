@@ -19,7 +19,11 @@ use tokens_console::run::Console;
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -39,11 +43,19 @@ fn seed(db: &Db, n: i64) {
             .expect("seed tokens");
         done = upto;
     }
-    eprintln!("seeded {n} tokens in {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "seeded {n} tokens in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 fn measure(db: &Db) -> (Duration, u64, u64) {
-    let dsn = format!("host={} port={} user=postgres dbname={}", db.cluster.socket_dir.display(), db.cluster.port, db.name);
+    let dsn = format!(
+        "host={} port={} user=postgres dbname={}",
+        db.cluster.socket_dir.display(),
+        db.cluster.port,
+        db.name
+    );
     let started = Instant::now();
     let target = conn::resolve(Some(&dsn), &ProcessEnv).expect("dsn");
     let mut client = target.connect().expect("connect");
@@ -79,7 +91,21 @@ fn main() {
     let (f1, r1, p1) = measure(&small);
     let (f2, r2, p2) = measure(&big);
     println!("tokens      first frame   RSS at first frame   RSS after 50 pages");
-    println!("1,000       {:>8.1} ms   {:>12} KiB   {:>12} KiB", f1.as_secs_f64() * 1e3, r1, p1);
-    println!("100,000     {:>8.1} ms   {:>12} KiB   {:>12} KiB", f2.as_secs_f64() * 1e3, r2, p2);
-    println!("ratio 100k/1k: first frame {:.2}x, RSS {:.2}x", f2.as_secs_f64() / f1.as_secs_f64(), r2 as f64 / r1.max(1) as f64);
+    println!(
+        "1,000       {:>8.1} ms   {:>12} KiB   {:>12} KiB",
+        f1.as_secs_f64() * 1e3,
+        r1,
+        p1
+    );
+    println!(
+        "100,000     {:>8.1} ms   {:>12} KiB   {:>12} KiB",
+        f2.as_secs_f64() * 1e3,
+        r2,
+        p2
+    );
+    println!(
+        "ratio 100k/1k: first frame {:.2}x, RSS {:.2}x",
+        f2.as_secs_f64() / f1.as_secs_f64(),
+        r2 as f64 / r1.max(1) as f64
+    );
 }

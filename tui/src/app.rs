@@ -11,18 +11,30 @@ use crate::action::{Action, Effect};
 use crate::db::error::DbError;
 use crate::db::model::{AuditEvent, Minted, ScopeEntry, Session, Token};
 use crate::db::queries::{
-    AuditFilter, AuditQuery, Cursor, Direction, Expiry, MintRequest, PageQuery, SortColumn, TokenFilter, TokenPage,
+    AuditFilter, AuditQuery, Cursor, Direction, Expiry, MintRequest, PageQuery, SortColumn,
+    TokenFilter, TokenPage,
 };
 use crate::db::{Reply, Request};
 
 /// Rows per page: the console holds one page of tokens at a time.
 pub const PAGE: i64 = 100;
 
-pub const STATUSES: [Option<&str>; 5] = [None, Some("active"), Some("revoked"), Some("expired"), Some("disabled")];
+pub const STATUSES: [Option<&str>; 5] = [
+    None,
+    Some("active"),
+    Some("revoked"),
+    Some("expired"),
+    Some("disabled"),
+];
 pub const KINDS: [Option<&str>; 3] = [None, Some("service"), Some("personal")];
 pub const EXPIRY_PRESETS: [&str; 5] = ["never", "7 days", "30 days", "90 days", "custom"];
 /// Grace periods offered by rotate: (label, interval).
-pub const GRACES: [(&str, &str); 4] = [("none: the old token stops now", "0"), ("1 hour", "1 hour"), ("1 day", "1 day"), ("7 days", "7 days")];
+pub const GRACES: [(&str, &str); 4] = [
+    ("none: the old token stops now", "0"),
+    ("1 hour", "1 hour"),
+    ("1 day", "1 day"),
+    ("7 days", "7 days"),
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
@@ -34,7 +46,11 @@ pub enum View {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Conn {
     Up,
-    Lost { error: String, attempt: u32, retry_in: Duration },
+    Lost {
+        error: String,
+        attempt: u32,
+        retry_in: Duration,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +151,12 @@ pub enum AuditField {
 }
 
 impl AuditField {
-    const ALL: [AuditField; 4] = [AuditField::Action, AuditField::Actor, AuditField::Since, AuditField::Until];
+    const ALL: [AuditField; 4] = [
+        AuditField::Action,
+        AuditField::Actor,
+        AuditField::Since,
+        AuditField::Until,
+    ];
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -211,7 +232,13 @@ pub struct CreateForm {
 
 impl CreateForm {
     pub fn fields(&self) -> Vec<FormField> {
-        let mut f = vec![FormField::Name, FormField::Kind, FormField::Owner, FormField::Scopes, FormField::Expiry];
+        let mut f = vec![
+            FormField::Name,
+            FormField::Kind,
+            FormField::Owner,
+            FormField::Scopes,
+            FormField::Expiry,
+        ];
         if EXPIRY_PRESETS[self.expiry] == "custom" {
             f.push(FormField::Custom);
         }
@@ -238,7 +265,11 @@ impl CreateForm {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
-            if list.is_empty() { None } else { Some(list) }
+            if list.is_empty() {
+                None
+            } else {
+                Some(list)
+            }
         } else {
             let list: Vec<String> = catalogue
                 .iter()
@@ -246,14 +277,20 @@ impl CreateForm {
                 .filter(|(_, p)| **p)
                 .map(|(s, _)| s.scope.clone())
                 .collect();
-            if list.is_empty() { None } else { Some(list) }
+            if list.is_empty() {
+                None
+            } else {
+                Some(list)
+            }
         };
         let expiry = match EXPIRY_PRESETS[self.expiry] {
             "never" => Expiry::Never,
             "custom" => Expiry::At(self.custom.trim().to_owned()),
             span => Expiry::In(span.to_owned()),
         };
-        let owner = Some(self.owner.trim()).filter(|o| !o.is_empty()).map(str::to_owned);
+        let owner = Some(self.owner.trim())
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned);
         MintRequest {
             name: self.name.clone(),
             kind: if self.personal { "personal" } else { "service" }.to_owned(),
@@ -345,18 +382,35 @@ impl App {
     }
 
     fn info(&mut self, text: impl Into<String>) {
-        self.notice = Some(Notice { level: Level::Info, text: text.into() });
+        self.notice = Some(Notice {
+            level: Level::Info,
+            text: text.into(),
+        });
     }
 
     fn error(&mut self, text: impl Into<String>) {
-        self.notice = Some(Notice { level: Level::Error, text: text.into() });
+        self.notice = Some(Notice {
+            level: Level::Error,
+            text: text.into(),
+        });
     }
 
-    fn load_tokens(&mut self, cursor: Option<Cursor>, direction: Direction, land: Land) -> Vec<Effect> {
+    fn load_tokens(
+        &mut self,
+        cursor: Option<Cursor>,
+        direction: Direction,
+        land: Land,
+    ) -> Vec<Effect> {
         self.load_tokens_from(cursor, direction, false, land)
     }
 
-    fn load_tokens_from(&mut self, cursor: Option<Cursor>, direction: Direction, inclusive: bool, land: Land) -> Vec<Effect> {
+    fn load_tokens_from(
+        &mut self,
+        cursor: Option<Cursor>,
+        direction: Direction,
+        inclusive: bool,
+        land: Land,
+    ) -> Vec<Effect> {
         let gen = self.next_gen();
         self.tokens.gen = gen;
         self.tokens.loading = true;
@@ -372,7 +426,10 @@ impl App {
         };
         vec![
             Effect::Db(Request::Tokens { gen, query }),
-            Effect::Db(Request::Count { gen, filter: self.tokens.filter.clone() }),
+            Effect::Db(Request::Count {
+                gen,
+                filter: self.tokens.filter.clone(),
+            }),
         ]
     }
 
@@ -385,7 +442,11 @@ impl App {
     /// The current page again, from its first row (a refresh, or after a
     /// change): the same position in the order, the rows as they are now.
     fn refresh_tokens(&mut self) -> Vec<Effect> {
-        let cursor = if self.tokens.has_prev { self.tokens.first.clone() } else { None };
+        let cursor = if self.tokens.has_prev {
+            self.tokens.first.clone()
+        } else {
+            None
+        };
         self.load_tokens_from(cursor, Direction::Forward, true, Land::Keep)
     }
 
@@ -394,8 +455,17 @@ impl App {
         self.audit.gen = gen;
         self.audit.loading = true;
         self.audit.land_bottom = bottom;
-        let query = AuditQuery { filter: self.audit.filter.clone(), before, after, limit: PAGE };
-        vec![Effect::Db(Request::Audit { gen, query, follow: false })]
+        let query = AuditQuery {
+            filter: self.audit.filter.clone(),
+            before,
+            after,
+            limit: PAGE,
+        };
+        vec![Effect::Db(Request::Audit {
+            gen,
+            query,
+            follow: false,
+        })]
     }
 
     fn load_detail(&mut self) -> Vec<Effect> {
@@ -479,12 +549,26 @@ impl App {
 
     fn tick(&mut self, now: DateTime<Utc>) -> Vec<Effect> {
         self.now = now;
-        if self.audit.follow && self.view == View::Audit && !self.audit.newer && !self.audit.polling && self.conn == Conn::Up {
+        if self.audit.follow
+            && self.view == View::Audit
+            && !self.audit.newer
+            && !self.audit.polling
+            && self.conn == Conn::Up
+        {
             self.audit.polling = true;
             let gen = self.audit.gen;
             let after = self.audit.rows.first().map(|e| e.id).or(Some(0));
-            let query = AuditQuery { filter: self.audit.filter.clone(), before: None, after, limit: PAGE };
-            return vec![Effect::Db(Request::Audit { gen, query, follow: true })];
+            let query = AuditQuery {
+                filter: self.audit.filter.clone(),
+                before: None,
+                after,
+                limit: PAGE,
+            };
+            return vec![Effect::Db(Request::Audit {
+                gen,
+                query,
+                follow: true,
+            })];
         }
         vec![]
     }
@@ -498,7 +582,11 @@ impl App {
             Action::Top => {
                 self.tokens.selected = 0;
                 if self.tokens.has_prev {
-                    return self.load_tokens(None, Direction::Forward, Land::Top { offset: Some(0) });
+                    return self.load_tokens(
+                        None,
+                        Direction::Forward,
+                        Land::Top { offset: Some(0) },
+                    );
                 }
                 vec![]
             }
@@ -512,21 +600,35 @@ impl App {
             Action::NextPage => {
                 if self.tokens.has_next {
                     let offset = self.tokens.offset.map(|o| o + n as u64);
-                    return self.load_tokens(self.tokens.last.clone(), Direction::Forward, Land::Top { offset });
+                    return self.load_tokens(
+                        self.tokens.last.clone(),
+                        Direction::Forward,
+                        Land::Top { offset },
+                    );
                 }
                 self.tokens.selected = n.saturating_sub(1);
                 vec![]
             }
             Action::PrevPage => {
                 if self.tokens.has_prev {
-                    return self.load_tokens(self.tokens.first.clone(), Direction::Backward, Land::Top { offset: None });
+                    return self.load_tokens(
+                        self.tokens.first.clone(),
+                        Direction::Backward,
+                        Land::Top { offset: None },
+                    );
                 }
                 self.tokens.selected = 0;
                 vec![]
             }
             Action::OpenDetail => {
                 if let Some(t) = self.tokens.selected_token().cloned() {
-                    self.detail = Some(Detail { token: t, history: vec![], loading: true, error: None, scroll: 0 });
+                    self.detail = Some(Detail {
+                        token: t,
+                        history: vec![],
+                        loading: true,
+                        error: None,
+                        scroll: 0,
+                    });
                     self.view = View::Detail;
                     return self.load_detail();
                 }
@@ -544,19 +646,26 @@ impl App {
                 vec![]
             }
             Action::CycleStatus => {
-                let i = STATUSES.iter().position(|s| s.map(str::to_owned) == self.tokens.filter.status).unwrap_or(0);
+                let i = STATUSES
+                    .iter()
+                    .position(|s| s.map(str::to_owned) == self.tokens.filter.status)
+                    .unwrap_or(0);
                 self.tokens.filter.status = STATUSES[(i + 1) % STATUSES.len()].map(str::to_owned);
                 self.reload_tokens()
             }
             Action::CycleKind => {
-                let i = KINDS.iter().position(|s| s.map(str::to_owned) == self.tokens.filter.kind).unwrap_or(0);
+                let i = KINDS
+                    .iter()
+                    .position(|s| s.map(str::to_owned) == self.tokens.filter.kind)
+                    .unwrap_or(0);
                 self.tokens.filter.kind = KINDS[(i + 1) % KINDS.len()].map(str::to_owned);
                 self.reload_tokens()
             }
             Action::CycleSort => {
                 self.tokens.sort = self.tokens.sort.next();
                 // Times read best newest first, words A to Z.
-                self.tokens.descending = matches!(self.tokens.sort, SortColumn::Created | SortColumn::LastUsed);
+                self.tokens.descending =
+                    matches!(self.tokens.sort, SortColumn::Created | SortColumn::LastUsed);
                 self.reload_tokens()
             }
             Action::ReverseSort => {
@@ -579,12 +688,20 @@ impl App {
         if target >= n as i64 {
             if self.tokens.has_next && !self.tokens.loading {
                 let offset = self.tokens.offset.map(|o| o + n as u64);
-                return self.load_tokens(self.tokens.last.clone(), Direction::Forward, Land::Top { offset });
+                return self.load_tokens(
+                    self.tokens.last.clone(),
+                    Direction::Forward,
+                    Land::Top { offset },
+                );
             }
             self.tokens.selected = n - 1;
         } else if target < 0 {
             if self.tokens.has_prev && !self.tokens.loading {
-                return self.load_tokens(self.tokens.first.clone(), Direction::Backward, Land::Bottom);
+                return self.load_tokens(
+                    self.tokens.first.clone(),
+                    Direction::Backward,
+                    Land::Bottom,
+                );
             }
             self.tokens.selected = 0;
         } else {
@@ -649,7 +766,11 @@ impl App {
         let n = self.audit.rows.len();
         match action {
             Action::Down | Action::Scroll(1..) => {
-                let step = if let Action::Scroll(d) = action { d as usize } else { 1 };
+                let step = if let Action::Scroll(d) = action {
+                    d as usize
+                } else {
+                    1
+                };
                 if self.audit.selected + step >= n {
                     if self.audit.older && !self.audit.loading {
                         let before = self.audit.rows.last().map(|e| e.id);
@@ -666,7 +787,11 @@ impl App {
                 vec![]
             }
             Action::Up | Action::Scroll(..=-1) => {
-                let step = if let Action::Scroll(d) = action { (-d) as usize } else { 1 };
+                let step = if let Action::Scroll(d) = action {
+                    (-d) as usize
+                } else {
+                    1
+                };
                 if self.audit.selected < step {
                     if self.audit.newer && !self.audit.loading {
                         let after = self.audit.rows.first().map(|e| e.id);
@@ -719,7 +844,10 @@ impl App {
                 vec![]
             }
             Action::EditAuditFilter => {
-                self.audit.editing = Some(AuditFilterForm { field: AuditField::Action, draft: self.audit.filter.clone() });
+                self.audit.editing = Some(AuditFilterForm {
+                    field: AuditField::Action,
+                    draft: self.audit.filter.clone(),
+                });
                 vec![]
             }
             Action::Back => {
@@ -734,8 +862,13 @@ impl App {
     }
 
     fn update_audit_filter(&mut self, action: Action) -> Vec<Effect> {
-        let Some(form) = self.audit.editing.as_mut() else { return vec![] };
-        let i = AuditField::ALL.iter().position(|f| *f == form.field).unwrap_or(0);
+        let Some(form) = self.audit.editing.as_mut() else {
+            return vec![];
+        };
+        let i = AuditField::ALL
+            .iter()
+            .position(|f| *f == form.field)
+            .unwrap_or(0);
         let text = match form.field {
             AuditField::Action => &mut form.draft.action,
             AuditField::Actor => &mut form.draft.actor,
@@ -749,7 +882,10 @@ impl App {
                 text.pop();
             }
             Action::NextField => form.field = AuditField::ALL[(i + 1) % AuditField::ALL.len()],
-            Action::PrevField => form.field = AuditField::ALL[(i + AuditField::ALL.len() - 1) % AuditField::ALL.len()],
+            Action::PrevField => {
+                form.field =
+                    AuditField::ALL[(i + AuditField::ALL.len() - 1) % AuditField::ALL.len()]
+            }
             Action::Cancel => self.audit.editing = None,
             Action::Submit => {
                 self.audit.filter = form.draft.clone();
@@ -783,7 +919,9 @@ impl App {
     }
 
     fn open_confirm(&mut self, op: ConfirmOp) -> Vec<Effect> {
-        let Some(token) = self.focused_token() else { return vec![] };
+        let Some(token) = self.focused_token() else {
+            return vec![];
+        };
         let not_owner = token.owner != self.session.role;
         self.modal = Some(Modal::Confirm(Confirm {
             op,
@@ -808,7 +946,10 @@ impl App {
                     (Some(Modal::Card(card)), vec![Effect::Copy(secret)])
                 }
                 Action::Submit => {
-                    self.info(format!("token {} created; its plaintext is gone from this console", card.minted.prefix));
+                    self.info(format!(
+                        "token {} created; its plaintext is gone from this console",
+                        card.minted.prefix
+                    ));
                     (None, vec![])
                 }
                 _ => (Some(Modal::Card(card)), vec![]),
@@ -846,7 +987,11 @@ impl App {
                     Action::Submit => {
                         c.busy = true;
                         c.error = None;
-                        let actor = if c.act_for_owner { Some(c.token.owner.clone()) } else { None };
+                        let actor = if c.act_for_owner {
+                            Some(c.token.owner.clone())
+                        } else {
+                            None
+                        };
                         let id = c.token.id;
                         let req = match c.op {
                             ConfirmOp::Revoke => Request::Revoke {
@@ -854,7 +999,11 @@ impl App {
                                 actor,
                                 reason: Some(c.reason.trim().to_owned()).filter(|r| !r.is_empty()),
                             },
-                            ConfirmOp::Rotate => Request::Rotate { id, grace: GRACES[c.grace].1.to_owned(), actor },
+                            ConfirmOp::Rotate => Request::Rotate {
+                                id,
+                                grace: GRACES[c.grace].1.to_owned(),
+                                actor,
+                            },
                         };
                         (Some(Modal::Confirm(c)), vec![Effect::Db(req)])
                     }
@@ -877,11 +1026,19 @@ impl App {
                             FormField::Kind => f.personal = !f.personal,
                             FormField::Expiry => {
                                 let n = EXPIRY_PRESETS.len();
-                                f.expiry = if forward { (f.expiry + 1) % n } else { (f.expiry + n - 1) % n };
+                                f.expiry = if forward {
+                                    (f.expiry + 1) % n
+                                } else {
+                                    (f.expiry + n - 1) % n
+                                };
                             }
                             FormField::Scopes if !f.picked.is_empty() => {
                                 let n = f.picked.len();
-                                f.scope_cursor = if forward { (f.scope_cursor + 1) % n } else { (f.scope_cursor + n - 1) % n };
+                                f.scope_cursor = if forward {
+                                    (f.scope_cursor + 1) % n
+                                } else {
+                                    (f.scope_cursor + n - 1) % n
+                                };
                             }
                             _ => {}
                         }
@@ -943,7 +1100,8 @@ impl App {
                     if let Ok(n) = result {
                         self.tokens.total = Some(n);
                         if self.tokens.offset.is_none() && !self.tokens.has_next {
-                            self.tokens.offset = Some((n as u64).saturating_sub(self.tokens.rows.len() as u64));
+                            self.tokens.offset =
+                                Some((n as u64).saturating_sub(self.tokens.rows.len() as u64));
                         }
                     }
                 }
@@ -964,21 +1122,33 @@ impl App {
                     }
                 }
             }
-            Reply::Audit { gen, follow, result } => return self.on_audit(gen, follow, result),
+            Reply::Audit {
+                gen,
+                follow,
+                result,
+            } => return self.on_audit(gen, follow, result),
             Reply::Scopes(Ok(s)) => self.scopes = s,
             Reply::Scopes(Err(_)) => {} // no catalogue to pick from: scopes are typed
             Reply::Minted(result) => {
                 let Some(Modal::Create(mut f)) = self.modal.take() else {
                     // The form was closed meanwhile: still show what was made.
                     if let Ok(m) = result {
-                        self.modal = Some(Modal::Card(OnceCard { minted: m, replaces: None, copied: false }));
+                        self.modal = Some(Modal::Card(OnceCard {
+                            minted: m,
+                            replaces: None,
+                            copied: false,
+                        }));
                     }
                     return self.refresh_tokens();
                 };
                 f.busy = false;
                 match result {
                     Ok(m) => {
-                        self.modal = Some(Modal::Card(OnceCard { minted: m, replaces: None, copied: false }));
+                        self.modal = Some(Modal::Card(OnceCard {
+                            minted: m,
+                            replaces: None,
+                            copied: false,
+                        }));
                         return self.reload_tokens();
                     }
                     Err(e) => {
@@ -1012,7 +1182,11 @@ impl App {
                 match result {
                     Ok(m) => {
                         let replaces = token_prefix(&modal);
-                        self.modal = Some(Modal::Card(OnceCard { minted: m, replaces, copied: false }));
+                        self.modal = Some(Modal::Card(OnceCard {
+                            minted: m,
+                            replaces,
+                            copied: false,
+                        }));
                         let mut fx = self.refresh_tokens();
                         if self.detail.as_ref().is_some_and(|d| d.token.id == id) {
                             fx.extend(self.load_detail());
@@ -1023,12 +1197,20 @@ impl App {
                 }
             }
             Reply::ConnectionLost { error } => {
-                self.conn = Conn::Lost { error, attempt: 0, retry_in: Duration::ZERO };
+                self.conn = Conn::Lost {
+                    error,
+                    attempt: 0,
+                    retry_in: Duration::ZERO,
+                };
                 self.tokens.loading = false;
                 self.audit.loading = false;
                 self.audit.polling = false;
             }
-            Reply::Reconnecting { attempt, retry_in, error } => {
+            Reply::Reconnecting {
+                attempt,
+                retry_in,
+                error,
+            } => {
                 let error = if error.is_empty() {
                     match &self.conn {
                         Conn::Lost { error, .. } => error.clone(),
@@ -1037,7 +1219,11 @@ impl App {
                 } else {
                     error
                 };
-                self.conn = Conn::Lost { error, attempt, retry_in };
+                self.conn = Conn::Lost {
+                    error,
+                    attempt,
+                    retry_in,
+                };
             }
             Reply::Reconnected { session } => {
                 self.session = session;
@@ -1106,7 +1292,12 @@ impl App {
         }
     }
 
-    fn on_audit(&mut self, gen: u64, follow: bool, result: Result<Vec<AuditEvent>, DbError>) -> Vec<Effect> {
+    fn on_audit(
+        &mut self,
+        gen: u64,
+        follow: bool,
+        result: Result<Vec<AuditEvent>, DbError>,
+    ) -> Vec<Effect> {
         let a = &mut self.audit;
         if follow {
             a.polling = false;
@@ -1176,7 +1367,12 @@ fn token_prefix(modal: &Option<Modal>) -> Option<String> {
 
 /// The form field a server error is about, to put the cursor there.
 fn field_of_error(e: &DbError) -> Option<FormField> {
-    let DbError::Server { sqlstate, message, .. } = e else { return None };
+    let DbError::Server {
+        sqlstate, message, ..
+    } = e
+    else {
+        return None;
+    };
     let m = message.to_lowercase();
     if sqlstate.starts_with("22007") || sqlstate.starts_with("22008") || m.contains("expir") {
         Some(FormField::Expiry)

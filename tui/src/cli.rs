@@ -11,11 +11,18 @@ use serde_json::json;
 
 use crate::db::error::DbError;
 use crate::db::model::{Minted, Token};
-use crate::db::queries::{self, AuditFilter, AuditQuery, Direction, Expiry, MintRequest, PageQuery, SortColumn, TokenFilter};
+use crate::db::queries::{
+    self, AuditFilter, AuditQuery, Direction, Expiry, MintRequest, PageQuery, SortColumn,
+    TokenFilter,
+};
 use crate::text::{clean, scopes, stamp};
 
 #[derive(Parser, Debug)]
-#[command(name = "tokens-console", version, about = "pg_tokens console: administer API tokens in PostgreSQL")]
+#[command(
+    name = "tokens-console",
+    version,
+    about = "pg_tokens console: administer API tokens in PostgreSQL"
+)]
 pub struct Cli {
     /// Connection string (URL or key=value). Else DATABASE_URL, else the
     /// libpq PG* variables and ~/.pgpass.
@@ -141,7 +148,12 @@ pub fn parse_expiry(s: &str) -> Expiry {
     if s.eq_ignore_ascii_case("never") || s.is_empty() {
         return Expiry::Never;
     }
-    for (short, long) in [("m", "minutes"), ("h", "hours"), ("d", "days"), ("w", "weeks")] {
+    for (short, long) in [
+        ("m", "minutes"),
+        ("h", "hours"),
+        ("d", "days"),
+        ("w", "weeks"),
+    ] {
         if let Some(n) = s.strip_suffix(short) {
             if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) {
                 return Expiry::In(format!("{n} {long}"));
@@ -162,7 +174,10 @@ pub fn report(e: &DbError, json: bool) -> i32 {
             DbError::Server { message, .. } => message.clone(),
             other => other.to_string(),
         };
-        eprintln!("{}", json!({ "error": { "sqlstate": code, "message": message } }));
+        eprintln!(
+            "{}",
+            json!({ "error": { "sqlstate": code, "message": message } })
+        );
     } else {
         eprintln!("tokens-console: {}", clean(&e.to_string()));
         if let DbError::Server { hint: Some(h), .. } = e {
@@ -174,7 +189,8 @@ pub fn report(e: &DbError, json: bool) -> i32 {
 
 fn out(line: impl AsRef<str>) -> Result<(), DbError> {
     let mut o = io::stdout().lock();
-    writeln!(o, "{}", line.as_ref()).map_err(|e| DbError::Client(format!("cannot write to stdout: {e}")))
+    writeln!(o, "{}", line.as_ref())
+        .map_err(|e| DbError::Client(format!("cannot write to stdout: {e}")))
 }
 
 fn token_json(t: &Token) -> serde_json::Value {
@@ -190,7 +206,9 @@ fn token_line(t: &Token) -> String {
         crate::text::fit(&clean(&t.owner), 18),
         crate::text::fit(&scopes(&t.scopes), 20),
         clean(&t.status),
-        t.expires_at.map(|e| e.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "never".into()),
+        t.expires_at
+            .map(|e| e.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_else(|| "never".into()),
         t.id
     )
 }
@@ -226,12 +244,25 @@ pub fn run(client: &mut Client, command: Command) -> Result<(), (DbError, bool)>
                 name: a.name,
                 kind: a.kind,
                 owner: a.owner,
-                scopes: if a.no_scopes { Some(vec![]) } else if a.scopes.is_empty() { None } else { Some(a.scopes) },
+                scopes: if a.no_scopes {
+                    Some(vec![])
+                } else if a.scopes.is_empty() {
+                    None
+                } else {
+                    Some(a.scopes)
+                },
                 expiry: parse_expiry(&a.expires),
             };
-            queries::mint(client, &req).and_then(|m| minted_out(&m, json)).map_err(|e| (e, json))
+            queries::mint(client, &req)
+                .and_then(|m| minted_out(&m, json))
+                .map_err(|e| (e, json))
         }
-        Command::Revoke { id, reason, actor, json } => (|| {
+        Command::Revoke {
+            id,
+            reason,
+            actor,
+            json,
+        } => (|| {
             let id = queries::resolve_token(client, &id)?;
             let done = queries::revoke(client, id, actor.as_deref(), reason.as_deref())?;
             if json {
@@ -243,7 +274,12 @@ pub fn run(client: &mut Client, command: Command) -> Result<(), (DbError, bool)>
             }
         })()
         .map_err(|e| (e, json)),
-        Command::Rotate { id, grace, actor, json } => (|| {
+        Command::Rotate {
+            id,
+            grace,
+            actor,
+            json,
+        } => (|| {
             let id = queries::resolve_token(client, &id)?;
             let m = queries::rotate(client, id, &grace, actor.as_deref())?;
             minted_out(&m, json)
@@ -263,15 +299,27 @@ fn list(client: &mut Client, a: ListArgs) -> Result<(), DbError> {
             clean(&a.sort)
         ))
     })?;
-    let descending = if a.asc { false } else { a.desc || matches!(sort, SortColumn::Created | SortColumn::LastUsed) };
+    let descending = if a.asc {
+        false
+    } else {
+        a.desc || matches!(sort, SortColumn::Created | SortColumn::LastUsed)
+    };
     let mut query = PageQuery {
-        filter: TokenFilter { status: a.status, kind: a.kind, search: a.search.unwrap_or_default() },
+        filter: TokenFilter {
+            status: a.status,
+            kind: a.kind,
+            search: a.search.unwrap_or_default(),
+        },
         sort,
         descending,
         cursor: None,
         direction: Direction::Forward,
         inclusive: false,
-        limit: if a.all { 1000 } else { a.limit.clamp(1, 10_000) },
+        limit: if a.all {
+            1000
+        } else {
+            a.limit.clamp(1, 10_000)
+        },
     };
     if a.json {
         out("[")?;
@@ -318,7 +366,10 @@ fn show(client: &mut Client, given: &str, json: bool) -> Result<(), DbError> {
         }
         return out(v.to_string());
     }
-    let when = |t: Option<chrono::DateTime<chrono::Utc>>, none: &str| t.map(|t| format!("{} UTC", stamp(t))).unwrap_or_else(|| none.to_owned());
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>, none: &str| {
+        t.map(|t| format!("{} UTC", stamp(t)))
+            .unwrap_or_else(|| none.to_owned())
+    };
     for (k, v) in [
         ("id", token.id.to_string()),
         ("prefix", clean(&token.prefix)),
@@ -370,23 +421,50 @@ fn audit(client: &mut Client, a: AuditArgs) -> Result<(), DbError> {
             clean(&e.actor),
             clean(&e.db_role),
             e.target.as_deref().map(clean).unwrap_or_default(),
-            e.meta.as_ref().map(|m| clean(&m.to_string())).unwrap_or_default()
+            e.meta
+                .as_ref()
+                .map(|m| clean(&m.to_string()))
+                .unwrap_or_default()
         )
     };
-    let events = queries::audit_page(client, &AuditQuery { filter: filter.clone(), before: None, after: None, limit: a.limit.clamp(1, 10_000) })?;
+    let events = queries::audit_page(
+        client,
+        &AuditQuery {
+            filter: filter.clone(),
+            before: None,
+            after: None,
+            limit: a.limit.clamp(1, 10_000),
+        },
+    )?;
     if a.json && !a.follow {
         return out(serde_json::to_string(&events).map_err(|e| DbError::Client(e.to_string()))?);
     }
     let mut last = events.first().map(|e| e.id).unwrap_or(0);
     // Oldest first, so a follower reads in order.
     for e in events.iter().rev() {
-        out(if a.json { serde_json::to_string(e).unwrap_or_default() } else { line(e) })?;
+        out(if a.json {
+            serde_json::to_string(e).unwrap_or_default()
+        } else {
+            line(e)
+        })?;
     }
     while a.follow {
         std::thread::sleep(Duration::from_secs(1));
-        let new = queries::audit_page(client, &AuditQuery { filter: filter.clone(), before: None, after: Some(last), limit: 1000 })?;
+        let new = queries::audit_page(
+            client,
+            &AuditQuery {
+                filter: filter.clone(),
+                before: None,
+                after: Some(last),
+                limit: 1000,
+            },
+        )?;
         for e in new.iter().rev() {
-            out(if a.json { serde_json::to_string(e).unwrap_or_default() } else { line(e) })?;
+            out(if a.json {
+                serde_json::to_string(e).unwrap_or_default()
+            } else {
+                line(e)
+            })?;
             last = last.max(e.id);
         }
     }
@@ -407,7 +485,20 @@ mod tests {
 
     #[test]
     fn cli_parses_subcommands() {
-        let c = Cli::try_parse_from(["tokens-console", "--dsn", "x", "mint", "--name", "n", "--scope", "a", "--scope", "b", "--json"]).unwrap();
+        let c = Cli::try_parse_from([
+            "tokens-console",
+            "--dsn",
+            "x",
+            "mint",
+            "--name",
+            "n",
+            "--scope",
+            "a",
+            "--scope",
+            "b",
+            "--json",
+        ])
+        .unwrap();
         assert_eq!(c.dsn.as_deref(), Some("x"));
         match c.command {
             Some(Command::Mint(m)) => {
@@ -416,6 +507,9 @@ mod tests {
             }
             other => panic!("parsed as {other:?}"),
         }
-        assert!(Cli::try_parse_from(["tokens-console", "revoke"]).is_err(), "revoke needs an id");
+        assert!(
+            Cli::try_parse_from(["tokens-console", "revoke"]).is_err(),
+            "revoke needs an id"
+        );
     }
 }

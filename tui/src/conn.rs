@@ -25,7 +25,9 @@ impl Source {
         match self {
             Source::Flag => "--dsn",
             Source::DatabaseUrl => "DATABASE_URL",
-            Source::Environment => "the PG* environment variables (PGHOST, PGPORT, PGUSER, PGDATABASE, ...)",
+            Source::Environment => {
+                "the PG* environment variables (PGHOST, PGPORT, PGUSER, PGDATABASE, ...)"
+            }
         }
     }
 }
@@ -72,7 +74,9 @@ impl Target {
                 },
                 None => {
                     // "error connecting to server" alone hides the cause: add its source.
-                    let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+                    let cause = std::error::Error::source(&e)
+                        .map(|s| format!(": {s}"))
+                        .unwrap_or_default();
                     DbError::NotConnected(format!("{e}{cause}"))
                 }
             }
@@ -101,10 +105,18 @@ impl Env for std::collections::HashMap<&str, &str> {
 
 /// Resolves the settings; an unparsable DSN is an error naming its source.
 pub fn resolve(dsn: Option<&str>, env: &dyn Env) -> Result<Target, String> {
-    let (mut config, source) = match dsn.map(str::to_owned).map(|d| (d, Source::Flag)).or_else(|| env.var("DATABASE_URL").map(|d| (d, Source::DatabaseUrl))) {
+    let (mut config, source) = match dsn
+        .map(str::to_owned)
+        .map(|d| (d, Source::Flag))
+        .or_else(|| env.var("DATABASE_URL").map(|d| (d, Source::DatabaseUrl)))
+    {
         Some((text, source)) => {
-            let config = Config::from_str(&text)
-                .map_err(|e| format!("cannot parse the connection string from {}: {e}", source.describe()))?;
+            let config = Config::from_str(&text).map_err(|e| {
+                format!(
+                    "cannot parse the connection string from {}: {e}",
+                    source.describe()
+                )
+            })?;
             (config, source)
         }
         None => (Config::new(), Source::Environment),
@@ -112,9 +124,16 @@ pub fn resolve(dsn: Option<&str>, env: &dyn Env) -> Result<Target, String> {
     // libpq's rule: a setting missing from the connection string comes from
     // its environment variable, then from the built-in default.
     if config.get_hosts().is_empty() {
-        let hosts = env.var("PGHOST").or_else(|| env.var("PGHOSTADDR")).unwrap_or_else(|| {
-            if Path::new("/var/run/postgresql").is_dir() { "/var/run/postgresql".into() } else { "localhost".into() }
-        });
+        let hosts = env
+            .var("PGHOST")
+            .or_else(|| env.var("PGHOSTADDR"))
+            .unwrap_or_else(|| {
+                if Path::new("/var/run/postgresql").is_dir() {
+                    "/var/run/postgresql".into()
+                } else {
+                    "localhost".into()
+                }
+            });
         for h in hosts.split(',') {
             if h.starts_with('/') {
                 config.host_path(h);
@@ -125,7 +144,9 @@ pub fn resolve(dsn: Option<&str>, env: &dyn Env) -> Result<Target, String> {
     }
     if config.get_ports().is_empty() {
         let port = match env.var("PGPORT") {
-            Some(p) => p.parse::<u16>().map_err(|_| format!("PGPORT is not a port number: {}", crate::text::clean(&p)))?,
+            Some(p) => p
+                .parse::<u16>()
+                .map_err(|_| format!("PGPORT is not a port number: {}", crate::text::clean(&p)))?,
             None => 5432,
         };
         config.port(port);
@@ -139,14 +160,23 @@ pub fn resolve(dsn: Option<&str>, env: &dyn Env) -> Result<Target, String> {
         config.user(&user);
     }
     if config.get_dbname().is_none() {
-        let db = env.var("PGDATABASE").or_else(|| config.get_user().map(str::to_owned)).unwrap_or_default();
+        let db = env
+            .var("PGDATABASE")
+            .or_else(|| config.get_user().map(str::to_owned))
+            .unwrap_or_default();
         config.dbname(&db);
     }
     if config.get_application_name().is_none() {
-        config.application_name(&env.var("PGAPPNAME").unwrap_or_else(|| "tokens-console".into()));
+        config.application_name(
+            &env.var("PGAPPNAME")
+                .unwrap_or_else(|| "tokens-console".into()),
+        );
     }
     if config.get_connect_timeout().is_none() {
-        let secs = env.var("PGCONNECT_TIMEOUT").and_then(|s| s.parse::<u64>().ok()).unwrap_or(10);
+        let secs = env
+            .var("PGCONNECT_TIMEOUT")
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(10);
         config.connect_timeout(Duration::from_secs(secs.max(2)));
     }
     if config.get_options().is_none() {
@@ -165,7 +195,9 @@ pub fn resolve(dsn: Option<&str>, env: &dyn Env) -> Result<Target, String> {
 }
 
 fn pgpass_file(env: &dyn Env) -> Option<PathBuf> {
-    env.var("PGPASSFILE").map(PathBuf::from).or_else(|| env.var("HOME").map(|h| Path::new(&h).join(".pgpass")))
+    env.var("PGPASSFILE")
+        .map(PathBuf::from)
+        .or_else(|| env.var("HOME").map(|h| Path::new(&h).join(".pgpass")))
 }
 
 /// The password for the first host from the password file, if one matches.
@@ -189,7 +221,12 @@ fn pgpass_password(config: &Config, env: &dyn Env) -> Option<String> {
         Host::Tcp(h) => h.clone(),
         Host::Unix(_) => "localhost".to_owned(),
     };
-    let port = config.get_ports().first().copied().unwrap_or(5432).to_string();
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
     let db = config.get_dbname()?;
     let user = config.get_user()?;
     pgpass_lookup(&text, &host, &port, db, user)
@@ -258,7 +295,12 @@ mod tests {
         // a user missing from the URL comes from PGUSER, as in libpq
         assert_eq!(t.describe(), "u3@h2:5432/db2");
 
-        let env = HashMap::from([("PGHOST", "/tmp/sock"), ("PGPORT", "5433"), ("PGUSER", "alice"), ("PGDATABASE", "app")]);
+        let env = HashMap::from([
+            ("PGHOST", "/tmp/sock"),
+            ("PGPORT", "5433"),
+            ("PGUSER", "alice"),
+            ("PGDATABASE", "app"),
+        ]);
         let t = resolve(None, &env).unwrap();
         assert_eq!(t.source, Source::Environment);
         assert_eq!(t.describe(), "alice@/tmp/sock:5433/app");
@@ -267,11 +309,18 @@ mod tests {
 
     #[test]
     fn database_defaults_to_user_and_password_from_env() {
-        let env = HashMap::from([("PGHOST", "db.example"), ("PGUSER", "bob"), ("PGPASSWORD", "pw")]);
+        let env = HashMap::from([
+            ("PGHOST", "db.example"),
+            ("PGUSER", "bob"),
+            ("PGPASSWORD", "pw"),
+        ]);
         let t = resolve(None, &env).unwrap();
         assert_eq!(t.describe(), "bob@db.example:5432/bob");
         assert_eq!(t.config.get_password(), Some(&b"pw"[..]));
-        assert!(!format!("{t:?}").contains("pw"), "Debug must not show the password");
+        assert!(
+            !format!("{t:?}").contains("pw"),
+            "Debug must not show the password"
+        );
     }
 
     #[test]
@@ -279,27 +328,42 @@ mod tests {
         let env = HashMap::from([("PGPORT", "nope")]);
         assert!(resolve(None, &env).unwrap_err().contains("PGPORT"));
         let env: HashMap<&str, &str> = HashMap::new();
-        assert!(resolve(Some("host=x port=notaport"), &env).unwrap_err().contains("--dsn"));
+        assert!(resolve(Some("host=x port=notaport"), &env)
+            .unwrap_err()
+            .contains("--dsn"));
     }
 
     #[test]
     fn pgpass_matching_rules() {
         let text = "# comment\nother:5432:*:*:nope\nlocalhost:5433:app:alice:s3cr\\:et\n*:*:*:alice:fallback\n";
-        assert_eq!(pgpass_lookup(text, "localhost", "5433", "app", "alice").as_deref(), Some("s3cr:et"));
-        assert_eq!(pgpass_lookup(text, "db", "5432", "x", "alice").as_deref(), Some("fallback"));
+        assert_eq!(
+            pgpass_lookup(text, "localhost", "5433", "app", "alice").as_deref(),
+            Some("s3cr:et")
+        );
+        assert_eq!(
+            pgpass_lookup(text, "db", "5432", "x", "alice").as_deref(),
+            Some("fallback")
+        );
         assert_eq!(pgpass_lookup(text, "db", "5432", "x", "bob"), None);
     }
 
     #[test]
     fn pgpass_file_is_read_when_private() {
-        let dir = std::env::temp_dir().join(format!("tokens-console-pgpass-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("tokens-console-pgpass-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("pgpass");
         std::fs::write(&file, "localhost:5433:app:alice:from-file\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
         let path = file.display().to_string();
-        let env = HashMap::from([("PGHOST", "/tmp/sock"), ("PGPORT", "5433"), ("PGUSER", "alice"), ("PGDATABASE", "app"), ("PGPASSFILE", path.as_str())]);
+        let env = HashMap::from([
+            ("PGHOST", "/tmp/sock"),
+            ("PGPORT", "5433"),
+            ("PGUSER", "alice"),
+            ("PGDATABASE", "app"),
+            ("PGPASSFILE", path.as_str()),
+        ]);
         let t = resolve(None, &env).unwrap();
         assert_eq!(t.config.get_password(), Some(&b"from-file"[..]));
         // world-readable: ignored, as libpq does

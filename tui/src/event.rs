@@ -36,7 +36,9 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
     }
     if app.help {
         return match key.code {
-            KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => Some(Action::ToggleHelp),
+            KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => {
+                Some(Action::ToggleHelp)
+            }
             _ => None,
         };
     }
@@ -69,7 +71,11 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::PageUp | KeyCode::Char('[') => Some(Action::PrevPage),
         KeyCode::Char('1') => Some(Action::ShowTokens),
         KeyCode::Char('2') => Some(Action::ShowAudit),
-        KeyCode::Tab => Some(if app.view == View::Audit { Action::ShowTokens } else { Action::ShowAudit }),
+        KeyCode::Tab => Some(if app.view == View::Audit {
+            Action::ShowTokens
+        } else {
+            Action::ShowAudit
+        }),
         KeyCode::Char('r') | KeyCode::F(5) => Some(Action::Refresh),
         KeyCode::Esc => Some(Action::Back),
         _ => None,

@@ -23,9 +23,16 @@ fn main() -> ExitCode {
         Err(e) => {
             let where_ = format!("{} (from {})", target.describe(), target.source.describe());
             if json {
-                eprintln!("{}", serde_json::json!({ "error": { "sqlstate": e.sqlstate(), "message": format!("cannot connect to {where_}: {e}") } }));
+                eprintln!(
+                    "{}",
+                    serde_json::json!({ "error": { "sqlstate": e.sqlstate(), "message": format!("cannot connect to {where_}: {e}") } })
+                );
             } else {
-                eprintln!("tokens-console: cannot connect to {}: {}", clean(&where_), clean(&e.to_string()));
+                eprintln!(
+                    "tokens-console: cannot connect to {}: {}",
+                    clean(&where_),
+                    clean(&e.to_string())
+                );
                 eprintln!("Give a connection string with --dsn or DATABASE_URL, or set PGHOST, PGPORT, PGUSER, PGDATABASE (passwords: PGPASSWORD or ~/.pgpass).");
             }
             return ExitCode::from(2);

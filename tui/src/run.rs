@@ -29,7 +29,13 @@ pub struct Console<B: Backend> {
 }
 
 impl<B: Backend> Console<B> {
-    pub fn start(terminal: Terminal<B>, target: Target, client: Client, session: Session, clipboard: Box<dyn FnMut(&str)>) -> Self {
+    pub fn start(
+        terminal: Terminal<B>,
+        target: Target,
+        client: Client,
+        session: Session,
+        clipboard: Box<dyn FnMut(&str)>,
+    ) -> Self {
         Self::start_notify(terminal, target, client, session, clipboard, || {})
     }
 
@@ -73,7 +79,9 @@ impl<B: Backend> Console<B> {
                 Effect::Db(req) => {
                     // A closed channel means the worker is gone: the banner says so.
                     if self.requests.send(req).is_err() {
-                        self.app.update(Action::Db(Reply::ConnectionLost { error: "the database thread stopped".into() }));
+                        self.app.update(Action::Db(Reply::ConnectionLost {
+                            error: "the database thread stopped".into(),
+                        }));
                     }
                 }
                 Effect::Copy(secret) => (self.clipboard)(&terminal::osc52(secret.expose())),
@@ -146,19 +154,21 @@ fn terminal_alive() -> bool {
 /// to stop. Here only this thread can be caught that way; the loop notices
 /// the hangup (signal or `terminal_alive`) and the process exits.
 fn spawn_input(wake: Sender<Wake>) -> io::Result<()> {
-    std::thread::Builder::new().name("tokens-console-input".into()).spawn(move || loop {
-        match event::read() {
-            Ok(e) => {
-                if wake.send(Wake::Input(e)).is_err() {
+    std::thread::Builder::new()
+        .name("tokens-console-input".into())
+        .spawn(move || loop {
+            match event::read() {
+                Ok(e) => {
+                    if wake.send(Wake::Input(e)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = wake.send(Wake::InputError(e));
                     return;
                 }
             }
-            Err(e) => {
-                let _ = wake.send(Wake::InputError(e));
-                return;
-            }
-        }
-    })?;
+        })?;
     Ok(())
 }
 
@@ -166,11 +176,13 @@ fn spawn_input(wake: Sender<Wake>) -> io::Result<()> {
 fn spawn_signals(wake: Sender<Wake>) -> io::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])?;
-    std::thread::Builder::new().name("tokens-console-signals".into()).spawn(move || {
-        if signals.forever().next().is_some() {
-            let _ = wake.send(Wake::Signal);
-        }
-    })?;
+    std::thread::Builder::new()
+        .name("tokens-console-signals".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                let _ = wake.send(Wake::Signal);
+            }
+        })?;
     Ok(())
 }
 
@@ -238,7 +250,11 @@ fn run_loop<B: Backend>(console: &mut Console<B>, woken: &Receiver<Wake>) -> io:
                 }
             }
             Ok(Wake::InputError(e)) => {
-                return if terminal_alive() { Err(e) } else { Ok(Exit::TerminalGone) };
+                return if terminal_alive() {
+                    Err(e)
+                } else {
+                    Ok(Exit::TerminalGone)
+                };
             }
             Ok(Wake::Signal) => return Ok(Exit::Signal),
             Err(RecvTimeoutError::Timeout) => {

@@ -42,9 +42,17 @@ pub fn scopes(scopes: &Option<Vec<String>>) -> String {
 /// A moment relative to `now`: "in 29d", "3h ago", "just now".
 pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (at - now).num_seconds();
-    let (future, n) = if secs >= 0 { (true, secs) } else { (false, -secs) };
+    let (future, n) = if secs >= 0 {
+        (true, secs)
+    } else {
+        (false, -secs)
+    };
     let span = if n < 60 {
-        return if future { "in <1m".into() } else { "just now".into() };
+        return if future {
+            "in <1m".into()
+        } else {
+            "just now".into()
+        };
     } else if n < 3600 {
         format!("{}m", n / 60)
     } else if n < 86_400 {
@@ -91,10 +99,15 @@ mod tests {
 
     #[test]
     fn relative_times() {
-        let now = DateTime::parse_from_rfc3339("2025-01-10T12:00:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2025-01-10T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(relative(now + chrono::Duration::days(30), now), "in 30d");
         assert_eq!(relative(now - chrono::Duration::hours(3), now), "3h ago");
-        assert_eq!(relative(now - chrono::Duration::seconds(5), now), "just now");
+        assert_eq!(
+            relative(now - chrono::Duration::seconds(5), now),
+            "just now"
+        );
         assert_eq!(relative(now + chrono::Duration::days(800), now), "in 2y");
     }
 

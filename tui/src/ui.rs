@@ -4,7 +4,9 @@ use ratatui::layout::{Constraint, Layout};
 use ratatui::Frame;
 
 use crate::app::{App, Modal, View};
-use crate::components::{audit_log, chrome, confirm, create_form, help, once_card, token_detail, token_list};
+use crate::components::{
+    audit_log, chrome, confirm, create_form, help, once_card, token_detail, token_list,
+};
 
 pub fn draw(f: &mut Frame, app: &App) {
     let [banner, header, body, notice, footer] = Layout::vertical([

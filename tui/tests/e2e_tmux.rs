@@ -31,12 +31,32 @@ impl Tmux {
         );
         let bin = env!("CARGO_BIN_EXE_tokens-console");
         let status = Command::new("tmux")
-            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-s", &session, "-x", "150", "-y", "40"])
-            .arg(format!("env {tag} {bin} --dsn '{dsn}'; echo CONSOLE-EXITED $?; sleep 60"))
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                "150",
+                "-y",
+                "40",
+            ])
+            .arg(format!(
+                "env {tag} {bin} --dsn '{dsn}'; echo CONSOLE-EXITED $?; sleep 60"
+            ))
             .env("TERM", "xterm-256color")
             .status()
             .expect("run tmux");
-        let tmux = Tmux { socket, session, tag, pid: std::cell::Cell::new(None) };
+        let tmux = Tmux {
+            socket,
+            session,
+            tag,
+            pid: std::cell::Cell::new(None),
+        };
         assert!(status.success(), "tmux new-session failed");
         tmux
     }
@@ -50,7 +70,9 @@ impl Tmux {
             let pid: u32 = e.file_name().to_str()?.parse().ok()?;
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
             let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-            (comm.trim() == "tokens-console" && environ.split(|b| *b == 0).any(|v| v == self.tag.as_bytes())).then_some(pid)
+            (comm.trim() == "tokens-console"
+                && environ.split(|b| *b == 0).any(|v| v == self.tag.as_bytes()))
+            .then_some(pid)
         });
         self.pid.set(found);
         found
@@ -62,7 +84,11 @@ impl Tmux {
             if let Some(p) = self.find_pid() {
                 return p;
             }
-            assert!(Instant::now() < deadline, "no tokens-console process with {}", self.tag);
+            assert!(
+                Instant::now() < deadline,
+                "no tokens-console process with {}",
+                self.tag
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -77,7 +103,14 @@ impl Tmux {
 
     fn screen(&self) -> String {
         let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-t", &self.session])
+            .args([
+                "-L",
+                &self.socket,
+                "capture-pane",
+                "-p",
+                "-t",
+                &self.session,
+            ])
             .output()
             .expect("tmux capture-pane");
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -96,7 +129,15 @@ impl Tmux {
 
     fn text(&self, s: &str) {
         let status = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-l", "-t", &self.session, s])
+            .args([
+                "-L",
+                &self.socket,
+                "send-keys",
+                "-l",
+                "-t",
+                &self.session,
+                s,
+            ])
             .status()
             .expect("tmux send-keys -l");
         assert!(status.success());
@@ -122,7 +163,9 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let pid = self.find_pid();
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
         if let Some(pid) = pid {
             // It should be gone with its terminal; if not, make sure.
             let deadline = Instant::now() + Duration::from_secs(3);
@@ -130,7 +173,9 @@ impl Drop for Tmux {
                 std::thread::sleep(Duration::from_millis(50));
             }
             if running(pid) {
-                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
             }
         }
     }
@@ -139,20 +184,30 @@ impl Drop for Tmux {
 /// The process exists and has not exited (a zombie has).
 fn running(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(')').map(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])).unwrap_or(false),
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .map(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+            .unwrap_or(false),
         Err(_) => false,
     }
 }
 
 /// CPU time (user + system) the process has used so far.
 fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the console's /proc/<pid>/stat");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .expect("the console's /proc/<pid>/stat");
     let (_, rest) = stat.rsplit_once(')').expect("a stat line");
     // fields after the command: state is field 3, utime 14, stime 15
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks: u64 = f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime");
-    let out = Command::new("getconf").arg("CLK_TCK").output().expect("getconf CLK_TCK");
-    let hz: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(100);
+    let out = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .expect("getconf CLK_TCK");
+    let hz: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(100);
     Duration::from_millis(ticks * 1000 / hz)
 }
 
@@ -177,13 +232,16 @@ fn idle_cost(db: &Db, pid: u32, window: Duration) -> (Duration, i64) {
 }
 
 fn plaintext_on(screen: &str) -> Option<String> {
-    screen.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).find_map(|w| {
-        (w.starts_with("tbm_") && w.len() == 36).then(|| w.to_owned())
-    })
+    screen
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .find_map(|w| (w.starts_with("tbm_") && w.len() == 36).then(|| w.to_owned()))
 }
 
 fn verify(db: &Db, token: &str) -> (bool, String) {
-    let row = db.admin().query_one("SELECT valid, status FROM tokens.verify($1)", &[&token]).expect("verify");
+    let row = db
+        .admin()
+        .query_one("SELECT valid, status FROM tokens.verify($1)", &[&token])
+        .expect("verify");
     (row.get(0), row.get(1))
 }
 
@@ -200,26 +258,41 @@ fn create_through_the_form_then_revoke_in_the_console() {
     tmux.keys(&["Tab", "Tab", "Tab"]); // kind, owner (empty: me), scopes
     tmux.text("deploy, read");
     tmux.keys(&["Enter"]);
-    let card = tmux.wait_for("the once-only card", |s| s.contains("cannot be shown again"));
+    let card = tmux.wait_for("the once-only card", |s| {
+        s.contains("cannot be shown again")
+    });
     let token = plaintext_on(&card).unwrap_or_else(|| panic!("no plaintext on the card:\n{card}"));
     assert_eq!(verify(&db, &token), (true, "valid".to_owned()));
     let row = db
         .admin()
-        .query_one("SELECT name, owner, scopes FROM tokens.tokens WHERE prefix = $1", &[&&token[..12]])
+        .query_one(
+            "SELECT name, owner, scopes FROM tokens.tokens WHERE prefix = $1",
+            &[&&token[..12]],
+        )
         .expect("the minted row");
     assert_eq!(row.get::<_, String>(0), "e2e deploy bot");
     assert_eq!(row.get::<_, String>(1), role);
-    assert_eq!(row.get::<_, Option<Vec<String>>>(2), Some(vec!["deploy".to_owned(), "read".to_owned()]));
+    assert_eq!(
+        row.get::<_, Option<Vec<String>>>(2),
+        Some(vec!["deploy".to_owned(), "read".to_owned()])
+    );
 
     tmux.keys(&["Enter"]);
-    let list = tmux.wait_for("the list with the token", |s| s.contains(&token[..12]) && !s.contains("cannot be shown again"));
-    assert!(!list.contains(&token), "the plaintext must be gone once the card is closed:\n{list}");
+    let list = tmux.wait_for("the list with the token", |s| {
+        s.contains(&token[..12]) && !s.contains("cannot be shown again")
+    });
+    assert!(
+        !list.contains(&token),
+        "the plaintext must be gone once the card is closed:\n{list}"
+    );
 
     tmux.keys(&["x"]);
     tmux.wait_for("the revoke confirmation", |s| s.contains("Revoke token?"));
     tmux.text("e2e test");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the revoked status", |s| s.contains("revoked") && !s.contains("Revoke token?"));
+    tmux.wait_for("the revoked status", |s| {
+        s.contains("revoked") && !s.contains("Revoke token?")
+    });
     assert_eq!(verify(&db, &token), (false, "revoked".to_owned()));
     let reason: serde_json::Value = db
         .admin()
@@ -248,7 +321,10 @@ fn owner_only_refusal_is_shown_plainly() {
     tmux.keys(&["x"]);
     let dialog = tmux.wait_for("the confirmation", |s| s.contains("Revoke token?"));
     assert!(dialog.contains("the server will refuse"), "{dialog}");
-    assert!(!dialog.contains("act for owner"), "act for owner is only for tokens_revoker/tokens_writer:\n{dialog}");
+    assert!(
+        !dialog.contains("act for owner"),
+        "act for owner is only for tokens_revoker/tokens_writer:\n{dialog}"
+    );
     tmux.keys(&["Enter"]);
     let refused = tmux.wait_for("the refusal", |s| s.contains("Refused by the server"));
     assert!(refused.contains("42501"), "{refused}");
@@ -259,13 +335,17 @@ fn owner_only_refusal_is_shown_plainly() {
 fn lost_connection_shows_a_banner_and_recovers() {
     let db = Cluster::shared().database();
     let role = db.login_role(&["tokens_reader", "tokens_writer"]);
-    db.admin().batch_execute("SELECT tokens.mint('before the outage')").expect("mint");
+    db.admin()
+        .batch_execute("SELECT tokens.mint('before the outage')")
+        .expect("mint");
     let tmux = Tmux::start(&db, &role);
     tmux.wait_for("the list", |s| s.contains("before the outage"));
 
     // Keep it down until we have seen the banner: no login, backend killed.
     let mut admin = db.admin();
-    admin.batch_execute(&format!("ALTER ROLE {role} NOLOGIN")).expect("nologin");
+    admin
+        .batch_execute(&format!("ALTER ROLE {role} NOLOGIN"))
+        .expect("nologin");
     let killed: i64 = admin
         .query_one(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1 AND datname = $2",
@@ -275,17 +355,27 @@ fn lost_connection_shows_a_banner_and_recovers() {
         .get(0);
     assert_eq!(killed, 1, "the console's backend");
     // the banner, with the rows still on screen (read once the redraw is whole)
-    tmux.wait_for("the banner over the rows", |s| s.contains("CONNECTION LOST") && s.contains("before the outage"));
+    tmux.wait_for("the banner over the rows", |s| {
+        s.contains("CONNECTION LOST") && s.contains("before the outage")
+    });
     tmux.wait_for("a reconnect attempt", |s| s.contains("attempt 2"));
     // the UI still answers keys while the server is gone
     tmux.keys(&["?"]);
     tmux.wait_for("the help overlay", |s| s.contains("Help"));
     tmux.keys(&["Escape"]);
 
-    admin.batch_execute(&format!("ALTER ROLE {role} LOGIN")).expect("login");
-    admin.batch_execute("SELECT tokens.mint('during the outage')").expect("mint");
+    admin
+        .batch_execute(&format!("ALTER ROLE {role} LOGIN"))
+        .expect("login");
+    admin
+        .batch_execute("SELECT tokens.mint('during the outage')")
+        .expect("mint");
     // views are reloaded on reconnect: the token minted meanwhile appears
-    tmux.wait_for("the recovery", |s| !s.contains("CONNECTION LOST") && s.contains("reconnected") && s.contains("during the outage"));
+    tmux.wait_for("the recovery", |s| {
+        !s.contains("CONNECTION LOST")
+            && s.contains("reconnected")
+            && s.contains("during the outage")
+    });
     tmux.keys(&["q"]);
     tmux.wait_for("the console to exit", |s| s.contains("CONSOLE-EXITED 0"));
 }
@@ -293,7 +383,9 @@ fn lost_connection_shows_a_banner_and_recovers() {
 #[test]
 fn an_idle_console_sleeps_on_the_list_and_in_follow_mode() {
     let db = Cluster::shared().database();
-    db.admin().batch_execute("SELECT tokens.mint('idle ' || g) FROM generate_series(1, 3) g").expect("mint");
+    db.admin()
+        .batch_execute("SELECT tokens.mint('idle ' || g) FROM generate_series(1, 3) g")
+        .expect("mint");
     let role = db.login_role(&["tokens_reader", "tokens_writer"]);
     let tmux = Tmux::start(&db, &role);
     tmux.wait_for("the list", |s| s.contains("idle 3"));
@@ -301,8 +393,14 @@ fn an_idle_console_sleeps_on_the_list_and_in_follow_mode() {
     // Let the first frame's statements reach the statistics.
     std::thread::sleep(Duration::from_secs(3));
     let (cpu, statements) = idle_cost(&db, pid, Duration::from_secs(5));
-    assert!(cpu < Duration::from_millis(500), "idle on the list for 5 s, the console used {cpu:?} of CPU");
-    assert!(statements <= 10, "idle on the list for 5 s, the console ran {statements} statements");
+    assert!(
+        cpu < Duration::from_millis(500),
+        "idle on the list for 5 s, the console used {cpu:?} of CPU"
+    );
+    assert!(
+        statements <= 10,
+        "idle on the list for 5 s, the console ran {statements} statements"
+    );
 
     tmux.keys(&["2"]);
     tmux.wait_for("the audit log", |s| s.contains("token.create"));
@@ -310,10 +408,18 @@ fn an_idle_console_sleeps_on_the_list_and_in_follow_mode() {
     tmux.wait_for("follow mode", |s| s.contains("follow: new audit events"));
     std::thread::sleep(Duration::from_secs(3));
     let (cpu, statements) = idle_cost(&db, pid, Duration::from_secs(5));
-    assert!(cpu < Duration::from_millis(500), "following the audit log for 5 s, the console used {cpu:?} of CPU");
-    assert!(statements <= 10, "following the audit log for 5 s, the console ran {statements} statements");
+    assert!(
+        cpu < Duration::from_millis(500),
+        "following the audit log for 5 s, the console used {cpu:?} of CPU"
+    );
+    assert!(
+        statements <= 10,
+        "following the audit log for 5 s, the console ran {statements} statements"
+    );
     // and follow mode still works: a new event shows up
-    db.admin().batch_execute("SELECT tokens.mint('new')").expect("mint");
+    db.admin()
+        .batch_execute("SELECT tokens.mint('new')")
+        .expect("mint");
     tmux.wait_for("the new event", |s| s.contains("\"name\":\"new\""));
 
     tmux.keys(&["q"]);
@@ -335,20 +441,29 @@ fn the_console_exits_when_its_terminal_goes_away() {
     while running(pid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!running(pid), "the console (pid {pid}) is still running 3 s after its tmux session was killed");
+    assert!(
+        !running(pid),
+        "the console (pid {pid}) is still running 3 s after its tmux session was killed"
+    );
     // and its backend is gone too
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let backends: i64 = db
             .cluster
             .connect("postgres", "postgres")
-            .query_one("SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE usename = $1", &[&role])
+            .query_one(
+                "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE usename = $1",
+                &[&role],
+            )
             .expect("pg_stat_activity")
             .get(0);
         if backends == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "the console's backend is still there 3 s after it exited");
+        assert!(
+            Instant::now() < deadline,
+            "the console's backend is still there 3 s after it exited"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

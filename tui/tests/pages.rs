@@ -32,7 +32,14 @@ fn pages_cover_every_token_once_in_every_order() {
                 inclusive: false,
                 limit: 7,
             };
-            let whole = queries::token_page(&mut client, &PageQuery { limit: 1000, ..query.clone() }).expect("one page of all");
+            let whole = queries::token_page(
+                &mut client,
+                &PageQuery {
+                    limit: 1000,
+                    ..query.clone()
+                },
+            )
+            .expect("one page of all");
             assert_eq!(whole.rows.len(), 29);
             let expected: Vec<Uuid> = whole.rows.iter().map(|t| t.id).collect();
             let mut forward = Vec::new();
@@ -45,7 +52,10 @@ fn pages_cover_every_token_once_in_every_order() {
                 }
                 query.cursor = page.last;
             }
-            assert_eq!(forward, expected, "forward pages by {sort:?}, descending {descending}");
+            assert_eq!(
+                forward, expected,
+                "forward pages by {sort:?}, descending {descending}"
+            );
             // and back from the end
             query.cursor = None;
             query.direction = Direction::Backward;
@@ -58,7 +68,10 @@ fn pages_cover_every_token_once_in_every_order() {
                 }
                 query.cursor = page.first;
             }
-            assert_eq!(backward, expected, "backward pages by {sort:?}, descending {descending}");
+            assert_eq!(
+                backward, expected,
+                "backward pages by {sort:?}, descending {descending}"
+            );
         }
     }
     // newest first is the default: created_at descending, then id descending
@@ -83,5 +96,12 @@ fn pages_cover_every_token_once_in_every_order() {
         },
     )
     .expect("the first page");
-    assert_eq!(first.rows.iter().map(|t| t.id).collect::<Vec<_>>(), by_created.iter().take(10).map(|(_, id)| *id).collect::<Vec<_>>());
+    assert_eq!(
+        first.rows.iter().map(|t| t.id).collect::<Vec<_>>(),
+        by_created
+            .iter()
+            .take(10)
+            .map(|(_, id)| *id)
+            .collect::<Vec<_>>()
+    );
 }

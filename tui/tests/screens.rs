@@ -15,7 +15,10 @@ fn token_list() {
     let screen = render(&app);
     assert_snapshot!(screen);
     let text = format!("{screen}");
-    assert!(text.contains("evil\\x1b[2J"), "control characters are shown escaped");
+    assert!(
+        text.contains("evil\\x1b[2J"),
+        "control characters are shown escaped"
+    );
     assert!(!text.contains('\x1b'));
 }
 
@@ -44,8 +47,14 @@ fn create_form_with_a_server_validation_error() {
 fn create_form_with_the_scope_catalogue() {
     let mut app = app_with(sample_tokens());
     app.update(Action::Db(Reply::Scopes(Ok(vec![
-        tokens_console::db::model::ScopeEntry { scope: "billing:read".into(), description: Some("read invoices".into()) },
-        tokens_console::db::model::ScopeEntry { scope: "deploy".into(), description: None },
+        tokens_console::db::model::ScopeEntry {
+            scope: "billing:read".into(),
+            description: Some("read invoices".into()),
+        },
+        tokens_console::db::model::ScopeEntry {
+            scope: "deploy".into(),
+            description: None,
+        },
     ]))));
     key(&mut app, KeyCode::Char('n'));
     type_text(&mut app, "exporter");
@@ -87,7 +96,8 @@ fn confirm_revoke_refused_by_the_server() {
         id: id(1),
         result: Err(DbError::Server {
             sqlstate: "42501".into(),
-            message: "only the owner (group:platform) may revoke this token; actor was alice".into(),
+            message: "only the owner (group:platform) may revoke this token; actor was alice"
+                .into(),
             hint: None,
         }),
     }));
@@ -109,7 +119,10 @@ fn detail() {
     let mut app = app_with(sample_tokens());
     key(&mut app, KeyCode::Enter);
     let t = sample_tokens().remove(0);
-    app.update(Action::Db(Reply::Detail { id: t.id, result: Ok((Some(t), audit_events())) }));
+    app.update(Action::Db(Reply::Detail {
+        id: t.id,
+        result: Ok((Some(t), audit_events())),
+    }));
     assert_snapshot!(render(&app));
     key(&mut app, KeyCode::Esc);
     for _ in 0..5 {
@@ -117,7 +130,10 @@ fn detail() {
     }
     key(&mut app, KeyCode::Enter);
     let text = format!("{}", render(&app));
-    assert!(text.contains("evil\\x1b[2Jname\\u{202e}"), "the detail pane shows the whole name, escaped:\n{text}");
+    assert!(
+        text.contains("evil\\x1b[2Jname\\u{202e}"),
+        "the detail pane shows the whole name, escaped:\n{text}"
+    );
 }
 
 #[test]
@@ -125,10 +141,17 @@ fn audit_log() {
     let mut app = app_with(sample_tokens());
     let fx = key(&mut app, KeyCode::Char('2'));
     let gen = match fx.first() {
-        Some(tokens_console::action::Effect::Db(tokens_console::db::Request::Audit { gen, .. })) => *gen,
+        Some(tokens_console::action::Effect::Db(tokens_console::db::Request::Audit {
+            gen,
+            ..
+        })) => *gen,
         other => panic!("expected an audit request, got {other:?}"),
     };
-    app.update(Action::Db(Reply::Audit { gen, follow: false, result: Ok(audit_events()) }));
+    app.update(Action::Db(Reply::Audit {
+        gen,
+        follow: false,
+        result: Ok(audit_events()),
+    }));
     key(&mut app, KeyCode::Char('f'));
     assert_snapshot!(render(&app));
 }
@@ -156,7 +179,10 @@ fn help() {
 #[test]
 fn disconnected_banner() {
     let mut app = app_with(sample_tokens());
-    app.update(Action::Db(Reply::ConnectionLost { error: "connection lost: terminating connection due to administrator command (57P01)".into() }));
+    app.update(Action::Db(Reply::ConnectionLost {
+        error: "connection lost: terminating connection due to administrator command (57P01)"
+            .into(),
+    }));
     app.update(Action::Db(Reply::Reconnecting {
         attempt: 3,
         retry_in: std::time::Duration::from_secs(2),

@@ -31,7 +31,10 @@ fn vim_keys_and_arrows_move_the_selection() {
     key(&mut app, KeyCode::Char('G'));
     assert_eq!(app.tokens.selected, 5);
     key(&mut app, KeyCode::Down);
-    assert_eq!(app.tokens.selected, 5, "no next page: stays on the last row");
+    assert_eq!(
+        app.tokens.selected, 5,
+        "no next page: stays on the last row"
+    );
     key(&mut app, KeyCode::Char('g'));
     assert_eq!(app.tokens.selected, 0);
     app.update(Action::Scroll(3));
@@ -41,7 +44,9 @@ fn vim_keys_and_arrows_move_the_selection() {
 #[test]
 fn moving_past_the_page_asks_the_server_for_the_next_one() {
     let mut app = app_with(vec![]);
-    let rows: Vec<_> = (1..=PAGE as u128).map(|n| token(n, "t", "group:a", "active")).collect();
+    let rows: Vec<_> = (1..=PAGE as u128)
+        .map(|n| token(n, "t", "group:a", "active"))
+        .collect();
     let last_id = rows.last().map(|t| t.id);
     // a full page with more behind it
     let fx = app.update(Action::Refresh);
@@ -49,16 +54,26 @@ fn moving_past_the_page_asks_the_server_for_the_next_one() {
         Request::Tokens { gen, .. } => *gen,
         r => panic!("{r:?}"),
     };
-    app.update(Action::Db(Reply::Tokens { gen, result: Ok(page(rows, true)) }));
+    app.update(Action::Db(Reply::Tokens {
+        gen,
+        result: Ok(page(rows, true)),
+    }));
     for _ in 1..PAGE {
-        assert!(key(&mut app, KeyCode::Char('j')).is_empty(), "moving within the page asks nothing");
+        assert!(
+            key(&mut app, KeyCode::Char('j')).is_empty(),
+            "moving within the page asks nothing"
+        );
     }
     assert_eq!(app.tokens.selected, PAGE as usize - 1);
     let fx = key(&mut app, KeyCode::Char('j'));
     match requests(&fx).first() {
         Some(Request::Tokens { query, .. }) => {
             assert_eq!(query.direction, Direction::Forward);
-            assert_eq!(query.cursor.as_ref().map(|c| c.id), last_id, "keyset: after the last row shown");
+            assert_eq!(
+                query.cursor.as_ref().map(|c| c.id),
+                last_id,
+                "keyset: after the last row shown"
+            );
             assert_eq!(query.limit, PAGE);
         }
         other => panic!("expected the next page, got {other:?}"),
@@ -67,13 +82,26 @@ fn moving_past_the_page_asks_the_server_for_the_next_one() {
         Request::Tokens { gen, .. } => *gen,
         r => panic!("{r:?}"),
     };
-    let next: Vec<_> = (PAGE as u128 + 1..=PAGE as u128 + 3).map(|n| token(n, "t", "group:a", "active")).collect();
+    let next: Vec<_> = (PAGE as u128 + 1..=PAGE as u128 + 3)
+        .map(|n| token(n, "t", "group:a", "active"))
+        .collect();
     let mut p = page(next, false);
     p.has_prev = true;
     app.update(Action::Db(Reply::Tokens { gen, result: Ok(p) }));
-    assert_eq!((app.tokens.rows.len(), app.tokens.selected, app.tokens.offset), (3, 0, Some(PAGE as u64)), "one page held, rows 101-103");
+    assert_eq!(
+        (
+            app.tokens.rows.len(),
+            app.tokens.selected,
+            app.tokens.offset
+        ),
+        (3, 0, Some(PAGE as u64)),
+        "one page held, rows 101-103"
+    );
     let fx = key(&mut app, KeyCode::Char('k'));
-    assert!(matches!(requests(&fx)[0], Request::Tokens { query, .. } if query.direction == Direction::Backward), "up from the first row reads the previous page");
+    assert!(
+        matches!(requests(&fx)[0], Request::Tokens { query, .. } if query.direction == Direction::Backward),
+        "up from the first row reads the previous page"
+    );
 }
 
 #[test]
@@ -81,7 +109,9 @@ fn filters_sort_and_search_reload_from_the_first_page() {
     let mut app = app_with(sample_tokens());
     let fx = key(&mut app, KeyCode::Char('f'));
     assert_eq!(app.tokens.filter.status.as_deref(), Some("active"));
-    assert!(matches!(requests(&fx)[0], Request::Tokens { query, .. } if query.cursor.is_none() && query.filter.status.as_deref() == Some("active")));
+    assert!(
+        matches!(requests(&fx)[0], Request::Tokens { query, .. } if query.cursor.is_none() && query.filter.status.as_deref() == Some("active"))
+    );
     key(&mut app, KeyCode::Char('F'));
     assert_eq!(app.tokens.filter.kind.as_deref(), Some("service"));
     key(&mut app, KeyCode::Char('s'));
@@ -94,7 +124,9 @@ fn filters_sort_and_search_reload_from_the_first_page() {
     let fx = type_text(&mut app, "q"); // q is text while searching, not quit
     assert!(!app.quit);
     assert_eq!(app.tokens.filter.search, "q");
-    assert!(matches!(requests(&fx)[0], Request::Tokens { query, .. } if query.filter.search == "q"));
+    assert!(
+        matches!(requests(&fx)[0], Request::Tokens { query, .. } if query.filter.search == "q")
+    );
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.tokens.filter.search, "");
     assert!(!app.tokens.search_input);
@@ -111,9 +143,19 @@ fn a_stale_page_is_ignored() {
         r => panic!("{r:?}"),
     };
     let (old, new) = (gen_of(&first), gen_of(&second));
-    app.update(Action::Db(Reply::Tokens { gen: new, result: Ok(page(vec![token(9, "ab", "group:a", "active")], false)) }));
-    app.update(Action::Db(Reply::Tokens { gen: old, result: Ok(page(sample_tokens(), false)) }));
-    assert_eq!(app.tokens.rows.len(), 1, "the reply for \"a\" arrived late and changed nothing");
+    app.update(Action::Db(Reply::Tokens {
+        gen: new,
+        result: Ok(page(vec![token(9, "ab", "group:a", "active")], false)),
+    }));
+    app.update(Action::Db(Reply::Tokens {
+        gen: old,
+        result: Ok(page(sample_tokens(), false)),
+    }));
+    assert_eq!(
+        app.tokens.rows.len(),
+        1,
+        "the reply for \"a\" arrived late and changed nothing"
+    );
 }
 
 #[test]
@@ -136,7 +178,10 @@ fn create_form_builds_the_mint_call() {
             assert_eq!(m.name, "exporter q");
             assert_eq!(m.kind, "personal");
             assert_eq!(m.owner.as_deref(), Some("group:finance"));
-            assert_eq!(m.scopes, Some(vec!["billing:read".to_owned(), "reports".to_owned()]));
+            assert_eq!(
+                m.scopes,
+                Some(vec!["billing:read".to_owned(), "reports".to_owned()])
+            );
             assert_eq!(m.expiry, Expiry::In("90 days".into()));
         }
         other => panic!("expected a mint, got {other:?}"),
@@ -161,8 +206,14 @@ fn create_form_builds_the_mint_call() {
 fn custom_expiry_and_catalogue_scopes() {
     let mut app = app_with(sample_tokens());
     app.update(Action::Db(Reply::Scopes(Ok(vec![
-        tokens_console::db::model::ScopeEntry { scope: "a".into(), description: None },
-        tokens_console::db::model::ScopeEntry { scope: "b".into(), description: None },
+        tokens_console::db::model::ScopeEntry {
+            scope: "a".into(),
+            description: None,
+        },
+        tokens_console::db::model::ScopeEntry {
+            scope: "b".into(),
+            description: None,
+        },
     ]))));
     key(&mut app, KeyCode::Char('n'));
     type_text(&mut app, "x");
@@ -202,8 +253,14 @@ fn the_card_holds_the_plaintext_until_closed_and_copies_it() {
         Some(Effect::Copy(s)) => assert_eq!(s.expose(), "tbm_3KVNsn-zEVWQ3IzOXQxfe3e3AvQOx7Wz"),
         other => panic!("{other:?}"),
     }
-    assert!(!format!("{fx:?}").contains("tbm_3KVNsn-zEVWQ"), "Debug never shows the plaintext");
-    assert!(!format!("{app:?}").contains("tbm_3KVNsn-zEVWQ"), "Debug of the state never shows the plaintext");
+    assert!(
+        !format!("{fx:?}").contains("tbm_3KVNsn-zEVWQ"),
+        "Debug never shows the plaintext"
+    );
+    assert!(
+        !format!("{app:?}").contains("tbm_3KVNsn-zEVWQ"),
+        "Debug of the state never shows the plaintext"
+    );
     key(&mut app, KeyCode::Enter);
     assert!(app.modal.is_none());
 }
@@ -213,29 +270,48 @@ fn revoke_acting_for_owner_passes_the_owner_as_actor() {
     let mut app = app_with(sample_tokens());
     key(&mut app, KeyCode::Char('x'));
     let fx = key(&mut app, KeyCode::Enter);
-    assert!(matches!(requests(&fx)[0], Request::Revoke { actor: None, .. }), "as myself by default");
+    assert!(
+        matches!(requests(&fx)[0], Request::Revoke { actor: None, .. }),
+        "as myself by default"
+    );
     app.update(Action::Db(Reply::Revoked {
         id: id(1),
-        result: Err(DbError::Server { sqlstate: "42501".into(), message: "only the owner may revoke".into(), hint: None }),
+        result: Err(DbError::Server {
+            sqlstate: "42501".into(),
+            message: "only the owner may revoke".into(),
+            hint: None,
+        }),
     }));
     match &app.modal {
-        Some(Modal::Confirm(c)) => assert_eq!(c.error.as_ref().and_then(|e| e.sqlstate()), Some("42501")),
+        Some(Modal::Confirm(c)) => {
+            assert_eq!(c.error.as_ref().and_then(|e| e.sqlstate()), Some("42501"))
+        }
         other => panic!("the refusal stays on screen: {other:?}"),
     }
     key(&mut app, KeyCode::Tab);
     type_text(&mut app, "left the team");
     let fx = key(&mut app, KeyCode::Enter);
     match requests(&fx)[0] {
-        Request::Revoke { id: rid, actor, reason } => {
+        Request::Revoke {
+            id: rid,
+            actor,
+            reason,
+        } => {
             assert_eq!(*rid, id(1));
             assert_eq!(actor.as_deref(), Some("group:platform"));
             assert_eq!(reason.as_deref(), Some("left the team"));
         }
         r => panic!("{r:?}"),
     }
-    let fx = app.update(Action::Db(Reply::Revoked { id: id(1), result: Ok(true) }));
+    let fx = app.update(Action::Db(Reply::Revoked {
+        id: id(1),
+        result: Ok(true),
+    }));
     assert!(app.modal.is_none());
-    assert!(matches!(requests(&fx)[0], Request::Tokens { .. }), "the list is refreshed");
+    assert!(
+        matches!(requests(&fx)[0], Request::Tokens { .. }),
+        "the list is refreshed"
+    );
 }
 
 #[test]
@@ -246,7 +322,10 @@ fn act_for_owner_is_not_offered_without_revoker_or_writer() {
     key(&mut app, KeyCode::Char('x'));
     key(&mut app, KeyCode::Tab);
     let fx = key(&mut app, KeyCode::Enter);
-    assert!(matches!(requests(&fx)[0], Request::Revoke { actor: None, .. }));
+    assert!(matches!(
+        requests(&fx)[0],
+        Request::Revoke { actor: None, .. }
+    ));
 }
 
 #[test]
@@ -256,7 +335,10 @@ fn rotate_with_grace_shows_the_new_token_once() {
     key(&mut app, KeyCode::Right);
     let fx = key(&mut app, KeyCode::Enter);
     assert!(matches!(requests(&fx)[0], Request::Rotate { grace, .. } if grace == "1 hour"));
-    app.update(Action::Db(Reply::Rotated { id: id(1), result: Ok(minted()) }));
+    app.update(Action::Db(Reply::Rotated {
+        id: id(1),
+        result: Ok(minted()),
+    }));
     match &app.modal {
         Some(Modal::Card(c)) => assert_eq!(c.replaces.as_deref(), Some("tbm_00000001")),
         other => panic!("{other:?}"),
@@ -278,27 +360,45 @@ fn detail_and_audit_views() {
         Request::Audit { gen, .. } => *gen,
         r => panic!("{r:?}"),
     };
-    app.update(Action::Db(Reply::Audit { gen, follow: false, result: Ok(audit_events()) }));
+    app.update(Action::Db(Reply::Audit {
+        gen,
+        follow: false,
+        result: Ok(audit_events()),
+    }));
     key(&mut app, KeyCode::Char('/'));
     type_text(&mut app, "token.revoke");
     let fx = key(&mut app, KeyCode::Enter);
-    assert!(matches!(requests(&fx)[0], Request::Audit { query, .. } if query.filter.action == "token.revoke"));
+    assert!(
+        matches!(requests(&fx)[0], Request::Audit { query, .. } if query.filter.action == "token.revoke")
+    );
 
     // follow: each tick asks for events after the newest shown
     let gen = match requests(&fx)[0] {
         Request::Audit { gen, .. } => *gen,
         r => panic!("{r:?}"),
     };
-    app.update(Action::Db(Reply::Audit { gen, follow: false, result: Ok(audit_events()) }));
+    app.update(Action::Db(Reply::Audit {
+        gen,
+        follow: false,
+        result: Ok(audit_events()),
+    }));
     key(&mut app, KeyCode::Char('f'));
     let fx = app.update(Action::Tick(now()));
     match requests(&fx)[0] {
-        Request::Audit { query, follow: true, .. } => assert_eq!(query.after, Some(5)),
+        Request::Audit {
+            query,
+            follow: true,
+            ..
+        } => assert_eq!(query.after, Some(5)),
         r => panic!("{r:?}"),
     }
     let mut newer = audit_events();
     newer[0].id = 6;
-    app.update(Action::Db(Reply::Audit { gen, follow: true, result: Ok(vec![newer[0].clone()]) }));
+    app.update(Action::Db(Reply::Audit {
+        gen,
+        follow: true,
+        result: Ok(vec![newer[0].clone()]),
+    }));
     assert_eq!(app.audit.rows[0].id, 6, "new events appear at the top");
     assert_eq!(app.audit.rows.len(), 6);
 }
@@ -306,14 +406,21 @@ fn detail_and_audit_views() {
 #[test]
 fn connection_loss_and_recovery() {
     let mut app = app_with(sample_tokens());
-    app.update(Action::Db(Reply::ConnectionLost { error: "gone".into() }));
+    app.update(Action::Db(Reply::ConnectionLost {
+        error: "gone".into(),
+    }));
     assert!(matches!(app.conn, Conn::Lost { .. }));
     assert_eq!(app.tokens.rows.len(), 6, "rows stay on screen");
     key(&mut app, KeyCode::Char('j'));
     assert_eq!(app.tokens.selected, 1, "keys still work");
     let fx = app.update(Action::Db(Reply::Reconnected { session: session() }));
     assert_eq!(app.conn, Conn::Up);
-    assert!(requests(&fx).iter().any(|r| matches!(r, Request::Tokens { .. })), "views reload");
+    assert!(
+        requests(&fx)
+            .iter()
+            .any(|r| matches!(r, Request::Tokens { .. })),
+        "views reload"
+    );
 }
 
 #[test]

@@ -16,10 +16,13 @@ use crate::store::{self, StoredToken};
 fn set_allowed_ips_text(id: Option<Uuid>, allowed: Option<Array<'_, &str>>) {
     let caller = Caller::current();
     let id = required_id(id).or_raise();
-    let allowed = text_list("allowed", allowed).and_then(|a| allowlist::allowed_ips(a.as_deref())).or_raise();
+    let allowed = text_list("allowed", allowed)
+        .and_then(|a| allowlist::allowed_ips(a.as_deref()))
+        .or_raise();
     let _owner = AsOwner::enter().or_raise();
     Spi::connect_mut(|client| {
-        let token = store::lock_by_id(client, id)?.ok_or_else(|| Error::UnknownToken(id.to_string()))?;
+        let token =
+            store::lock_by_id(client, id)?.ok_or_else(|| Error::UnknownToken(id.to_string()))?;
         authorize_setting(&caller, &token, "set the allowlist of")?;
         let stored = store::set_allowed_ips(client, id, allowed)?;
         audit::append(

@@ -29,7 +29,14 @@ fn audit(action: Option<&str>, target: Option<&str>, meta: Option<AnyElement>) -
         let meta = checked_meta(client, meta, via)?;
         audit::append(
             client,
-            Event { actor: &actor, db_role: &caller.name, action: &action, target, meta, at: now() },
+            Event {
+                actor: &actor,
+                db_role: &caller.name,
+                action: &action,
+                target,
+                meta,
+                at: now(),
+            },
         )
     })
     .or_raise()
@@ -38,9 +45,14 @@ fn audit(action: Option<&str>, target: Option<&str>, meta: Option<AnyElement>) -
 /// `meta`: NULL, or a JSON object of at most 4096 bytes (as
 /// `octet_length(meta::text)`) that leaves `via` and `token_id` to us; with
 /// a principal, those two keys are added. Returns the JSON text to store.
-fn checked_meta(client: &SpiClient<'_>, meta: Option<AnyElement>, via: Option<pgrx::Uuid>) -> Result<Option<String>> {
+fn checked_meta(
+    client: &SpiClient<'_>,
+    meta: Option<AnyElement>,
+    via: Option<pgrx::Uuid>,
+) -> Result<Option<String>> {
     let limit = validate::META_MAX_BYTES;
-    let added = via.map(|id| serde_json::json!({"via": "token", "token_id": id.to_string()}).to_string());
+    let added =
+        via.map(|id| serde_json::json!({"via": "token", "token_id": id.to_string()}).to_string());
     let Some(meta) = meta else { return Ok(added) };
     // SAFETY: the argument is declared jsonb, so the datum is a jsonb.
     let datum = unsafe { DatumWithOid::new(meta.datum(), pg_sys::JSONBOID) };
@@ -58,16 +70,23 @@ fn checked_meta(client: &SpiClient<'_>, meta: Option<AnyElement>, via: Option<pg
         .first();
     let column = |name: &str| row.get_by_name::<bool, _>(name).map_err(internal);
     if column("is_object")? != Some(true) {
-        return Err(Error::invalid(format!("meta must be a JSON object of at most {limit} bytes, or NULL")));
+        return Err(Error::invalid(format!(
+            "meta must be a JSON object of at most {limit} bytes, or NULL"
+        )));
     }
     if column("reserved")? == Some(true) {
         return Err(Error::invalid(
             "meta may not set \"via\" or \"token_id\": pg_tokens records them when a token is authenticated",
         ));
     }
-    let bytes = row.get_by_name::<i32, _>("bytes").map_err(internal)?.unwrap_or(0);
+    let bytes = row
+        .get_by_name::<i32, _>("bytes")
+        .map_err(internal)?
+        .unwrap_or(0);
     if bytes as usize > limit {
-        return Err(Error::invalid(format!("meta must be at most {limit} bytes as text (got {bytes})")));
+        return Err(Error::invalid(format!(
+            "meta must be at most {limit} bytes as text (got {bytes})"
+        )));
     }
     row.get_by_name::<String, _>("stored").map_err(internal)
 }

@@ -14,7 +14,11 @@ use crate::principal::{self, Principal};
 fn authenticate(token: Option<&str>) -> pgrx::composite_type!('static, "tokens.verification") {
     let verdict = check(token.map(str::as_bytes)).or_raise();
     principal::set(match &verdict {
-        Verdict::Valid(t) => Some(Principal { token_id: t.id, owner: t.owner.clone(), scopes: t.scopes.clone() }),
+        Verdict::Valid(t) => Some(Principal {
+            token_id: t.id,
+            owner: t.owner.clone(),
+            scopes: t.scopes.clone(),
+        }),
         _ => None,
     });
     verification_row(&verdict).or_raise()
@@ -47,10 +51,17 @@ fn require_scope(scope: Option<&str>) {
     }
     let scope = scope.unwrap_or("NULL");
     // Never repeat back an argument shaped like a token.
-    let named = if pg_tokens_core::parse(scope.as_bytes()).is_some() { "the required scope" } else { scope };
+    let named = if pg_tokens_core::parse(scope.as_bytes()).is_some() {
+        "the required scope"
+    } else {
+        scope
+    };
     let why = principal::with(|p| match p {
-        None => "no token is authenticated in this transaction (call tokens.authenticate first)".to_owned(),
+        None => "no token is authenticated in this transaction (call tokens.authenticate first)"
+            .to_owned(),
         Some(p) => format!("the token {} does not grant it", p.token_id),
     });
-    raise(Error::not_allowed(format!("scope {named} is required: {why}")));
+    raise(Error::not_allowed(format!(
+        "scope {named} is required: {why}"
+    )));
 }

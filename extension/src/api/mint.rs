@@ -1,5 +1,6 @@
 //! `tokens.mint`: a new token, its plaintext returned exactly once.
 
+use pg_tokens_core::usage::RateLimit;
 use pg_tokens_core::validate::{self, Kind};
 use pg_tokens_core::{Error, Plaintext};
 use pgrx::datum::{Array, TimestampWithTimeZone};
@@ -31,6 +32,7 @@ fn mint(
         kind: validate::kind(kind).or_raise(),
         owner: validate::owner(owner.unwrap_or(&caller.name)).or_raise(),
         allowed_ips: None,
+        rate_limit: None,
     };
     authorize(&caller, &request).or_raise();
     let (plaintext, token) = {
@@ -55,6 +57,8 @@ pub struct Request {
     pub owner: String,
     /// Carried over by a rotation; mint never sets one.
     pub allowed_ips: Option<Vec<String>>,
+    /// Carried over by a rotation; mint never sets one.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// tokens_writer mints any kind for any owner; tokens_self_service mints
@@ -120,6 +124,7 @@ pub fn store_new(
             expires_at: request.expires_at,
             created_at,
             allowed_ips: request.allowed_ips.as_deref(),
+            rate_limit: request.rate_limit,
         },
     )?;
     let mut meta = serde_json::json!({
@@ -158,5 +163,6 @@ pub fn store_new(
         created_at,
         revoked_at: None,
         allowed_ips: request.allowed_ips.clone(),
+        rate_limit: request.rate_limit,
     })
 }

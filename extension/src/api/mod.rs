@@ -7,12 +7,12 @@ mod audit_event;
 mod auth;
 mod chain;
 mod mint;
+mod rate_limit;
 mod revoke;
 mod rotate;
 mod scope;
+mod usage;
 mod verify;
-
-pub use verify::forget_recorded_uses;
 
 use pg_tokens_core::validate::Timestamp;
 use pg_tokens_core::{Error, Plaintext};
@@ -53,13 +53,18 @@ pub fn timestamp_arg(value: Option<TimestampWithTimeZone>) -> Option<Timestamp> 
 
 /// A text[] argument as a list, refusing arrays of more than one dimension
 /// (PostgreSQL would otherwise hand them over flattened).
-pub fn text_list(what: &str, value: Option<Array<'_, &str>>) -> Result<Option<Vec<Option<String>>>> {
+pub fn text_list(
+    what: &str,
+    value: Option<Array<'_, &str>>,
+) -> Result<Option<Vec<Option<String>>>> {
     let Some(array) = value else { return Ok(None) };
     let items = array.iter().map(|s| s.map(str::to_owned)).collect();
     // SAFETY: a non-NULL array argument is a valid ArrayType.
     let ndim = unsafe { (*array.into_array_type()).ndim };
     if ndim > 1 {
-        return Err(Error::invalid(format!("{what} must be a one-dimensional array (got {ndim} dimensions)")));
+        return Err(Error::invalid(format!(
+            "{what} must be a one-dimensional array (got {ndim} dimensions)"
+        )));
     }
     Ok(Some(items))
 }

@@ -21,7 +21,14 @@ fn revoke(id: Option<Uuid>, actor: Option<&str>, reason: Option<&str>) -> bool {
     let reason = validate::reason(reason).or_raise();
     let _owner = AsOwner::enter().or_raise();
     Spi::connect_mut(|client| {
-        let token = lock_managed(client, &caller, caller.acts_as(REVOKER), &actor, id, "revoke")?;
+        let token = lock_managed(
+            client,
+            &caller,
+            caller.acts_as(REVOKER),
+            &actor,
+            id,
+            "revoke",
+        )?;
         let now = clock();
         if status(token.revoked_at, None, now) == Status::Revoked {
             return Ok(false);
@@ -59,7 +66,8 @@ pub fn lock_managed(
     id: Uuid,
     verb: &str,
 ) -> Result<StoredToken> {
-    let token = store::lock_by_id(client, id)?.ok_or_else(|| Error::UnknownToken(id.to_string()))?;
+    let token =
+        store::lock_by_id(client, id)?.ok_or_else(|| Error::UnknownToken(id.to_string()))?;
     if token.owner != actor {
         return Err(Error::not_allowed(format!(
             "only the owner of token {id} may {verb} it: the actor is not its owner \

@@ -48,8 +48,8 @@ fn rotate(
                          or revoke it to end the grace period now"
                     )))
                 }
-                // IpDenied is decided by verify, never by the stored state.
-                (None, Status::Active) | (_, Status::IpDenied) => {}
+                // IpDenied and RateLimited are decided by verify, never by the stored state.
+                (None, Status::Active) | (_, Status::IpDenied | Status::RateLimited) => {}
             }
             let request = Request {
                 name: old.name.clone(),
@@ -58,6 +58,7 @@ fn rotate(
                 kind: validate::kind(Some(&old.kind))?,
                 owner: old.owner.clone(),
                 allowed_ips: old.allowed_ips.clone(),
+                rate_limit: old.rate_limit,
             };
             let plaintext = Plaintext::generate()?;
             let new = store_new(client, &caller, &plaintext, &request, Some((id, &actor)))?;

@@ -15,5 +15,6 @@ fn define_scope(scope: Option<&str>, description: Option<&str>) {
         .or_raise();
     let description = validate::description(description).or_raise();
     let _owner = AsOwner::enter().or_raise();
-    Spi::connect_mut(|client| store::define_scope(client, scope, description.as_deref())).or_raise();
+    Spi::connect_mut(|client| store::define_scope(client, scope, description.as_deref()))
+        .or_raise();
 }

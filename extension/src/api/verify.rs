@@ -1,9 +1,6 @@
 //! `tokens.verify`: never raises, rejects a malformed token before any table
 //! access, and costs one index probe (no row lock) for a well-formed one.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
 use std::net::IpAddr;
 
 use pg_tokens_core::allowlist;
@@ -14,10 +11,9 @@ use pgrx::Uuid;
 
 use super::now;
 use crate::error::{OrRaise, Result};
-use crate::gucs;
-use crate::privilege::AsOwner;
 use crate::row::{self, value, Composite};
 use crate::store::{self, timestamp, StoredToken};
+use crate::usage;
 
 /// What verification concluded. Only `Valid` carries the token's fields.
 pub enum Verdict {
@@ -53,14 +49,20 @@ pub fn check(presented: Option<&[u8]>) -> Result<Verdict> {
     let Some(token) = store::find_by_hash(&well_formed.hash())? else {
         return Ok(Verdict::Unknown);
     };
-    match status(token.revoked_at, token.expires_at, now) {
-        Status::Active if !client_permitted(&token) => Ok(Verdict::Refused(token.id, Status::IpDenied)),
-        Status::Active => {
-            record_use(token.id, now)?;
-            Ok(Verdict::Valid(token))
-        }
-        refused => Ok(Verdict::Refused(token.id, refused)),
+    let refusal = match status(token.revoked_at, token.expires_at, now) {
+        Status::Active if !client_permitted(&token) => Some(Status::IpDenied),
+        Status::Active => None,
+        refused => Some(refused),
+    };
+    if let Some(refused) = refusal {
+        usage::denied(token.id);
+        return Ok(Verdict::Refused(token.id, refused));
     }
+    // Last: a refused verification spends no slot of the rate limit.
+    if !usage::admitted(token.id, token.rate_limit, now)? {
+        return Ok(Verdict::Refused(token.id, Status::RateLimited));
+    }
+    Ok(Verdict::Valid(token))
 }
 
 fn client_permitted(token: &StoredToken) -> bool {
@@ -80,65 +82,20 @@ fn client_address() -> Option<IpAddr> {
     CLIENT.with(|c| {
         *c.get_or_init(|| {
             // SAFETY: inet_client_addr takes no argument and may return NULL.
-            let inet: Option<pgrx::Inet> = unsafe { pgrx::direct_function_call(pg_sys::inet_client_addr, &[]) };
+            let inet: Option<pgrx::Inet> =
+                unsafe { pgrx::direct_function_call(pg_sys::inet_client_addr, &[]) };
             inet.and_then(|i| i.0.split('/').next().and_then(|a| a.parse().ok()))
         })
     })
 }
 
-thread_local! {
-    /// When this backend last recorded each token's use: most verifications
-    /// then cost no write attempt at all.
-    static RECORDED: RefCell<HashMap<Uuid, i64>> = RefCell::new(HashMap::new());
-}
-const RECORDED_MAX: usize = 65_536;
-
-/// Writes `last_used_at` at most once per `pg_tokens.last_used_interval`,
-/// never waiting on a lock, and not at all where a write could fail the
-/// verification: a read-only transaction, a hot standby, or an isolation
-/// level where a concurrent update would raise a serialization error.
-fn record_use(id: Uuid, now: i64) -> Result<()> {
-    let interval = gucs::last_used_interval_micros();
-    let due = RECORDED.with(|r| r.borrow().get(&id).is_none_or(|&at| now - at >= interval));
-    if !due || !writable() {
-        return Ok(());
-    }
-    let on_record = {
-        let _owner = AsOwner::enter()?;
-        Spi::connect_mut(|client| store::touch_last_use(client, id, now, now - interval))?
-    };
-    if !on_record {
-        return Ok(()); // the row was busy: try again on the next verification
-    }
-    RECORDED.with(|r| {
-        let mut recorded = r.borrow_mut();
-        if recorded.len() >= RECORDED_MAX {
-            recorded.clear();
-        }
-        recorded.insert(id, now);
-    });
-    Ok(())
-}
-
-/// A transaction that aborts takes its recorded uses with it: forget them
-/// all, so the next verification records again.
-pub fn forget_recorded_uses() {
-    RECORDED.with(|r| r.borrow_mut().clear());
-}
-
-fn writable() -> bool {
-    // SAFETY: reads backend state.
-    unsafe {
-        !pg_sys::XactReadOnly
-            && !pg_sys::RecoveryInProgress()
-            && pg_sys::XactIsoLevel == pg_sys::XACT_READ_COMMITTED as i32
-    }
-}
-
 /// The `tokens.verification` row. A refusal names the token id (when known)
 /// and nothing else about it.
 pub fn verification_row(verdict: &Verdict) -> Result<Composite> {
-    let head = [value(matches!(verdict, Verdict::Valid(_))), value(verdict.status())];
+    let head = [
+        value(matches!(verdict, Verdict::Valid(_))),
+        value(verdict.status()),
+    ];
     let rest = match verdict {
         Verdict::Malformed | Verdict::Unknown => vec![None; 6],
         Verdict::Refused(id, _) => vec![value(*id), None, None, None, None, None],

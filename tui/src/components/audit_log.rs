@@ -21,13 +21,27 @@ fn filter_line(a: &AuditView) -> Line<'static> {
         (AuditField::Until, "until", &f.until),
     ] {
         let focused = editing == Some(field);
-        let shown = if value.is_empty() && !focused { "any".to_owned() } else { clean(value) };
-        let style = if focused { Style::default().add_modifier(Modifier::REVERSED) } else { Style::default() };
+        let shown = if value.is_empty() && !focused {
+            "any".to_owned()
+        } else {
+            clean(value)
+        };
+        let style = if focused {
+            Style::default().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::default()
+        };
         spans.push(Span::styled(format!(" {label}: "), dim()));
-        spans.push(Span::styled(format!("{shown}{}", if focused { "▏" } else { "" }), style));
+        spans.push(Span::styled(
+            format!("{shown}{}", if focused { "▏" } else { "" }),
+            style,
+        ));
     }
     if editing.is_some() {
-        spans.push(Span::styled("   since/until: 2h, 7d, 30m or a time like 2025-01-31 12:00", dim()));
+        spans.push(Span::styled(
+            "   since/until: 2h, 7d, 30m or a time like 2025-01-31 12:00",
+            dim(),
+        ));
     }
     Line::from(spans)
 }
@@ -48,10 +62,17 @@ pub fn draw(f: &mut Frame, area: Rect, a: &AuditView) {
     let block = Block::default()
         .borders(Borders::ALL)
         .title(title)
-        .border_style(if a.follow { Style::default().fg(Color::Green) } else { Style::default() });
+        .border_style(if a.follow {
+            Style::default().fg(Color::Green)
+        } else {
+            Style::default()
+        });
     if let Some(e) = &a.error {
         let p = Paragraph::new(vec![
-            Line::styled("The server refused:", Style::default().add_modifier(Modifier::BOLD)),
+            Line::styled(
+                "The server refused:",
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
             Line::raw(clean(&e.to_string())),
             Line::raw(""),
             Line::styled("Reading the audit log needs tokens_reader.", dim()),
@@ -62,7 +83,11 @@ pub fn draw(f: &mut Frame, area: Rect, a: &AuditView) {
         return;
     }
     if a.rows.is_empty() {
-        let msg = if a.loaded { "No audit events match." } else { "Loading…" };
+        let msg = if a.loaded {
+            "No audit events match."
+        } else {
+            "Loading…"
+        };
         f.render_widget(Paragraph::new(msg).block(block), body);
         return;
     }
@@ -74,11 +99,18 @@ pub fn draw(f: &mut Frame, area: Rect, a: &AuditView) {
             Cell::from(clean(&e.actor)),
             Cell::from(clean(&e.db_role)),
             Cell::from(e.target.as_deref().map(clean).unwrap_or_default()),
-            Cell::from(e.meta.as_ref().map(|m| clean(&m.to_string())).unwrap_or_default()),
+            Cell::from(
+                e.meta
+                    .as_ref()
+                    .map(|m| clean(&m.to_string()))
+                    .unwrap_or_default(),
+            ),
         ])
     });
-    let header = Row::new(["ID", "AT (UTC)", "ACTION", "ACTOR", "DB ROLE", "TARGET", "META"])
-        .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
+    let header = Row::new([
+        "ID", "AT (UTC)", "ACTION", "ACTOR", "DB ROLE", "TARGET", "META",
+    ])
+    .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let table = Table::new(
         rows,
         [

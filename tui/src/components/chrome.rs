@@ -13,28 +13,58 @@ use crate::text::clean;
 pub fn header(f: &mut Frame, area: Rect, app: &App) {
     let tab = |label: &'static str, on: bool| {
         if on {
-            Span::styled(label, Style::default().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD))
+            Span::styled(
+                label,
+                Style::default()
+                    .fg(Color::Black)
+                    .bg(Color::Cyan)
+                    .add_modifier(Modifier::BOLD),
+            )
         } else {
             Span::raw(label)
         }
     };
     let s = &app.session;
     let mut grants = Vec::new();
-    for (on, name) in [(s.reader, "reader"), (s.writer, "writer"), (s.revoker, "revoker"), (s.self_service, "self-service")] {
+    for (on, name) in [
+        (s.reader, "reader"),
+        (s.writer, "writer"),
+        (s.revoker, "revoker"),
+        (s.self_service, "self-service"),
+    ] {
         if on {
             grants.push(name);
         }
     }
-    let grants = if grants.is_empty() { "no tokens_* grant".to_owned() } else { grants.join(" ") };
+    let grants = if grants.is_empty() {
+        "no tokens_* grant".to_owned()
+    } else {
+        grants.join(" ")
+    };
     let line = Line::from(vec![
-        Span::styled(" pg_tokens ", Style::default().fg(Color::Black).bg(super::AMBER).add_modifier(Modifier::BOLD)),
+        Span::styled(
+            " pg_tokens ",
+            Style::default()
+                .fg(Color::Black)
+                .bg(super::AMBER)
+                .add_modifier(Modifier::BOLD),
+        ),
         Span::raw(" "),
-        tab(" 1 Tokens ", matches!(app.view, View::Tokens | View::Detail)),
+        tab(
+            " 1 Tokens ",
+            matches!(app.view, View::Tokens | View::Detail),
+        ),
         Span::raw(" "),
         tab(" 2 Audit log ", app.view == View::Audit),
         Span::raw("  "),
-        Span::styled(format!("{}@{}", clean(&s.role), clean(&s.database)), Style::default().add_modifier(Modifier::BOLD)),
-        Span::styled(format!("  [{grants}]  ext {}", clean(&s.extension_version)), super::dim()),
+        Span::styled(
+            format!("{}@{}", clean(&s.role), clean(&s.database)),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(
+            format!("  [{grants}]  ext {}", clean(&s.extension_version)),
+            super::dim(),
+        ),
     ]);
     f.render_widget(Paragraph::new(line), area);
 }
@@ -47,17 +77,33 @@ pub fn banner_height(app: &App) -> u16 {
 }
 
 pub fn banner(f: &mut Frame, area: Rect, app: &App) {
-    let Conn::Lost { error, attempt, retry_in } = &app.conn else { return };
-    let style = Style::default().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD);
+    let Conn::Lost {
+        error,
+        attempt,
+        retry_in,
+    } = &app.conn
+    else {
+        return;
+    };
+    let style = Style::default()
+        .fg(Color::White)
+        .bg(Color::Red)
+        .add_modifier(Modifier::BOLD);
     let next = if *attempt == 0 {
         "reconnecting…".to_owned()
     } else {
-        format!("reconnecting: attempt {attempt}, next try in {:.1}s", retry_in.as_secs_f32())
+        format!(
+            "reconnecting: attempt {attempt}, next try in {:.1}s",
+            retry_in.as_secs_f32()
+        )
     };
     let lines = vec![
         Line::from(format!(" ⚠ CONNECTION LOST — {next}")).style(style),
-        Line::from(format!(" {}  (the screen still works; nothing is sent until the connection is back)", clean(error)))
-            .style(Style::default().fg(Color::White).bg(Color::Red)),
+        Line::from(format!(
+            " {}  (the screen still works; nothing is sent until the connection is back)",
+            clean(error)
+        ))
+        .style(Style::default().fg(Color::White).bg(Color::Red)),
     ];
     f.render_widget(Paragraph::new(lines), area);
 }
@@ -68,14 +114,20 @@ pub fn notice(f: &mut Frame, area: Rect, app: &App) {
         Level::Info => Style::default().fg(Color::Green),
         Level::Error => Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
     };
-    f.render_widget(Paragraph::new(Line::styled(format!(" {}", clean(&n.text)), style)), area);
+    f.render_widget(
+        Paragraph::new(Line::styled(format!(" {}", clean(&n.text)), style)),
+        area,
+    );
 }
 
 /// The keys that work right now, most useful first.
 pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
     if let Some(m) = &app.modal {
         return match m {
-            Modal::Card(_) => vec![("c", "copy (OSC 52)"), ("Enter", "I have stored it — close")],
+            Modal::Card(_) => vec![
+                ("c", "copy (OSC 52)"),
+                ("Enter", "I have stored it — close"),
+            ],
             Modal::Confirm(c) => {
                 let mut h = vec![("Enter", "confirm"), ("Esc", "cancel")];
                 if c.may_act_for_owner {
@@ -86,14 +138,24 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 }
                 h
             }
-            Modal::Create(_) => vec![("Tab/↓", "next field"), ("←/→", "choose"), ("Space", "toggle scope"), ("Enter", "create"), ("Esc", "cancel")],
+            Modal::Create(_) => vec![
+                ("Tab/↓", "next field"),
+                ("←/→", "choose"),
+                ("Space", "toggle scope"),
+                ("Enter", "create"),
+                ("Esc", "cancel"),
+            ],
         };
     }
     if app.help {
         return vec![("?/Esc", "close help")];
     }
     match app.view {
-        View::Tokens if app.tokens.search_input => vec![("type", "search name/owner/prefix/id"), ("Enter", "keep"), ("Esc", "clear")],
+        View::Tokens if app.tokens.search_input => vec![
+            ("type", "search name/owner/prefix/id"),
+            ("Enter", "keep"),
+            ("Esc", "clear"),
+        ],
         View::Tokens => vec![
             ("j/k", "move"),
             ("Enter", "detail"),
@@ -107,8 +169,20 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("?", "help"),
             ("q", "quit"),
         ],
-        View::Detail => vec![("Esc/h", "back"), ("x", "revoke"), ("R", "rotate"), ("j/k", "history"), ("r", "reload"), ("?", "help"), ("q", "quit")],
-        View::Audit if app.audit.editing.is_some() => vec![("Tab", "next filter"), ("Enter", "apply"), ("Esc", "cancel")],
+        View::Detail => vec![
+            ("Esc/h", "back"),
+            ("x", "revoke"),
+            ("R", "rotate"),
+            ("j/k", "history"),
+            ("r", "reload"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        View::Audit if app.audit.editing.is_some() => vec![
+            ("Tab", "next filter"),
+            ("Enter", "apply"),
+            ("Esc", "cancel"),
+        ],
         View::Audit => vec![
             ("j/k", "move"),
             ("f", "follow"),
@@ -128,5 +202,8 @@ pub fn footer(f: &mut Frame, area: Rect, app: &App) {
         spans.push(Span::styled(format!(" {k}"), key_style()));
         spans.push(Span::raw(format!(" {what} ")));
     }
-    f.render_widget(Paragraph::new(Line::from(spans)).style(Style::default().bg(Color::Rgb(30, 30, 30))), area);
+    f.render_widget(
+        Paragraph::new(Line::from(spans)).style(Style::default().bg(Color::Rgb(30, 30, 30))),
+        area,
+    );
 }

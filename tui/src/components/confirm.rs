@@ -18,19 +18,39 @@ pub fn draw(f: &mut Frame, area: Rect, c: &Confirm, session: &Session) {
     let warn = Style::default().fg(Color::Yellow);
     let mut lines = vec![
         Line::from(vec![
-            Span::styled(format!("{verb} "), Style::default().add_modifier(Modifier::BOLD)),
+            Span::styled(
+                format!("{verb} "),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
             Span::raw(format!("{} \"{}\"", clean(&t.prefix), clean(&t.name))),
         ]),
-        Line::raw(format!("owner {} · {} · {}", clean(&t.owner), clean(&t.kind), clean(&t.status))),
+        Line::raw(format!(
+            "owner {} · {} · {}",
+            clean(&t.owner),
+            clean(&t.kind),
+            clean(&t.status)
+        )),
         Line::raw(""),
     ];
     match c.op {
         ConfirmOp::Revoke => {
-            lines.push(Line::raw("It stops verifying for every transaction that starts after this commits."));
+            lines.push(Line::raw(
+                "It stops verifying for every transaction that starts after this commits.",
+            ));
             lines.push(Line::from(vec![
                 Span::styled("reason: ", dim()),
-                Span::styled(format!("{}▏", clean(&c.reason)), Style::default().add_modifier(Modifier::UNDERLINED)),
-                Span::styled(if c.reason.is_empty() { " (optional, recorded in the audit log)" } else { "" }, dim()),
+                Span::styled(
+                    format!("{}▏", clean(&c.reason)),
+                    Style::default().add_modifier(Modifier::UNDERLINED),
+                ),
+                Span::styled(
+                    if c.reason.is_empty() {
+                        " (optional, recorded in the audit log)"
+                    } else {
+                        ""
+                    },
+                    dim(),
+                ),
             ]));
         }
         ConfirmOp::Rotate => {
@@ -38,7 +58,10 @@ pub fn draw(f: &mut Frame, area: Rect, c: &Confirm, session: &Session) {
             let mut spans = vec![Span::styled("old token keeps working for: ", dim())];
             for (i, (label, _)) in GRACES.iter().enumerate() {
                 if i == c.grace {
-                    spans.push(Span::styled(format!("[{label}]"), Style::default().fg(Color::Black).bg(Color::Cyan)));
+                    spans.push(Span::styled(
+                        format!("[{label}]"),
+                        Style::default().fg(Color::Black).bg(Color::Cyan),
+                    ));
                 } else {
                     spans.push(Span::raw(format!(" {label} ")));
                 }
@@ -80,8 +103,14 @@ pub fn draw(f: &mut Frame, area: Rect, c: &Confirm, session: &Session) {
         lines.push(Line::raw(""));
     }
     if let Some(e) = &c.error {
-        lines.push(Line::styled("Refused by the server:", Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)));
-        lines.push(Line::styled(clean(&e.to_string()), Style::default().fg(Color::Red)));
+        lines.push(Line::styled(
+            "Refused by the server:",
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+        lines.push(Line::styled(
+            clean(&e.to_string()),
+            Style::default().fg(Color::Red),
+        ));
         lines.push(Line::raw(""));
     }
     let mut keys = vec![
@@ -92,7 +121,11 @@ pub fn draw(f: &mut Frame, area: Rect, c: &Confirm, session: &Session) {
     ];
     if c.may_act_for_owner {
         keys.push(Span::styled(" Tab", key_style()));
-        keys.push(Span::raw(if c.act_for_owner { " act as myself " } else { " act for owner " }));
+        keys.push(Span::raw(if c.act_for_owner {
+            " act as myself "
+        } else {
+            " act for owner "
+        }));
     }
     if c.busy {
         keys = vec![Span::styled("working…", dim())];
@@ -101,9 +134,12 @@ pub fn draw(f: &mut Frame, area: Rect, c: &Confirm, session: &Session) {
     let r = centered(area, 80, lines.len() as u16 + 4);
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::ALL).border_style(Style::default().fg(Color::Red)).title(format!(" {verb} token? "))),
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(Style::default().fg(Color::Red))
+                .title(format!(" {verb} token? ")),
+        ),
         r,
     );
 }

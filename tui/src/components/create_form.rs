@@ -9,39 +9,83 @@ use crate::app::{CreateForm, FormField, EXPIRY_PRESETS};
 use crate::db::model::{ScopeEntry, Session};
 use crate::text::clean;
 
-pub fn draw(f: &mut Frame, area: Rect, form: &CreateForm, catalogue: &[ScopeEntry], session: &Session) {
+pub fn draw(
+    f: &mut Frame,
+    area: Rect,
+    form: &CreateForm,
+    catalogue: &[ScopeEntry],
+    session: &Session,
+) {
     let focus = |field: FormField| form.field == field;
     let label = |field: FormField, text: &str| {
-        let style = if focus(field) { Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD) } else { dim() };
-        Span::styled(format!("{} {text:<8}", if focus(field) { "▶" } else { " " }), style)
+        let style = if focus(field) {
+            Style::default()
+                .fg(Color::Cyan)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            dim()
+        };
+        Span::styled(
+            format!("{} {text:<8}", if focus(field) { "▶" } else { " " }),
+            style,
+        )
     };
     let input = |field: FormField, value: &str, placeholder: &str| {
         if value.is_empty() && !focus(field) {
             Span::styled(placeholder.to_owned(), dim())
         } else {
             let caret = if focus(field) { "▏" } else { "" };
-            Span::styled(format!("{}{caret}", clean(value)), Style::default().add_modifier(Modifier::UNDERLINED))
+            Span::styled(
+                format!("{}{caret}", clean(value)),
+                Style::default().add_modifier(Modifier::UNDERLINED),
+            )
         }
     };
     let choice = |on: bool, text: &str| {
         if on {
-            Span::styled(format!("[{text}]"), Style::default().fg(Color::Black).bg(Color::Cyan))
+            Span::styled(
+                format!("[{text}]"),
+                Style::default().fg(Color::Black).bg(Color::Cyan),
+            )
         } else {
             Span::raw(format!(" {text} "))
         }
     };
     let mut lines = vec![
-        Line::from(vec![label(FormField::Name, "name"), input(FormField::Name, &form.name, "1–80 characters, e.g. ci deploy bot")]),
-        Line::from(vec![label(FormField::Kind, "kind"), choice(!form.personal, "service"), Span::raw(" "), choice(form.personal, "personal")]),
+        Line::from(vec![
+            label(FormField::Name, "name"),
+            input(
+                FormField::Name,
+                &form.name,
+                "1–80 characters, e.g. ci deploy bot",
+            ),
+        ]),
+        Line::from(vec![
+            label(FormField::Kind, "kind"),
+            choice(!form.personal, "service"),
+            Span::raw(" "),
+            choice(form.personal, "personal"),
+        ]),
         Line::from(vec![
             label(FormField::Owner, "owner"),
-            input(FormField::Owner, &form.owner, &format!("empty = you ({}); e.g. group:platform", clean(&session.role))),
+            input(
+                FormField::Owner,
+                &form.owner,
+                &format!(
+                    "empty = you ({}); e.g. group:platform",
+                    clean(&session.role)
+                ),
+            ),
         ]),
     ];
     if catalogue.is_empty() {
         lines.push(Line::from(vec![
             label(FormField::Scopes, "scopes"),
-            input(FormField::Scopes, &form.scopes_text, "comma separated; empty = full access"),
+            input(
+                FormField::Scopes,
+                &form.scopes_text,
+                "comma separated; empty = full access",
+            ),
         ]));
     } else {
         let mut spans = vec![label(FormField::Scopes, "scopes")];
@@ -62,8 +106,16 @@ pub fn draw(f: &mut Frame, area: Rect, form: &CreateForm, catalogue: &[ScopeEntr
         if none {
             info.push_str("; none picked = full access");
         }
-        if let Some(d) = catalogue.get(form.scope_cursor).and_then(|s| s.description.as_deref()).filter(|_| focus(FormField::Scopes)) {
-            info = format!("           {}: {}", clean(&catalogue[form.scope_cursor].scope), clean(d));
+        if let Some(d) = catalogue
+            .get(form.scope_cursor)
+            .and_then(|s| s.description.as_deref())
+            .filter(|_| focus(FormField::Scopes))
+        {
+            info = format!(
+                "           {}: {}",
+                clean(&catalogue[form.scope_cursor].scope),
+                clean(d)
+            );
         }
         lines.push(Line::styled(info, dim()));
     }
@@ -74,11 +126,21 @@ pub fn draw(f: &mut Frame, area: Rect, form: &CreateForm, catalogue: &[ScopeEntr
     }
     lines.push(Line::from(expiry));
     if EXPIRY_PRESETS[form.expiry] == "custom" {
-        lines.push(Line::from(vec![label(FormField::Custom, "at"), input(FormField::Custom, &form.custom, "e.g. 2026-06-30 or 2026-06-30 18:00+02")]));
+        lines.push(Line::from(vec![
+            label(FormField::Custom, "at"),
+            input(
+                FormField::Custom,
+                &form.custom,
+                "e.g. 2026-06-30 or 2026-06-30 18:00+02",
+            ),
+        ]));
     }
     lines.push(Line::raw(""));
     if let Some(e) = &form.error {
-        lines.push(Line::styled("The server refused this token:", Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)));
+        lines.push(Line::styled(
+            "The server refused this token:",
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
         for l in crate::text::wrap(&clean(&e.to_string()), 80) {
             lines.push(Line::styled(l, Style::default().fg(Color::Red)));
         }
@@ -94,7 +156,9 @@ pub fn draw(f: &mut Frame, area: Rect, form: &CreateForm, catalogue: &[ScopeEntr
     let r = centered(area, 84, h);
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(" New token ")),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(" New token ")),
         r,
     );
 }

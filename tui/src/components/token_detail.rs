@@ -19,7 +19,9 @@ fn when(at: Option<DateTime<Utc>>, now: DateTime<Utc>, none: &str) -> String {
 pub fn draw(f: &mut Frame, area: Rect, d: &Detail, now: DateTime<Utc>) {
     let [top, bottom] = Layout::vertical([Constraint::Length(13), Constraint::Min(3)]).areas(area);
     let t = &d.token;
-    let field = |k: &str, v: String| Line::from(vec![Span::styled(format!(" {k:<11}"), dim()), Span::raw(v)]);
+    let field = |k: &str, v: String| {
+        Line::from(vec![Span::styled(format!(" {k:<11}"), dim()), Span::raw(v)])
+    };
     let mut lines = vec![
         field("id", t.id.to_string()),
         field("prefix", clean(&t.prefix)),
@@ -27,9 +29,15 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Detail, now: DateTime<Utc>) {
         field("kind", clean(&t.kind)),
         field("owner", clean(&t.owner)),
         field("scopes", scopes(&t.scopes)),
-        Line::from(vec![Span::styled(format!(" {:<11}", "status"), dim()), Span::styled(clean(&t.status), status_style(&t.status))]),
+        Line::from(vec![
+            Span::styled(format!(" {:<11}", "status"), dim()),
+            Span::styled(clean(&t.status), status_style(&t.status)),
+        ]),
         field("expires", when(t.expires_at, now, "never")),
-        field("last used", when(t.last_used_at, now, "never (or not yet recorded)")),
+        field(
+            "last used",
+            when(t.last_used_at, now, "never (or not yet recorded)"),
+        ),
         field("created", when(Some(t.created_at), now, "")),
         field("revoked at", when(t.revoked_at, now, "—")),
     ];
@@ -37,11 +45,20 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Detail, now: DateTime<Utc>) {
         lines.push(Line::styled(" loading…", dim()));
     }
     let title = format!(" Token {} ", clean(&t.prefix));
-    f.render_widget(Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)), top);
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
+        top,
+    );
 
-    let block = Block::default().borders(Borders::ALL).title(format!(" Audit history ({} events) ", d.history.len()));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" Audit history ({} events) ", d.history.len()));
     if let Some(e) = &d.error {
-        let p = Paragraph::new(vec![Line::raw(clean(&e.to_string())), Line::styled("The audit log needs tokens_reader.", dim())]).block(block);
+        let p = Paragraph::new(vec![
+            Line::raw(clean(&e.to_string())),
+            Line::styled("The audit log needs tokens_reader.", dim()),
+        ])
+        .block(block);
         f.render_widget(p, bottom);
         return;
     }
@@ -51,17 +68,33 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Detail, now: DateTime<Utc>) {
             Cell::from(clean(&e.action)),
             Cell::from(clean(&e.actor)),
             Cell::from(clean(&e.db_role)),
-            Cell::from(e.meta.as_ref().map(|m| clean(&m.to_string())).unwrap_or_default()),
+            Cell::from(
+                e.meta
+                    .as_ref()
+                    .map(|m| clean(&m.to_string()))
+                    .unwrap_or_default(),
+            ),
         ])
     });
-    let header = Row::new(["AT (UTC)", "ACTION", "ACTOR", "DB ROLE", "META"]).style(Style::default().add_modifier(Modifier::BOLD));
+    let header = Row::new(["AT (UTC)", "ACTION", "ACTOR", "DB ROLE", "META"])
+        .style(Style::default().add_modifier(Modifier::BOLD));
     let table = Table::new(
         rows,
-        [Constraint::Length(19), Constraint::Length(14), Constraint::Length(18), Constraint::Length(18), Constraint::Min(10)],
+        [
+            Constraint::Length(19),
+            Constraint::Length(14),
+            Constraint::Length(18),
+            Constraint::Length(18),
+            Constraint::Min(10),
+        ],
     )
     .header(header)
     .block(block)
     .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
-    let mut state = TableState::default().with_selected(if d.history.is_empty() { None } else { Some(d.scroll) });
+    let mut state = TableState::default().with_selected(if d.history.is_empty() {
+        None
+    } else {
+        Some(d.scroll)
+    });
     f.render_stateful_widget(table, bottom, &mut state);
 }

@@ -33,7 +33,8 @@ fn title(l: &TokenList) -> String {
 pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
     let search_line = l.search_input || !l.filter.search.is_empty();
     let (search_area, table_area) = if search_line {
-        let [a, b] = ratatui::layout::Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+        let [a, b] = ratatui::layout::Layout::vertical([Constraint::Length(1), Constraint::Min(1)])
+            .areas(area);
         (Some(a), b)
     } else {
         (None, area)
@@ -50,10 +51,16 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
     let block = Block::default().borders(Borders::ALL).title(title(l));
     if let Some(e) = &l.error {
         let p = Paragraph::new(vec![
-            Line::styled("The server refused to list tokens:", Style::default().add_modifier(Modifier::BOLD)),
+            Line::styled(
+                "The server refused to list tokens:",
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
             Line::raw(clean(&e.to_string())),
             Line::raw(""),
-            Line::styled("Listing needs tokens_reader (every token) or tokens_self_service (your own).", dim()),
+            Line::styled(
+                "Listing needs tokens_reader (every token) or tokens_self_service (your own).",
+                dim(),
+            ),
         ])
         .wrap(Wrap { trim: false })
         .block(block);
@@ -64,19 +71,36 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
         let text = if !l.loaded {
             vec![Line::raw("Loading…")]
         } else if l.filter != Default::default() {
-            vec![Line::raw("No token matches these filters."), Line::styled("Esc clears the search; f / F cycle status and kind.", dim())]
+            vec![
+                Line::raw("No token matches these filters."),
+                Line::styled("Esc clears the search; f / F cycle status and kind.", dim()),
+            ]
         } else {
             vec![
                 Line::raw("No tokens yet."),
                 Line::raw(""),
-                Line::from(vec![Span::raw("Press "), Span::styled("n", key_style()), Span::raw(" to create the first one.")]),
+                Line::from(vec![
+                    Span::raw("Press "),
+                    Span::styled("n", key_style()),
+                    Span::raw(" to create the first one."),
+                ]),
             ]
         };
         f.render_widget(Paragraph::new(text).block(block), table_area);
         return;
     }
-    let header = Row::new(["PREFIX", "NAME", "KIND", "OWNER", "SCOPES", "STATUS", "EXPIRES", "LAST USED", "CREATED"])
-        .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
+    let header = Row::new([
+        "PREFIX",
+        "NAME",
+        "KIND",
+        "OWNER",
+        "SCOPES",
+        "STATUS",
+        "EXPIRES",
+        "LAST USED",
+        "CREATED",
+    ])
+    .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let rows = l.rows.iter().map(|t| {
         Row::new(vec![
             Cell::from(clean(&t.prefix)),
@@ -85,8 +109,16 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
             Cell::from(clean(&t.owner)),
             Cell::from(scopes(&t.scopes)),
             Cell::from(Span::styled(clean(&t.status), status_style(&t.status))),
-            Cell::from(t.expires_at.map(|e| relative(e, now)).unwrap_or_else(|| "never".into())),
-            Cell::from(t.last_used_at.map(|e| relative(e, now)).unwrap_or_else(|| "—".into())),
+            Cell::from(
+                t.expires_at
+                    .map(|e| relative(e, now))
+                    .unwrap_or_else(|| "never".into()),
+            ),
+            Cell::from(
+                t.last_used_at
+                    .map(|e| relative(e, now))
+                    .unwrap_or_else(|| "—".into()),
+            ),
             Cell::from(t.created_at.format("%Y-%m-%d").to_string()),
         ])
     });

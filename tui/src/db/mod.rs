@@ -18,30 +18,77 @@ use queries::{AuditQuery, MintRequest, PageQuery, TokenFilter, TokenPage};
 /// is current, so a stale page (an older search) is ignored.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Request {
-    Tokens { gen: u64, query: PageQuery },
-    Count { gen: u64, filter: TokenFilter },
-    Detail { id: Uuid },
-    Audit { gen: u64, query: AuditQuery, follow: bool },
+    Tokens {
+        gen: u64,
+        query: PageQuery,
+    },
+    Count {
+        gen: u64,
+        filter: TokenFilter,
+    },
+    Detail {
+        id: Uuid,
+    },
+    Audit {
+        gen: u64,
+        query: AuditQuery,
+        follow: bool,
+    },
     Scopes,
     Mint(MintRequest),
-    Revoke { id: Uuid, actor: Option<String>, reason: Option<String> },
-    Rotate { id: Uuid, grace: String, actor: Option<String> },
+    Revoke {
+        id: Uuid,
+        actor: Option<String>,
+        reason: Option<String>,
+    },
+    Rotate {
+        id: Uuid,
+        grace: String,
+        actor: Option<String>,
+    },
 }
 
 /// What the worker answers, and what it says about the connection.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Reply {
-    Tokens { gen: u64, result: Result<TokenPage, DbError> },
-    Count { gen: u64, result: Result<i64, DbError> },
-    Detail { id: Uuid, result: Result<(Option<Token>, Vec<AuditEvent>), DbError> },
-    Audit { gen: u64, follow: bool, result: Result<Vec<AuditEvent>, DbError> },
+    Tokens {
+        gen: u64,
+        result: Result<TokenPage, DbError>,
+    },
+    Count {
+        gen: u64,
+        result: Result<i64, DbError>,
+    },
+    Detail {
+        id: Uuid,
+        result: Result<(Option<Token>, Vec<AuditEvent>), DbError>,
+    },
+    Audit {
+        gen: u64,
+        follow: bool,
+        result: Result<Vec<AuditEvent>, DbError>,
+    },
     Scopes(Result<Vec<ScopeEntry>, DbError>),
     Minted(Result<Minted, DbError>),
-    Revoked { id: Uuid, result: Result<bool, DbError> },
-    Rotated { id: Uuid, result: Result<Minted, DbError> },
-    ConnectionLost { error: String },
-    Reconnecting { attempt: u32, retry_in: Duration, error: String },
-    Reconnected { session: Session },
+    Revoked {
+        id: Uuid,
+        result: Result<bool, DbError>,
+    },
+    Rotated {
+        id: Uuid,
+        result: Result<Minted, DbError>,
+    },
+    ConnectionLost {
+        error: String,
+    },
+    Reconnecting {
+        attempt: u32,
+        retry_in: Duration,
+        error: String,
+    },
+    Reconnected {
+        session: Session,
+    },
 }
 
 impl Reply {

@@ -13,7 +13,10 @@ use super::model::{AuditEvent, Minted, ScopeEntry, Secret, Session, Token};
 
 type Result<T> = std::result::Result<T, DbError>;
 
-fn run<T>(client: &mut Client, f: impl FnOnce(&mut Client) -> std::result::Result<T, postgres::Error>) -> Result<T> {
+fn run<T>(
+    client: &mut Client,
+    f: impl FnOnce(&mut Client) -> std::result::Result<T, postgres::Error>,
+) -> Result<T> {
     f(client).map_err(|e| {
         let closed = client.is_closed();
         DbError::from_pg(e, closed)
@@ -139,7 +142,9 @@ impl SortColumn {
 
     pub fn parse(s: &str) -> Option<SortColumn> {
         let s = s.replace(['_', '-'], " ");
-        SortColumn::ALL.into_iter().find(|c| c.label() == s || (s == "expires" && *c == SortColumn::Expires))
+        SortColumn::ALL
+            .into_iter()
+            .find(|c| c.label() == s || (s == "expires" && *c == SortColumn::Expires))
     }
 
     pub fn next(self) -> SortColumn {
@@ -166,7 +171,10 @@ impl SortColumn {
     }
 
     fn is_time(self) -> bool {
-        matches!(self, SortColumn::Created | SortColumn::Expires | SortColumn::LastUsed)
+        matches!(
+            self,
+            SortColumn::Created | SortColumn::Expires | SortColumn::LastUsed
+        )
     }
 }
 
@@ -252,7 +260,9 @@ fn filter_sql(f: &TokenFilter, params: &mut Vec<Box<dyn ToSql + Sync>>) -> Strin
         } else {
             params.push(Box::new(like_pattern(search)));
             let n = params.len();
-            clauses.push(format!("(name ILIKE ${n} OR owner ILIKE ${n} OR prefix ILIKE ${n})"));
+            clauses.push(format!(
+                "(name ILIKE ${n} OR owner ILIKE ${n} OR prefix ILIKE ${n})"
+            ));
         }
     }
     if clauses.is_empty() {
@@ -279,8 +289,9 @@ pub fn token_page(client: &mut Client, q: &PageQuery) -> Result<TokenPage> {
     if let Some(c) = &q.cursor {
         match &c.key {
             SortKey::Micros(v) if q.sort == SortColumn::Created => {
-                let at = DateTime::<Utc>::from_timestamp_micros(*v)
-                    .ok_or_else(|| DbError::Client(format!("a creation time out of range: {v} µs")))?;
+                let at = DateTime::<Utc>::from_timestamp_micros(*v).ok_or_else(|| {
+                    DbError::Client(format!("a creation time out of range: {v} µs"))
+                })?;
                 params.push(Box::new(at));
             }
             SortKey::Micros(v) => params.push(Box::new(*v)),
@@ -314,7 +325,9 @@ pub fn token_page(client: &mut Client, q: &PageQuery) -> Result<TokenPage> {
         .map(|r| {
             let t = token_row(r);
             let key = match q.sort {
-                SortColumn::Created => SortKey::Micros(r.get::<_, DateTime<Utc>>("sort_key").timestamp_micros()),
+                SortColumn::Created => {
+                    SortKey::Micros(r.get::<_, DateTime<Utc>>("sort_key").timestamp_micros())
+                }
                 s if s.is_time() => SortKey::Micros(r.get("sort_key")),
                 _ => SortKey::Text(r.get("sort_key")),
             };
@@ -342,13 +355,23 @@ pub fn token_count(client: &mut Client, f: &TokenFilter) -> Result<i64> {
     let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
     let wh = filter_sql(f, &mut params);
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
-    let row = run(client, |c| c.query_one(&format!("SELECT count(*) FROM tokens.tokens WHERE {wh}"), &refs))?;
+    let row = run(client, |c| {
+        c.query_one(
+            &format!("SELECT count(*) FROM tokens.tokens WHERE {wh}"),
+            &refs,
+        )
+    })?;
     Ok(row.get(0))
 }
 
 /// A token by id, or by unique prefix.
 pub fn token(client: &mut Client, id: Uuid) -> Result<Option<Token>> {
-    let rows = run(client, |c| c.query(&format!("SELECT {TOKEN_COLUMNS} FROM tokens.tokens WHERE id = $1"), &[&id]))?;
+    let rows = run(client, |c| {
+        c.query(
+            &format!("SELECT {TOKEN_COLUMNS} FROM tokens.tokens WHERE id = $1"),
+            &[&id],
+        )
+    })?;
     Ok(rows.first().map(token_row))
 }
 
@@ -358,7 +381,10 @@ pub fn resolve_token(client: &mut Client, given: &str) -> Result<Uuid> {
         return Ok(id);
     }
     let rows = run(client, |c| {
-        c.query("SELECT id FROM tokens.tokens WHERE prefix = $1 LIMIT 2", &[&given])
+        c.query(
+            "SELECT id FROM tokens.tokens WHERE prefix = $1 LIMIT 2",
+            &[&given],
+        )
     })?;
     match rows.as_slice() {
         [one] => Ok(one.get("id")),
@@ -400,7 +426,12 @@ fn time_bound(s: &str) -> (Option<String>, Option<String>) {
     if s.is_empty() {
         return (None, None);
     }
-    let units = [("m", "minutes"), ("h", "hours"), ("d", "days"), ("w", "weeks")];
+    let units = [
+        ("m", "minutes"),
+        ("h", "hours"),
+        ("d", "days"),
+        ("w", "weeks"),
+    ];
     for (short, long) in units {
         if let Some(n) = s.strip_suffix(short) {
             if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) {
@@ -408,7 +439,12 @@ fn time_bound(s: &str) -> (Option<String>, Option<String>) {
             }
         }
     }
-    if s.ends_with(" ago") || s.contains("hour") || s.contains("day") || s.contains("minute") || s.contains("week") {
+    if s.ends_with(" ago")
+        || s.contains("hour")
+        || s.contains("day")
+        || s.contains("minute")
+        || s.contains("week")
+    {
         return (None, Some(s.trim_end_matches(" ago").to_owned()));
     }
     (Some(s.to_owned()), None)
@@ -428,11 +464,19 @@ pub struct AuditQuery {
 pub fn audit_page(client: &mut Client, q: &AuditQuery) -> Result<Vec<AuditEvent>> {
     let (since_abs, since_ago) = time_bound(&q.filter.since);
     let (until_abs, until_ago) = time_bound(&q.filter.until);
-    let action = Some(q.filter.action.trim()).filter(|s| !s.is_empty()).map(str::to_owned);
-    let actor = Some(q.filter.actor.trim()).filter(|s| !s.is_empty()).map(like_pattern);
+    let action = Some(q.filter.action.trim())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    let actor = Some(q.filter.actor.trim())
+        .filter(|s| !s.is_empty())
+        .map(like_pattern);
     // With `after`, read upwards from it (oldest first) so follow mode never
     // skips events, and return newest first like every other page.
-    let order = if q.after.is_some() && q.before.is_none() { "ASC" } else { "DESC" };
+    let order = if q.after.is_some() && q.before.is_none() {
+        "ASC"
+    } else {
+        "DESC"
+    };
     let sql = format!(
         "SELECT {AUDIT_COLUMNS} FROM tokens.audit_log
           WHERE ($1::text IS NULL OR action = $1)
@@ -472,10 +516,18 @@ pub fn audit_page(client: &mut Client, q: &AuditQuery) -> Result<Vec<AuditEvent>
 }
 
 pub fn scopes(client: &mut Client) -> Result<Vec<ScopeEntry>> {
-    let rows = run(client, |c| c.query("SELECT scope, description FROM tokens.scopes ORDER BY scope", &[]))?;
+    let rows = run(client, |c| {
+        c.query(
+            "SELECT scope, description FROM tokens.scopes ORDER BY scope",
+            &[],
+        )
+    })?;
     Ok(rows
         .iter()
-        .map(|r| ScopeEntry { scope: r.get("scope"), description: r.get("description") })
+        .map(|r| ScopeEntry {
+            scope: r.get("scope"),
+            description: r.get("description"),
+        })
         .collect())
 }
 
@@ -509,13 +561,23 @@ pub fn mint(client: &mut Client, m: &MintRequest) -> Result<Minted> {
                 expires_at => COALESCE($3::text::timestamptz, now() + $4::text::interval),
                 kind => $5, owner => $6)"
     );
-    let row = run(client, |c| c.query_one(&sql, &[&m.name, &m.scopes, &at, &within, &m.kind, &m.owner]))?;
+    let row = run(client, |c| {
+        c.query_one(&sql, &[&m.name, &m.scopes, &at, &within, &m.kind, &m.owner])
+    })?;
     Ok(minted(&row))
 }
 
-pub fn revoke(client: &mut Client, id: Uuid, actor: Option<&str>, reason: Option<&str>) -> Result<bool> {
+pub fn revoke(
+    client: &mut Client,
+    id: Uuid,
+    actor: Option<&str>,
+    reason: Option<&str>,
+) -> Result<bool> {
     let row = run(client, |c| {
-        c.query_one("SELECT tokens.revoke(id => $1, actor => $2, reason => $3)", &[&id, &actor, &reason])
+        c.query_one(
+            "SELECT tokens.revoke(id => $1, actor => $2, reason => $3)",
+            &[&id, &actor, &reason],
+        )
     })?;
     Ok(row.get(0))
 }

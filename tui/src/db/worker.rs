@@ -42,7 +42,10 @@ pub fn spawn(target: Target, client: Client, reply: impl Fn(Reply) + Send + 'sta
             eprintln!("tokens-console: cannot start the database thread: {e}");
             std::process::exit(1)
         });
-    Worker { requests: tx, handle }
+    Worker {
+        requests: tx,
+        handle,
+    }
 }
 
 fn run(target: Target, mut client: Option<Client>, rx: Receiver<Request>, reply: impl Fn(Reply)) {
@@ -54,12 +57,19 @@ fn run(target: Target, mut client: Option<Client>, rx: Receiver<Request>, reply:
         let Some(c) = client.as_mut() else {
             attempt += 1;
             let wait = backoff(attempt);
-            reply(Reply::Reconnecting { attempt, retry_in: wait, error: last_error.clone() });
+            reply(Reply::Reconnecting {
+                attempt,
+                retry_in: wait,
+                error: last_error.clone(),
+            });
             let deadline = Instant::now() + wait;
             // Until we are back, requests are answered "not connected" (the
             // UI reloads its views on reconnect; writes are never replayed).
             for req in pending.drain(..) {
-                reply(fail(req, DbError::NotConnected(format!("not connected: {last_error}"))));
+                reply(fail(
+                    req,
+                    DbError::NotConnected(format!("not connected: {last_error}")),
+                ));
             }
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -67,12 +77,18 @@ fn run(target: Target, mut client: Option<Client>, rx: Receiver<Request>, reply:
                     break;
                 }
                 match rx.recv_timeout(left) {
-                    Ok(req) => reply(fail(req, DbError::NotConnected(format!("not connected: {last_error}")))),
+                    Ok(req) => reply(fail(
+                        req,
+                        DbError::NotConnected(format!("not connected: {last_error}")),
+                    )),
                     Err(RecvTimeoutError::Timeout) => break,
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
             }
-            match target.connect().and_then(|mut c| queries::session(&mut c).map(|s| (c, s))) {
+            match target
+                .connect()
+                .and_then(|mut c| queries::session(&mut c).map(|s| (c, s)))
+            {
                 Ok((c, session)) => {
                     client = Some(c);
                     last_used = Instant::now();
@@ -95,7 +111,9 @@ fn run(target: Target, mut client: Option<Client>, rx: Receiver<Request>, reply:
                     if let Err(e) = c.is_valid(Duration::from_secs(3)) {
                         last_error = DbError::from_pg(e, true).to_string();
                         client = None;
-                        reply(Reply::ConnectionLost { error: last_error.clone() });
+                        reply(Reply::ConnectionLost {
+                            error: last_error.clone(),
+                        });
                     }
                     continue;
                 }
@@ -114,7 +132,9 @@ fn run(target: Target, mut client: Option<Client>, rx: Receiver<Request>, reply:
             last_error = e.to_string();
             client = None;
             reply(answer);
-            reply(Reply::ConnectionLost { error: last_error.clone() });
+            reply(Reply::ConnectionLost {
+                error: last_error.clone(),
+            });
             continue;
         }
         reply(answer);
@@ -127,35 +147,63 @@ fn superseded(req: &Request, later: &VecDeque<Request>) -> bool {
             (req, l),
             (Request::Tokens { .. }, Request::Tokens { .. })
                 | (Request::Count { .. }, Request::Count { .. })
-                | (Request::Audit { follow: false, .. }, Request::Audit { follow: false, .. })
+                | (
+                    Request::Audit { follow: false, .. },
+                    Request::Audit { follow: false, .. }
+                )
         )
     })
 }
 
 fn handle(c: &mut Client, req: Request) -> Reply {
     match req {
-        Request::Tokens { gen, query } => Reply::Tokens { gen, result: queries::token_page(c, &query) },
-        Request::Count { gen, filter } => Reply::Count { gen, result: queries::token_count(c, &filter) },
+        Request::Tokens { gen, query } => Reply::Tokens {
+            gen,
+            result: queries::token_page(c, &query),
+        },
+        Request::Count { gen, filter } => Reply::Count {
+            gen,
+            result: queries::token_count(c, &filter),
+        },
         Request::Detail { id } => Reply::Detail {
             id,
-            result: queries::token(c, id).and_then(|t| queries::token_history(c, id, 200).map(|h| (t, h))),
+            result: queries::token(c, id)
+                .and_then(|t| queries::token_history(c, id, 200).map(|h| (t, h))),
         },
-        Request::Audit { gen, query, follow } => Reply::Audit { gen, follow, result: queries::audit_page(c, &query) },
+        Request::Audit { gen, query, follow } => Reply::Audit {
+            gen,
+            follow,
+            result: queries::audit_page(c, &query),
+        },
         Request::Scopes => Reply::Scopes(queries::scopes(c)),
         Request::Mint(m) => Reply::Minted(queries::mint(c, &m)),
-        Request::Revoke { id, actor, reason } => {
-            Reply::Revoked { id, result: queries::revoke(c, id, actor.as_deref(), reason.as_deref()) }
-        }
-        Request::Rotate { id, grace, actor } => Reply::Rotated { id, result: queries::rotate(c, id, &grace, actor.as_deref()) },
+        Request::Revoke { id, actor, reason } => Reply::Revoked {
+            id,
+            result: queries::revoke(c, id, actor.as_deref(), reason.as_deref()),
+        },
+        Request::Rotate { id, grace, actor } => Reply::Rotated {
+            id,
+            result: queries::rotate(c, id, &grace, actor.as_deref()),
+        },
     }
 }
 
 fn fail(req: Request, e: DbError) -> Reply {
     match req {
-        Request::Tokens { gen, .. } => Reply::Tokens { gen, result: Err(e) },
-        Request::Count { gen, .. } => Reply::Count { gen, result: Err(e) },
+        Request::Tokens { gen, .. } => Reply::Tokens {
+            gen,
+            result: Err(e),
+        },
+        Request::Count { gen, .. } => Reply::Count {
+            gen,
+            result: Err(e),
+        },
         Request::Detail { id } => Reply::Detail { id, result: Err(e) },
-        Request::Audit { gen, follow, .. } => Reply::Audit { gen, follow, result: Err(e) },
+        Request::Audit { gen, follow, .. } => Reply::Audit {
+            gen,
+            follow,
+            result: Err(e),
+        },
         Request::Scopes => Reply::Scopes(Err(e)),
         Request::Mint(_) => Reply::Minted(Err(e)),
         Request::Revoke { id, .. } => Reply::Revoked { id, result: Err(e) },
@@ -175,10 +223,17 @@ mod tests {
 
     #[test]
     fn later_reads_supersede_earlier_ones_but_writes_never_do() {
-        let q = |gen| Request::Count { gen, filter: Default::default() };
+        let q = |gen| Request::Count {
+            gen,
+            filter: Default::default(),
+        };
         let later: VecDeque<Request> = [q(2)].into();
         assert!(superseded(&q(1), &later));
-        let revoke = Request::Revoke { id: uuid::Uuid::nil(), actor: None, reason: None };
+        let revoke = Request::Revoke {
+            id: uuid::Uuid::nil(),
+            actor: None,
+            reason: None,
+        };
         assert!(!superseded(&revoke, &[revoke.clone()].into()));
         assert!(!superseded(&Request::Scopes, &later));
     }

@@ -14,7 +14,9 @@ use tokens_console::db::queries::{Cursor, SortKey, TokenPage};
 use tokens_console::db::Reply;
 
 pub fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 3, 14, 12, 0, 0).single().expect("a valid time")
+    Utc.with_ymd_and_hms(2025, 3, 14, 12, 0, 0)
+        .single()
+        .expect("a valid time")
 }
 
 pub fn session() -> Session {
@@ -38,13 +40,34 @@ pub fn token(n: u128, name: &str, owner: &str, status: &str) -> Token {
         id: id(n),
         prefix: format!("tbm_{:08}", n).chars().take(12).collect::<String>(),
         name: name.into(),
-        kind: if owner.starts_with("group:") { "service" } else { "personal" }.into(),
+        kind: if owner.starts_with("group:") {
+            "service"
+        } else {
+            "personal"
+        }
+        .into(),
         owner: owner.into(),
-        scopes: if n % 3 == 0 { None } else { Some(vec!["deploy".into(), "read".into()]) },
-        expires_at: if n % 2 == 0 { Some(now() + Duration::days(30)) } else { None },
-        last_used_at: if n % 4 == 1 { Some(now() - Duration::hours(3)) } else { None },
+        scopes: if n % 3 == 0 {
+            None
+        } else {
+            Some(vec!["deploy".into(), "read".into()])
+        },
+        expires_at: if n % 2 == 0 {
+            Some(now() + Duration::days(30))
+        } else {
+            None
+        },
+        last_used_at: if n % 4 == 1 {
+            Some(now() - Duration::hours(3))
+        } else {
+            None
+        },
         created_at: now() - Duration::days(n as i64),
-        revoked_at: if status == "revoked" { Some(now() - Duration::hours(1)) } else { None },
+        revoked_at: if status == "revoked" {
+            Some(now() - Duration::hours(1))
+        } else {
+            None
+        },
         status: status.into(),
     }
 }
@@ -61,8 +84,17 @@ pub fn sample_tokens() -> Vec<Token> {
 }
 
 pub fn page(rows: Vec<Token>, has_next: bool) -> TokenPage {
-    let cursor = |t: &Token| Cursor { key: SortKey::Micros(t.created_at.timestamp_micros()), id: t.id };
-    TokenPage { first: rows.first().map(cursor), last: rows.last().map(cursor), rows, has_prev: false, has_next }
+    let cursor = |t: &Token| Cursor {
+        key: SortKey::Micros(t.created_at.timestamp_micros()),
+        id: t.id,
+    };
+    TokenPage {
+        first: rows.first().map(cursor),
+        last: rows.last().map(cursor),
+        rows,
+        has_prev: false,
+        has_next,
+    }
 }
 
 pub fn minted() -> Minted {
@@ -85,11 +117,23 @@ pub fn audit_events() -> Vec<AuditEvent> {
         .map(|i| AuditEvent {
             id: i,
             at: now() - Duration::minutes(60 - i),
-            actor: if i == 4 { "group:platform".into() } else { "alice".into() },
+            actor: if i == 4 {
+                "group:platform".into()
+            } else {
+                "alice".into()
+            },
             db_role: "alice".into(),
-            action: if i == 4 { "token.revoke".into() } else { "token.create".into() },
+            action: if i == 4 {
+                "token.revoke".into()
+            } else {
+                "token.create".into()
+            },
             target: Some(format!("token:{}", id(i as u128))),
-            meta: Some(if i == 4 { serde_json::json!({"reason": "leaked"}) } else { serde_json::json!({"name": "bot", "kind": "service"}) }),
+            meta: Some(if i == 4 {
+                serde_json::json!({"reason": "leaked"})
+            } else {
+                serde_json::json!({"name": "bot", "kind": "service"})
+            }),
         })
         .collect()
 }
@@ -106,7 +150,10 @@ pub fn app_with(rows: Vec<Token>) -> App {
         })
         .expect("the first page is requested");
     let n = rows.len() as i64;
-    app.update(Action::Db(Reply::Tokens { gen, result: Ok(page(rows, false)) }));
+    app.update(Action::Db(Reply::Tokens {
+        gen,
+        result: Ok(page(rows, false)),
+    }));
     app.update(Action::Db(Reply::Count { gen, result: Ok(n) }));
     app
 }

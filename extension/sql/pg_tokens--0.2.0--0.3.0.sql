@@ -1,0 +1,60 @@
+-- pg_tokens 0.2.0 -> 0.3.0: usage analytics and per-token rate limits.
+--
+-- With shared_preload_libraries = 'pg_tokens', verify writes nothing: it
+-- counts each token's uses (and refusals) in shared memory, and a
+-- background worker flushes them here in batches, together with
+-- last_used_at. Rate limits are enforced from the same shared memory.
+
+-- A rate limit: at most rate_requests successful verifications per window
+-- of rate_per (a fixed window that opens at the first success after the
+-- previous one closed).
+ALTER TABLE tokens.token_store
+    ADD COLUMN rate_requests integer CHECK (rate_requests >= 1),
+    ADD COLUMN rate_per interval CHECK (rate_per BETWEEN interval '1 second' AND interval '1 day'),
+    ADD CONSTRAINT token_store_rate_limit_check CHECK ((rate_requests IS NULL) = (rate_per IS NULL));
+
+-- Uses per token and minute, written only by the background flush.
+-- count: successful verifications; denied: refusals of the token (revoked,
+-- expired, ip_denied, rate_limited, ...). No foreign key: a flush never
+-- waits on, or blocks, anything done to token_store.
+CREATE TABLE tokens.usage_counts (
+    token_id uuid        NOT NULL,
+    bucket   timestamptz NOT NULL,
+    count    bigint      NOT NULL DEFAULT 0 CHECK (count >= 0),
+    denied   bigint      NOT NULL DEFAULT 0 CHECK (denied >= 0),
+    PRIMARY KEY (token_id, bucket)
+);
+SELECT pg_catalog.pg_extension_config_dump('tokens.usage_counts', '');
+
+CREATE FUNCTION tokens.set_rate_limit(id uuid, requests integer, per interval) RETURNS void
+LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'set_rate_limit_wrapper';
+
+REVOKE EXECUTE ON FUNCTION tokens.set_rate_limit(uuid, integer, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tokens.set_rate_limit(uuid, integer, interval) TO tokens_writer, tokens_self_service;
+
+-- A token's uses per bucket from since (truncated to the minute) to now.
+CREATE FUNCTION tokens.usage(id uuid, since timestamptz, bucket interval)
+RETURNS TABLE (bucket_start timestamptz, count bigint, denied bigint)
+LANGUAGE c STABLE PARALLEL UNSAFE ROWS 100
+AS 'MODULE_PATHNAME', 'usage_wrapper';
+
+REVOKE EXECUTE ON FUNCTION tokens.usage(uuid, timestamptz, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tokens.usage(uuid, timestamptz, interval) TO tokens_reader, tokens_self_service;
+
+-- The listing gains the last 24 hours' uses and the rate limit.
+CREATE OR REPLACE VIEW tokens.tokens WITH (security_barrier) AS
+SELECT t.id, t.prefix, t.name, t.kind, t.owner, t.scopes, t.expires_at,
+       u.last_used_at, t.created_at, t.revoked_at,
+       tokens.token_status(t.revoked_at, t.expires_at, pg_catalog.now()) AS status,
+       t.allowed_ips,
+       (SELECT COALESCE(pg_catalog.sum(c.count), 0)::bigint
+          FROM tokens.usage_counts c
+         WHERE c.token_id = t.id
+           AND c.bucket >= pg_catalog.now() - interval '24 hours') AS uses_24h,
+       t.rate_requests AS rate_limit_requests,
+       t.rate_per AS rate_limit_per
+  FROM tokens.token_store t
+  LEFT JOIN tokens.token_last_use u ON u.token_id = t.id
+ WHERE (SELECT pg_catalog.pg_has_role(CURRENT_USER, 'tokens_reader', 'USAGE'))
+    OR t.owner = CURRENT_USER::text;

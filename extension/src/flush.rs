@@ -1,0 +1,216 @@
+//! The background flush: a launcher (connected to no database) wakes every
+//! `pg_tokens.flush_interval`, and for each database with usage in shared
+//! memory starts a short-lived worker connected to it, which writes the
+//! counts and last uses in one transaction and exits. Nothing stays
+//! connected to a database, so the flush never holds up CREATE DATABASE
+//! (from a template) or DROP DATABASE for more than a flush.
+//!
+//! The flush runs on a primary only (the launcher starts when recovery
+//! ends): a standby counts no usage.
+
+use std::time::Duration;
+
+use pgrx::bgworkers::{
+    BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
+};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, Uuid};
+
+use crate::gucs;
+use crate::shmem::{self, Pending};
+use crate::store::timestamp;
+
+/// Registers the launcher; called from `_PG_init` while preloading only.
+pub fn register() {
+    BackgroundWorkerBuilder::new("pg_tokens usage flush")
+        .set_type("pg_tokens flush")
+        .set_function("pg_tokens_flush_launcher")
+        .set_library("pg_tokens")
+        .enable_spi_access()
+        .set_start_time(BgWorkerStartTime::RecoveryFinished)
+        .set_restart_time(Some(Duration::from_secs(5)))
+        .load();
+}
+
+fn interval() -> Duration {
+    Duration::from_millis(gucs::FLUSH_INTERVAL.get().max(100) as u64)
+}
+
+#[pg_guard]
+#[no_mangle]
+pub extern "C-unwind" fn pg_tokens_flush_launcher(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    // No database: the launcher reads only the shared catalog pg_database.
+    BackgroundWorker::connect_worker_to_spi(None, None);
+    while BackgroundWorker::wait_latch(Some(interval())) {
+        if BackgroundWorker::sighup_received() {
+            // SAFETY: the documented way for a worker to reload its settings.
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+        }
+        flush_all();
+    }
+    // A clean shutdown: what is left is written to disk by the postmaster.
+}
+
+fn flush_all() {
+    let dropped = shmem::take_dropped();
+    if dropped > 0 {
+        pgrx::log!(
+            "pg_tokens: {dropped} verifications were not counted in usage: more tokens were in use than \
+             pg_tokens.max_tracked_tokens ({}) holds",
+            gucs::MAX_TRACKED_TOKENS.get()
+        );
+    }
+    let pending = shmem::databases_with_pending();
+    if pending.is_empty() {
+        return;
+    }
+    let connectable = BackgroundWorker::transaction(connectable_databases);
+    shmem::forget_databases_except(|db| connectable.contains(&db));
+    for db in pending.into_iter().filter(|db| connectable.contains(db)) {
+        if BackgroundWorker::sigterm_received() {
+            return;
+        }
+        flush_database(db);
+    }
+}
+
+/// Starts the worker for `db` and waits for it to finish.
+fn flush_database(db: u32) {
+    let worker = BackgroundWorkerBuilder::new(&format!("pg_tokens usage flush for database {db}"))
+        .set_type("pg_tokens flush")
+        .set_function("pg_tokens_flush_database")
+        .set_library("pg_tokens")
+        .set_argument(Some(pg_sys::Datum::from(db)))
+        .enable_spi_access()
+        .set_restart_time(None)
+        // SAFETY: reads this process's pid.
+        .set_notify_pid(unsafe { pg_sys::MyProcPid })
+        .load_dynamic();
+    match worker {
+        Ok(worker) => {
+            let _ = worker.wait_for_shutdown();
+        }
+        Err(_) => {
+            // No free worker slot (max_worker_processes): next round.
+        }
+    }
+}
+
+/// Databases that exist and accept connections, from the shared catalog.
+fn connectable_databases() -> Vec<u32> {
+    let mut dbs = Vec::new();
+    // SAFETY: a catalog heap scan inside a transaction, as the autovacuum
+    // launcher does it; each tuple is a FormData_pg_database.
+    unsafe {
+        let rel = pg_sys::table_open(pg_sys::DatabaseRelationId, pg_sys::AccessShareLock as _);
+        let scan = pg_sys::table_beginscan_catalog(rel, 0, std::ptr::null_mut());
+        loop {
+            let tuple = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
+            if tuple.is_null() {
+                break;
+            }
+            let data = (*tuple).t_data;
+            let form = data
+                .cast::<u8>()
+                .add((*data).t_hoff as usize)
+                .cast::<pg_sys::FormData_pg_database>();
+            // datconnlimit -2 marks a database whose DROP was interrupted.
+            if (*form).datallowconn && (*form).datconnlimit != -2 {
+                dbs.push(u32::from((*form).oid));
+            }
+        }
+        pg_sys::table_endscan(scan);
+        pg_sys::table_close(rel, pg_sys::AccessShareLock as _);
+    }
+    dbs
+}
+
+#[pg_guard]
+#[no_mangle]
+pub extern "C-unwind" fn pg_tokens_flush_database(arg: pg_sys::Datum) {
+    // SIGTERM only sets a flag: a flush that has begun finishes (and takes
+    // what it wrote out of shared memory) before the worker exits.
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGTERM);
+    let db = arg.value() as u32;
+    BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(db)), None);
+    let pending = shmem::pending(db);
+    if pending.is_empty() {
+        return;
+    }
+    let outcome = BackgroundWorker::transaction(|| write(&pending));
+    match outcome {
+        // Written (or, without the extension's tables, nowhere to write):
+        // either way these counts are done with.
+        Ok(()) => shmem::settle(db, &pending),
+        Err(e) => pgrx::log!("pg_tokens: usage flush for database {db} failed, will retry: {e}"),
+    }
+}
+
+fn write(pending: &[Pending]) -> Result<(), pgrx::spi::Error> {
+    Spi::connect_mut(|client| {
+        // Never wait long on a lock: the next round retries.
+        client.update(
+            "SELECT pg_catalog.set_config('lock_timeout', '2s', true)",
+            None,
+            &[],
+        )?;
+        let tables = client
+            .select(
+                "SELECT pg_catalog.to_regclass('tokens.token_last_use') IS NOT NULL AS last_use, \
+                        pg_catalog.to_regclass('tokens.usage_counts') IS NOT NULL AS counts \
+                   FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pg_tokens'",
+                None,
+                &[],
+            )?
+            .first()
+            .get_two::<bool, bool>()?;
+        let (Some(last_use_table), Some(counts_table)) = tables else {
+            return Ok(()); // the extension was dropped: nothing to keep
+        };
+        let mut ids = Vec::new();
+        let mut minutes = Vec::new();
+        let mut counts = Vec::new();
+        let mut denied = Vec::new();
+        let mut used_ids = Vec::new();
+        let mut used_at = Vec::new();
+        for p in pending {
+            let id = Uuid::from_bytes(p.token);
+            for s in &p.slots {
+                ids.push(id);
+                minutes.push(timestamp(s.minute).map_err(|_| pgrx::spi::Error::InvalidPosition)?);
+                counts.push(s.count as i64);
+                denied.push(s.denied as i64);
+            }
+            if let Some(at) = p.last_used {
+                used_ids.push(id);
+                used_at.push(timestamp(at).map_err(|_| pgrx::spi::Error::InvalidPosition)?);
+            }
+        }
+        // A database still at 0.2.0 (library updated, ALTER EXTENSION
+        // UPDATE not yet run) has no usage table: its counts are dropped.
+        if counts_table && !ids.is_empty() {
+            client.update(
+                "INSERT INTO tokens.usage_counts AS u (token_id, bucket, count, denied) \
+                 SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), pg_catalog.unnest($2::pg_catalog.timestamptz[]), \
+                                          pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int8[])) \
+                 ON CONFLICT (token_id, bucket) DO UPDATE \
+                    SET count = u.count OPERATOR(pg_catalog.+) EXCLUDED.count, \
+                        denied = u.denied OPERATOR(pg_catalog.+) EXCLUDED.denied",
+                None,
+                &[ids.into(), minutes.into(), counts.into(), denied.into()],
+            )?;
+        }
+        if last_use_table && !used_ids.is_empty() {
+            client.update(
+                "INSERT INTO tokens.token_last_use AS l (token_id, last_used_at) \
+                 SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), pg_catalog.unnest($2::pg_catalog.timestamptz[])) \
+                 ON CONFLICT (token_id) DO UPDATE SET last_used_at = EXCLUDED.last_used_at \
+                  WHERE l.last_used_at IS NULL OR l.last_used_at OPERATOR(pg_catalog.<) EXCLUDED.last_used_at",
+                None,
+                &[used_ids.into(), used_at.into()],
+            )?;
+        }
+        Ok(())
+    })
+}

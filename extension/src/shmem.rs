@@ -1,0 +1,603 @@
+//! Usage counters and rate-limit windows in shared memory, the way
+//! `pg_stat_statements` keeps its counters: a hash table keyed by
+//! (database, token), sized by `pg_tokens.max_tracked_tokens`, under one
+//! LWLock (shared for the hot path), each entry guarded by its own spin lock.
+//!
+//! Only with `shared_preload_libraries = 'pg_tokens'`; otherwise
+//! [`available`] is false and verify falls back to its per-backend path.
+//!
+//! Nothing here decides whether a token is valid: entries hold counts and
+//! windows, never a token's state, so no cached answer can outlive a revoke.
+
+use std::ffi::c_void;
+use std::io::{Read, Write};
+use std::ptr::{self, null_mut};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+
+use pg_tokens_core::usage::{minute_of, RateLimit, RateWindow, MICROS_PER_SECOND};
+use pgrx::pg_sys;
+
+use crate::gucs;
+
+/// Minute buckets an entry can hold before the flush has taken them.
+const SLOTS: usize = 4;
+/// Where the counters not yet flushed wait across a clean shutdown
+/// (relative to the data directory, like pg_stat_statements' file).
+const DUMP_FILE: &str = "pg_stat/pg_tokens.usage";
+const DUMP_MAGIC: &[u8; 8] = b"PGTKUSE1";
+const TRANCHE: &std::ffi::CStr = c"pg_tokens";
+
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Key {
+    pub db: u32,
+    pub token: [u8; 16],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// The minute counted (its start); 0: the slot is free.
+    pub minute: i64,
+    pub count: u64,
+    pub denied: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct State {
+    /// The latest successful verification, and the latest one flushed.
+    last_used: i64,
+    flushed_last_used: i64,
+    slots: [Slot; SLOTS],
+    window: RateWindow,
+    /// The window's length when it was last used (to know when it is over).
+    window_per: i64,
+}
+
+#[repr(C)]
+struct Entry {
+    key: Key, // first: dynahash keys are the entry's leading bytes
+    lock: AtomicU32,
+    state: State,
+}
+
+#[repr(C)]
+struct Shared {
+    lock: *mut pg_sys::LWLock,
+    /// Uses that found no room in the table (counted, then logged by the flush).
+    dropped: AtomicU64,
+    /// When an eviction pass last ran: at most one per second.
+    last_eviction: AtomicI64,
+}
+
+static mut SHARED: *mut Shared = null_mut();
+static mut HASH: *mut pg_sys::HTAB = null_mut();
+static mut PREV_REQUEST: pg_sys::shmem_request_hook_type = None;
+static mut PREV_STARTUP: pg_sys::shmem_startup_hook_type = None;
+
+/// Installs the hooks; called from `_PG_init` while preloading only.
+pub fn init() {
+    // SAFETY: _PG_init runs once, single-threaded, in the postmaster.
+    unsafe {
+        PREV_REQUEST = pg_sys::shmem_request_hook;
+        pg_sys::shmem_request_hook = Some(request);
+        PREV_STARTUP = pg_sys::shmem_startup_hook;
+        pg_sys::shmem_startup_hook = Some(startup);
+    }
+}
+
+/// Whether shared memory is there (the library was preloaded).
+pub fn available() -> bool {
+    // SAFETY: set once by the postmaster before any backend forks.
+    unsafe { !SHARED.is_null() && !HASH.is_null() }
+}
+
+fn capacity() -> i64 {
+    i64::from(gucs::MAX_TRACKED_TOKENS.get())
+}
+
+fn shared_size() -> usize {
+    std::mem::size_of::<Shared>().next_multiple_of(64)
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn request() {
+    if let Some(prev) = PREV_REQUEST {
+        prev();
+    }
+    let table = pg_sys::hash_estimate_size(capacity() as _, std::mem::size_of::<Entry>());
+    pg_sys::RequestAddinShmemSpace(shared_size() + table);
+    pg_sys::RequestNamedLWLockTranche(TRANCHE.as_ptr(), 1);
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn startup() {
+    if let Some(prev) = PREV_STARTUP {
+        prev();
+    }
+    // AddinShmemInitLock is MainLWLockArray[21] (lwlocknames.h).
+    let init_lock = ptr::addr_of_mut!((*pg_sys::MainLWLockArray.add(21)).lock);
+    pg_sys::LWLockAcquire(init_lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+    let mut found = false;
+    SHARED = pg_sys::ShmemInitStruct(c"pg_tokens".as_ptr(), shared_size(), &mut found).cast();
+    if !found {
+        ptr::write(
+            SHARED,
+            Shared {
+                lock: ptr::addr_of_mut!((*pg_sys::GetNamedLWLockTranche(TRANCHE.as_ptr())).lock),
+                dropped: AtomicU64::new(0),
+                last_eviction: AtomicI64::new(0),
+            },
+        );
+    }
+    let mut info = pg_sys::HASHCTL {
+        keysize: std::mem::size_of::<Key>(),
+        entrysize: std::mem::size_of::<Entry>(),
+        ..Default::default()
+    };
+    HASH = pg_sys::ShmemInitHash(
+        c"pg_tokens usage".as_ptr(),
+        capacity() as _,
+        capacity() as _,
+        &mut info,
+        (pg_sys::HASH_ELEM | pg_sys::HASH_BLOBS) as _,
+    );
+    pg_sys::LWLockRelease(init_lock);
+    if !pg_sys::IsUnderPostmaster {
+        // The postmaster: keep unflushed counts across a clean shutdown.
+        pg_sys::on_shmem_exit(Some(shutdown), pg_sys::Datum::from(0));
+    }
+    if !found {
+        load_dump();
+    }
+}
+
+/// What a verification adds to its token's entry.
+pub enum Use {
+    /// A refusal of the token (revoked, expired, ip_denied, …).
+    Denied,
+    /// A verification that passed every other check; with a rate limit it
+    /// still needs a slot in the window.
+    Valid(Option<RateLimit>),
+}
+
+/// Records a verification of `token` in database `db` at `now`. Returns
+/// whether a `Valid` use was admitted by its rate limit (always true for
+/// no limit), or None when the table had no room for the token (the use is
+/// not counted). `count` is false on a standby: only the rate window is kept.
+pub fn record(key: Key, what: Use, now: i64, count: bool) -> Option<bool> {
+    let needs_entry = count || matches!(what, Use::Valid(Some(_)));
+    if !needs_entry {
+        return Some(true);
+    }
+    with_entry(key, now, |state| {
+        let admitted = match what {
+            Use::Denied => false,
+            Use::Valid(None) => true,
+            Use::Valid(Some(limit)) => {
+                state.window_per = limit.per_micros;
+                state.window.admit(limit, now)
+            }
+        };
+        if count {
+            let slot = slot_for(&mut state.slots, minute_of(now));
+            if admitted {
+                slot.count += 1;
+                state.last_used = state.last_used.max(now);
+            } else {
+                slot.denied += 1;
+            }
+        }
+        matches!(what, Use::Valid(_)) && admitted
+    })
+}
+
+/// The slot counting `minute`: its own, a free one, or (if the flush has
+/// stalled for longer than the ring) the latest one, so no use is lost.
+fn slot_for(slots: &mut [Slot; SLOTS], minute: i64) -> &mut Slot {
+    let i = slots
+        .iter()
+        .position(|s| s.minute == minute)
+        .or_else(|| slots.iter().position(|s| s.minute == 0))
+        .unwrap_or_else(|| (0..SLOTS).max_by_key(|&i| slots[i].minute).unwrap_or(0));
+    let slot = &mut slots[i];
+    if slot.minute == 0 {
+        *slot = Slot {
+            minute,
+            count: 0,
+            denied: 0,
+        };
+    }
+    slot
+}
+
+/// Runs `f` on the entry of `key` (created when missing) under its spin
+/// lock. None when there is no room.
+fn with_entry<R>(key: Key, now: i64, f: impl FnOnce(&mut State) -> R) -> Option<R> {
+    // SAFETY: available() was checked by the caller's module; the LWLock is
+    // always released before returning (nothing in between raises: plain
+    // arithmetic and dynahash lookups that do not allocate, or HASH_ENTER_NULL).
+    unsafe {
+        let shared = &*SHARED;
+        let key_ptr = ptr::addr_of!(key).cast::<c_void>();
+        pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_SHARED);
+        let entry = pg_sys::hash_search(HASH, key_ptr, pg_sys::HASHACTION::HASH_FIND, null_mut())
+            .cast::<Entry>();
+        if !entry.is_null() {
+            let result = locked(entry, f);
+            pg_sys::LWLockRelease(shared.lock);
+            return Some(result);
+        }
+        pg_sys::LWLockRelease(shared.lock);
+
+        pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+        if pg_sys::hash_get_num_entries(HASH) as i64 >= capacity() {
+            evict(now);
+        }
+        let mut found = false;
+        let entry = if pg_sys::hash_get_num_entries(HASH) as i64 >= capacity() {
+            pg_sys::hash_search(HASH, key_ptr, pg_sys::HASHACTION::HASH_FIND, null_mut())
+        } else {
+            pg_sys::hash_search(
+                HASH,
+                key_ptr,
+                pg_sys::HASHACTION::HASH_ENTER_NULL,
+                &mut found,
+            )
+        }
+        .cast::<Entry>();
+        if entry.is_null() {
+            pg_sys::LWLockRelease(shared.lock);
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        if !found {
+            ptr::write(ptr::addr_of_mut!((*entry).lock), AtomicU32::new(0));
+            ptr::write(ptr::addr_of_mut!((*entry).state), State::default());
+        }
+        let result = locked(entry, f);
+        pg_sys::LWLockRelease(shared.lock);
+        Some(result)
+    }
+}
+
+/// `f` on the entry's state, under the entry's spin lock.
+unsafe fn locked<R>(entry: *mut Entry, f: impl FnOnce(&mut State) -> R) -> R {
+    let lock = &(*entry).lock;
+    while lock
+        .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        std::hint::spin_loop();
+    }
+    let result = f(&mut *ptr::addr_of_mut!((*entry).state));
+    lock.store(0, Ordering::Release);
+    result
+}
+
+/// An entry that can go without losing anything: nothing left to flush
+/// (its last use is on record, or within the last-used interval of the
+/// recorded one) and no open rate window.
+fn clean(state: &State, now: i64, interval: i64) -> bool {
+    state.slots.iter().all(|s| s.minute == 0)
+        && (state.last_used <= state.flushed_last_used
+            || (state.flushed_last_used != 0
+                && state.last_used - state.flushed_last_used < interval))
+        && state.window.closed(state.window_per, now)
+}
+
+/// Frees up to a tenth of the table from clean entries. Called with the
+/// LWLock held exclusively; at most one pass per second, so a full table of
+/// busy entries costs a verification nothing but the lost count.
+unsafe fn evict(now: i64) {
+    let shared = &*SHARED;
+    let last = shared.last_eviction.load(Ordering::Relaxed);
+    if now - last < MICROS_PER_SECOND && now >= last {
+        return;
+    }
+    shared.last_eviction.store(now, Ordering::Relaxed);
+    let interval = gucs::last_used_interval_micros();
+    let mut budget = (capacity() / 10).max(1);
+    let mut scan: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
+    pg_sys::hash_seq_init(&mut scan, HASH);
+    loop {
+        let entry = pg_sys::hash_seq_search(&mut scan).cast::<Entry>();
+        if entry.is_null() {
+            break;
+        }
+        if locked(entry, |s| clean(s, now, interval)) {
+            let key = (*entry).key;
+            pg_sys::hash_search(
+                HASH,
+                ptr::addr_of!(key).cast(),
+                pg_sys::HASHACTION::HASH_REMOVE,
+                null_mut(),
+            );
+            budget -= 1;
+            if budget == 0 {
+                pg_sys::hash_seq_term(&mut scan);
+                break;
+            }
+        }
+    }
+}
+
+/// Visits every entry under the shared lock.
+unsafe fn for_each(mut visit: impl FnMut(*mut Entry)) {
+    let shared = &*SHARED;
+    pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_SHARED);
+    let mut scan: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
+    pg_sys::hash_seq_init(&mut scan, HASH);
+    loop {
+        let entry = pg_sys::hash_seq_search(&mut scan).cast::<Entry>();
+        if entry.is_null() {
+            break;
+        }
+        visit(entry);
+    }
+    pg_sys::LWLockRelease(shared.lock);
+}
+
+/// What a flush takes from one entry.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    pub token: [u8; 16],
+    /// Minute buckets with uses or refusals.
+    pub slots: Vec<Slot>,
+    /// A last use to record, when one is due.
+    pub last_used: Option<i64>,
+}
+
+fn pending_of(state: &State, interval: i64) -> (Vec<Slot>, Option<i64>) {
+    let slots: Vec<Slot> = state
+        .slots
+        .iter()
+        .copied()
+        .filter(|s| s.minute != 0)
+        .collect();
+    let due = state.last_used > state.flushed_last_used
+        && (state.flushed_last_used == 0 || state.last_used - state.flushed_last_used >= interval);
+    (slots, due.then_some(state.last_used))
+}
+
+/// The databases with something to flush.
+pub fn databases_with_pending() -> Vec<u32> {
+    let interval = gucs::last_used_interval_micros();
+    let mut dbs = Vec::new();
+    // SAFETY: shared memory is there (only the flush workers call this).
+    unsafe {
+        for_each(|entry| {
+            let db = (*entry).key.db;
+            if !dbs.contains(&db) {
+                let (slots, last) = locked(entry, |s| pending_of(s, interval));
+                if !slots.is_empty() || last.is_some() {
+                    dbs.push(db);
+                }
+            }
+        });
+    }
+    dbs
+}
+
+/// A copy of what database `db` has to flush. Nothing is taken yet: the
+/// flush settles what it wrote once its transaction has committed.
+pub fn pending(db: u32) -> Vec<Pending> {
+    let interval = gucs::last_used_interval_micros();
+    let mut out = Vec::new();
+    // SAFETY: as above.
+    unsafe {
+        for_each(|entry| {
+            if (*entry).key.db == db {
+                let (slots, last_used) = locked(entry, |s| pending_of(s, interval));
+                if !slots.is_empty() || last_used.is_some() {
+                    out.push(Pending {
+                        token: (*entry).key.token,
+                        slots,
+                        last_used,
+                    });
+                }
+            }
+        });
+    }
+    out
+}
+
+/// Takes what a committed flush wrote out of the counters (uses counted
+/// since the copy stay). Also used to discard what cannot be written.
+pub fn settle(db: u32, written: &[Pending]) {
+    // SAFETY: as above; entries with pending counts are never evicted.
+    unsafe {
+        let shared = &*SHARED;
+        pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_SHARED);
+        for p in written {
+            let key = Key { db, token: p.token };
+            let entry = pg_sys::hash_search(
+                HASH,
+                ptr::addr_of!(key).cast(),
+                pg_sys::HASHACTION::HASH_FIND,
+                null_mut(),
+            )
+            .cast::<Entry>();
+            if entry.is_null() {
+                continue;
+            }
+            locked(entry, |s| {
+                for done in &p.slots {
+                    if let Some(slot) = s.slots.iter_mut().find(|x| x.minute == done.minute) {
+                        slot.count = slot.count.saturating_sub(done.count);
+                        slot.denied = slot.denied.saturating_sub(done.denied);
+                        if slot.count == 0 && slot.denied == 0 {
+                            *slot = Slot::default();
+                        }
+                    }
+                }
+                if let Some(at) = p.last_used {
+                    s.flushed_last_used = s.flushed_last_used.max(at);
+                }
+            });
+        }
+        pg_sys::LWLockRelease(shared.lock);
+    }
+}
+
+/// Removes the entries of databases that no longer exist (or cannot be
+/// connected to): nobody can read their usage any more.
+pub fn forget_databases_except(exists: impl Fn(u32) -> bool) {
+    // SAFETY: as above; removal under the exclusive lock.
+    unsafe {
+        let shared = &*SHARED;
+        pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+        let mut scan: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
+        pg_sys::hash_seq_init(&mut scan, HASH);
+        loop {
+            let entry = pg_sys::hash_seq_search(&mut scan).cast::<Entry>();
+            if entry.is_null() {
+                break;
+            }
+            let key = (*entry).key;
+            if !exists(key.db) {
+                pg_sys::hash_search(
+                    HASH,
+                    ptr::addr_of!(key).cast(),
+                    pg_sys::HASHACTION::HASH_REMOVE,
+                    null_mut(),
+                );
+            }
+        }
+        pg_sys::LWLockRelease(shared.lock);
+    }
+}
+
+/// Uses not counted for lack of room since the last call.
+pub fn take_dropped() -> u64 {
+    // SAFETY: as above.
+    unsafe { (*SHARED).dropped.swap(0, Ordering::Relaxed) }
+}
+
+// ---------------------------------------------------------------------------
+// Clean shutdown: the postmaster writes what no flush has taken yet, and
+// reads it back (once) at the next start, for the flush to write then.
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn shutdown(code: i32, _arg: pg_sys::Datum) {
+    // Never after a crash: the counters may be inconsistent, and a crash is
+    // allowed to lose the last flush interval.
+    if code != 0 || !available() {
+        return;
+    }
+    let mut entries = Vec::new();
+    for_each_unlocked(|entry| {
+        let state = (*entry).state;
+        let (slots, _) = pending_of(&state, 0);
+        if !slots.is_empty() || state.last_used > state.flushed_last_used {
+            entries.push(((*entry).key, state));
+        }
+    });
+    let _ = write_dump(&entries);
+}
+
+/// At postmaster exit no backend is left: no lock is needed (nor usable).
+unsafe fn for_each_unlocked(mut visit: impl FnMut(*mut Entry)) {
+    let mut scan: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
+    pg_sys::hash_seq_init(&mut scan, HASH);
+    loop {
+        let entry = pg_sys::hash_seq_search(&mut scan).cast::<Entry>();
+        if entry.is_null() {
+            break;
+        }
+        visit(entry);
+    }
+}
+
+fn write_dump(entries: &[(Key, State)]) -> std::io::Result<()> {
+    let tmp = format!("{DUMP_FILE}.tmp");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    out.write_all(DUMP_MAGIC)?;
+    out.write_all(&(entries.len() as u64).to_le_bytes())?;
+    for (key, state) in entries {
+        out.write_all(&key.db.to_le_bytes())?;
+        out.write_all(&key.token)?;
+        out.write_all(&state.last_used.to_le_bytes())?;
+        out.write_all(&state.flushed_last_used.to_le_bytes())?;
+        for s in &state.slots {
+            out.write_all(&s.minute.to_le_bytes())?;
+            out.write_all(&s.count.to_le_bytes())?;
+            out.write_all(&s.denied.to_le_bytes())?;
+        }
+    }
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(&tmp, DUMP_FILE)
+}
+
+fn read_dump() -> std::io::Result<Vec<(Key, State)>> {
+    let mut input = std::io::BufReader::new(std::fs::File::open(DUMP_FILE)?);
+    let mut magic = [0u8; 8];
+    input.read_exact(&mut magic)?;
+    if &magic != DUMP_MAGIC {
+        return Err(std::io::Error::other("not a pg_tokens usage file"));
+    }
+    let mut u64_ = || -> std::io::Result<u64> {
+        let mut b = [0u8; 8];
+        input.read_exact(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    };
+    let n = u64_()?;
+    drop(u64_);
+    let mut entries = Vec::new();
+    for _ in 0..n {
+        let mut db = [0u8; 4];
+        let mut token = [0u8; 16];
+        input.read_exact(&mut db)?;
+        input.read_exact(&mut token)?;
+        let mut word = || -> std::io::Result<u64> {
+            let mut b = [0u8; 8];
+            input.read_exact(&mut b)?;
+            Ok(u64::from_le_bytes(b))
+        };
+        let mut state = State {
+            last_used: word()? as i64,
+            flushed_last_used: word()? as i64,
+            ..Default::default()
+        };
+        for s in state.slots.iter_mut() {
+            *s = Slot {
+                minute: word()? as i64,
+                count: word()?,
+                denied: word()?,
+            };
+        }
+        entries.push((
+            Key {
+                db: u32::from_le_bytes(db),
+                token,
+            },
+            state,
+        ));
+    }
+    Ok(entries)
+}
+
+/// Called by the postmaster at start, before any backend exists.
+unsafe fn load_dump() {
+    let entries = match read_dump() {
+        Ok(entries) => entries,
+        Err(_) => return, // none (the usual case) or unreadable: nothing to restore
+    };
+    let _ = std::fs::remove_file(DUMP_FILE);
+    for (key, state) in entries.into_iter().take(capacity() as usize) {
+        let mut found = false;
+        let entry = pg_sys::hash_search(
+            HASH,
+            ptr::addr_of!(key).cast(),
+            pg_sys::HASHACTION::HASH_ENTER_NULL,
+            &mut found,
+        )
+        .cast::<Entry>();
+        if entry.is_null() {
+            break;
+        }
+        ptr::write(ptr::addr_of_mut!((*entry).lock), AtomicU32::new(0));
+        ptr::write(ptr::addr_of_mut!((*entry).state), state);
+    }
+}

@@ -1,0 +1,143 @@
+//! Recording a verification: its use and the token's rate limit.
+//!
+//! With `shared_preload_libraries = 'pg_tokens'` both live in shared memory
+//! ([`crate::shmem`]) and a verification writes nothing: the background
+//! flush writes usage and last use. Without it (said once per backend in a
+//! NOTICE), `last_used_at` is written by the verifying transaction at most
+//! once per `pg_tokens.last_used_interval`, usage is not counted, and rate
+//! limits are counted per backend.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use pg_tokens_core::usage::{RateLimit, RateWindow};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, Uuid};
+
+use crate::api::clock;
+use crate::error::Result;
+use crate::gucs;
+use crate::privilege::AsOwner;
+use crate::shmem::{self, Key, Use};
+use crate::store;
+
+fn key(id: Uuid) -> Key {
+    // SAFETY: reads backend state.
+    Key {
+        db: u32::from(unsafe { pg_sys::MyDatabaseId }),
+        token: *id.as_bytes(),
+    }
+}
+
+/// Usage is counted on a primary only (a standby cannot flush it).
+fn counting() -> bool {
+    // SAFETY: reads shared state.
+    !unsafe { pg_sys::RecoveryInProgress() }
+}
+
+/// Counts a refusal of a known token.
+pub fn denied(id: Uuid) {
+    if shmem::available() && counting() {
+        shmem::record(key(id), Use::Denied, clock(), true);
+    }
+}
+
+/// Whether a verification that passed every other check is admitted by the
+/// token's rate limit; an admitted one is recorded as a use.
+pub fn admitted(id: Uuid, limit: Option<RateLimit>, now: i64) -> Result<bool> {
+    if shmem::available() {
+        return Ok(
+            match shmem::record(key(id), Use::Valid(limit), clock(), counting()) {
+                Some(admitted) => admitted,
+                // No room in shared memory: the use goes uncounted, and a
+                // limit that cannot be counted refuses rather than lets through.
+                None => limit.is_none(),
+            },
+        );
+    }
+    notice_no_preload();
+    if let Some(limit) = limit {
+        if !backend_window_admits(id, limit) {
+            return Ok(false);
+        }
+    }
+    record_use(id, now)?;
+    Ok(true)
+}
+
+thread_local! {
+    static NOTICED: Cell<bool> = const { Cell::new(false) };
+    /// Rate windows of this backend, without shared memory.
+    static WINDOWS: RefCell<HashMap<Uuid, RateWindow>> = RefCell::new(HashMap::new());
+}
+
+fn notice_no_preload() {
+    if !NOTICED.with(|n| n.replace(true)) {
+        pgrx::notice!(
+            "pg_tokens is not in shared_preload_libraries: verifications write last_used_at themselves \
+             (throttled), usage is not counted and rate limits are counted per session; \
+             add pg_tokens to shared_preload_libraries and restart to enable them"
+        );
+    }
+}
+
+fn backend_window_admits(id: Uuid, limit: RateLimit) -> bool {
+    WINDOWS.with(|w| {
+        let mut windows = w.borrow_mut();
+        if windows.len() >= RECORDED_MAX {
+            let now = clock();
+            windows.retain(|_, w| !w.closed(limit.per_micros, now));
+        }
+        windows.entry(id).or_default().admit(limit, clock())
+    })
+}
+
+thread_local! {
+    /// When this backend last recorded each token's use: most verifications
+    /// then cost no write attempt at all.
+    static RECORDED: RefCell<HashMap<Uuid, i64>> = RefCell::new(HashMap::new());
+}
+const RECORDED_MAX: usize = 65_536;
+
+/// Without shared memory: writes `last_used_at` at most once per
+/// `pg_tokens.last_used_interval`, never waiting on a lock, and not at all
+/// where a write could fail the verification: a read-only transaction, a
+/// hot standby, or an isolation level where a concurrent update would raise
+/// a serialization error.
+fn record_use(id: Uuid, now: i64) -> Result<()> {
+    let interval = gucs::last_used_interval_micros();
+    let due = RECORDED.with(|r| r.borrow().get(&id).is_none_or(|&at| now - at >= interval));
+    if !due || !writable() {
+        return Ok(());
+    }
+    let on_record = {
+        let _owner = AsOwner::enter()?;
+        Spi::connect_mut(|client| store::touch_last_use(client, id, now, now - interval))?
+    };
+    if !on_record {
+        return Ok(()); // the row was busy: try again on the next verification
+    }
+    RECORDED.with(|r| {
+        let mut recorded = r.borrow_mut();
+        if recorded.len() >= RECORDED_MAX {
+            recorded.clear();
+        }
+        recorded.insert(id, now);
+    });
+    Ok(())
+}
+
+/// A transaction that aborts takes its recorded uses with it: forget them
+/// all, so the next verification records again.
+pub fn forget_recorded_uses() {
+    RECORDED.with(|r| r.borrow_mut().clear());
+}
+
+fn writable() -> bool {
+    // SAFETY: reads backend state.
+    unsafe {
+        !pg_sys::XactReadOnly
+            && !pg_sys::RecoveryInProgress()
+            && pg_sys::XactIsoLevel == pg_sys::XACT_READ_COMMITTED as i32
+    }
+}
