@@ -17,6 +17,9 @@ install_extension() {
   local sudo=() sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || { sudo=(--sudo); sudo_cmd=(sudo); }
   log "building and installing the extension"
+  # A running cluster that preloads the library maps the installed file:
+  # unlink it first so that the new one is a new file, not an overwrite.
+  "${sudo_cmd[@]}" rm -f "$("$PG_CONFIG" --pkglibdir)/pg_tokens.so"
   (cd "$REPO/extension" && cargo pgrx install --release "${sudo[@]}" --pg-config "$PG_CONFIG")
   # Earlier releases' install scripts, so that databases can be created at an
   # old version and upgraded (the upgrade tests do). cargo pgrx installs the

@@ -13,17 +13,12 @@ pub static MAX_TRACKED_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(100_000)
 pub static FLUSH_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(2_000);
 
 pub fn init() {
-    GucRegistry::define_int_guc(
-        c"pg_tokens.max_tracked_tokens",
-        c"Tokens whose usage counters and rate-limit window shared memory holds at once.",
-        c"About 200 bytes each. Past it, clean entries are evicted; when none is, a verification is still \
-          answered but its use is not counted, and a rate-limited token is refused as rate_limited.",
-        &MAX_TRACKED_TOKENS,
-        100,
-        10_000_000,
-        GucContext::Postmaster,
-        GucFlags::default(),
-    );
+    // A POSTMASTER setting can only be created while preloading (shared
+    // memory is sized from it then); otherwise it keeps its default.
+    // SAFETY: reads a postmaster flag.
+    if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
+        define_max_tracked_tokens();
+    }
     GucRegistry::define_int_guc(
         c"pg_tokens.flush_interval",
         c"How often the background worker writes usage counters and last use to the tables.",
@@ -48,6 +43,20 @@ pub fn init() {
     // extension can be forged or tuned with SET or set_config.
     // SAFETY: called from _PG_init with a static string.
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"pg_tokens".as_ptr()) };
+}
+
+fn define_max_tracked_tokens() {
+    GucRegistry::define_int_guc(
+        c"pg_tokens.max_tracked_tokens",
+        c"Tokens whose usage counters and rate-limit window shared memory holds at once.",
+        c"About 200 bytes each. Past it, clean entries are evicted; when none is, a verification is still \
+          answered but its use is not counted, and a rate-limited token is refused as rate_limited.",
+        &MAX_TRACKED_TOKENS,
+        100,
+        10_000_000,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
 }
 
 /// The interval in PostgreSQL microseconds.

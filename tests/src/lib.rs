@@ -81,6 +81,7 @@ log_min_error_statement = 'debug1'
 log_parameter_max_length = 0
 log_parameter_max_length_on_error = 0
 logging_collector = off
+shared_preload_libraries = 'pg_tokens'
 ";
 
 impl Cluster {
@@ -201,7 +202,7 @@ impl Cluster {
         self.start();
     }
 
-    fn start(&self) {
+    pub fn start(&self) {
         let status = as_cluster_user(&pg_bin().join("pg_ctl"))
             .arg("status")
             .arg("-D")
@@ -399,6 +400,19 @@ impl Drop for Db<'_> {
             ));
         }
     }
+}
+
+/// Polls `check` until it holds, for at most 15 s (usage and last use are
+/// written by the background flush, promised within 10 s).
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(15) {
+        if check() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{what}: not so after 15 s");
 }
 
 /// The SQLSTATE of a failed call, or "" when it succeeded or failed without

@@ -72,7 +72,10 @@ fn mint_returns_the_token_once_and_stores_only_its_hash() {
             "created_at",
             "revoked_at",
             "status",
-            "allowed_ips"
+            "allowed_ips",
+            "uses_24h",
+            "rate_limit_requests",
+            "rate_limit_per"
         ]
     );
     let audit = audit_of(&mut app, m.id);
@@ -418,77 +421,6 @@ fn empty_scopes_and_infinite_expiry() {
 }
 
 #[test]
-fn last_used_at_is_recorded_and_throttled() {
-    let db = Cluster::shared().database();
-    let (_, mut app) = db.client(APP);
-    let m = mint(&mut app, "x");
-    let last_used = |c: &mut postgres::Client| -> Option<chrono::DateTime<chrono::Utc>> {
-        c.query_one(
-            "SELECT last_used_at FROM tokens.tokens WHERE id = $1",
-            &[&m.id],
-        )
-        .unwrap()
-        .get(0)
-    };
-    assert_eq!(last_used(&mut app), None);
-    assert!(verify(&mut app, Some(&m.token)).valid);
-    let first = last_used(&mut app).expect("recorded");
-    let row_version = |db: &pg_tokens_tests::Db| -> String {
-        db.admin()
-            .query_one(
-                "SELECT xmin::text FROM tokens.token_last_use WHERE token_id = $1",
-                &[&m.id],
-            )
-            .unwrap()
-            .get(0)
-    };
-    let version = row_version(&db);
-    // Within the interval (60 s by default) no second write happens, from
-    // this session or another one.
-    let (_, mut other) = db.client(&[]);
-    for _ in 0..5 {
-        assert!(verify(&mut app, Some(&m.token)).valid);
-        assert!(verify(&mut other, Some(&m.token)).valid);
-    }
-    assert_eq!(last_used(&mut app), Some(first));
-    assert_eq!(
-        row_version(&db),
-        version,
-        "the last-use row was not written again"
-    );
-}
-
-#[test]
-fn verify_in_a_read_only_transaction_succeeds_and_writes_nothing() {
-    let db = Cluster::shared().database();
-    let (_, mut app) = db.client(APP);
-    let m = mint(&mut app, "x");
-    let mut tx = app.transaction().unwrap();
-    tx.batch_execute("SET TRANSACTION READ ONLY").unwrap();
-    let valid: bool = tx
-        .query_one("SELECT (tokens.verify($1)).valid", &[&m.token])
-        .unwrap()
-        .get(0);
-    assert!(valid);
-    tx.commit().unwrap();
-    let (_, mut ro) = db.client(&[]);
-    ro.batch_execute("SET default_transaction_read_only = on")
-        .unwrap();
-    assert!(verify(&mut ro, Some(&m.token)).valid);
-    let last: Option<chrono::DateTime<chrono::Utc>> = app
-        .query_one(
-            "SELECT last_used_at FROM tokens.tokens WHERE id = $1",
-            &[&m.id],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(
-        last, None,
-        "read-only verifications are not recorded without the background flush"
-    );
-}
-
-#[test]
 fn recording_a_use_never_waits_for_a_lock() {
     let db = Cluster::shared().database();
     let (_, mut app) = db.client(APP);
@@ -662,27 +594,4 @@ fn a_revoke_committed_after_this_transaction_began_is_not_repeated() {
         .filter(|r| r.0 == "token.revoke")
         .count();
     assert_eq!(revokes, 1, "no second audit row");
-}
-
-#[test]
-fn a_use_recorded_by_a_rolled_back_transaction_is_recorded_again() {
-    let db = Cluster::shared().database();
-    let (_, mut app) = db.client(APP);
-    let m = mint(&mut app, "x");
-    let mut tx = app.transaction().unwrap();
-    let valid: bool = tx
-        .query_one("SELECT (tokens.verify($1)).valid", &[&m.token])
-        .unwrap()
-        .get(0);
-    assert!(valid);
-    tx.rollback().unwrap();
-    assert!(verify(&mut app, Some(&m.token)).valid);
-    let last: Option<chrono::DateTime<chrono::Utc>> = app
-        .query_one(
-            "SELECT last_used_at FROM tokens.tokens WHERE id = $1",
-            &[&m.id],
-        )
-        .unwrap()
-        .get(0);
-    assert!(last.is_some(), "the committed verification was recorded");
 }

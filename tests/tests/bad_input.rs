@@ -22,7 +22,7 @@ fn case(what: &'static str, state: &'static str, sql: impl Into<String>) -> Case
 #[test]
 fn every_bad_input_is_refused_with_its_sqlstate_and_writes_nothing() {
     let db = Cluster::shared().database();
-    let (me, mut app) = db.client(&["tokens_writer", "tokens_revoker"]);
+    let (me, mut app) = db.client(&["tokens_writer", "tokens_revoker", "tokens_reader"]);
     let (other, mut other_app) = db.client(&["tokens_writer", "tokens_revoker"]);
     // Live plaintexts, pasted into every kind of wrong argument below: no
     // message may repeat them.
@@ -264,6 +264,100 @@ fn every_bad_input_is_refused_with_its_sqlstate_and_writes_nothing() {
             "rotate for another actor, wrongly",
             "42501",
             format!("SELECT tokens.rotate('{id}', '0', '{t}')"),
+        ),
+        // set_rate_limit
+        case(
+            "rate limit of NULL id",
+            "22023",
+            "SELECT tokens.set_rate_limit(NULL, 5, '1 second')",
+        ),
+        case(
+            "rate limit of 0 requests",
+            "22023",
+            format!("SELECT tokens.set_rate_limit('{id}', 0, '1 second')"),
+        ),
+        case(
+            "rate limit of -3 requests",
+            "22023",
+            format!("SELECT tokens.set_rate_limit('{id}', -3, '1 minute')"),
+        ),
+        case(
+            "rate limit with NULL per",
+            "22023",
+            format!("SELECT tokens.set_rate_limit('{id}', 5, NULL)"),
+        ),
+        case(
+            "rate limit per 999 ms",
+            "22023",
+            format!("SELECT tokens.set_rate_limit('{id}', 5, '999 milliseconds')"),
+        ),
+        case(
+            "rate limit per 25 hours",
+            "22023",
+            format!("SELECT tokens.set_rate_limit('{id}', 5, '25 hours')"),
+        ),
+        case(
+            "rate limit per a month",
+            "22023",
+            format!("SELECT tokens.set_rate_limit('{id}', 5, '1 month')"),
+        ),
+        case(
+            "rate limit per negative",
+            "22023",
+            format!("SELECT tokens.set_rate_limit('{id}', 5, '-1 second')"),
+        ),
+        case(
+            "rate limit of an unknown token",
+            "P0002",
+            "SELECT tokens.set_rate_limit('00000000-0000-7000-8000-000000000000', 5, '1 second')",
+        ),
+        // usage
+        case(
+            "usage of NULL id",
+            "22023",
+            "SELECT * FROM tokens.usage(NULL, now(), '1 hour')",
+        ),
+        case(
+            "usage since NULL",
+            "22023",
+            format!("SELECT * FROM tokens.usage('{id}', NULL, '1 hour')"),
+        ),
+        case(
+            "usage bucket NULL",
+            "22023",
+            format!("SELECT * FROM tokens.usage('{id}', now(), NULL)"),
+        ),
+        case(
+            "usage bucket 30 s",
+            "22023",
+            format!("SELECT * FROM tokens.usage('{id}', now() - interval '1 hour', '30 seconds')"),
+        ),
+        case(
+            "usage bucket 90 s",
+            "22023",
+            format!("SELECT * FROM tokens.usage('{id}', now() - interval '1 hour', '90 seconds')"),
+        ),
+        case(
+            "usage bucket negative",
+            "22023",
+            format!("SELECT * FROM tokens.usage('{id}', now() - interval '1 hour', '-1 hour')"),
+        ),
+        case(
+            "usage of 10,001 buckets",
+            "22023",
+            format!(
+                "SELECT * FROM tokens.usage('{id}', now() - interval '10001 minutes', '1 minute')"
+            ),
+        ),
+        case(
+            "usage since -infinity",
+            "22023",
+            format!("SELECT * FROM tokens.usage('{id}', '-infinity', '1 day')"),
+        ),
+        case(
+            "usage of an unknown token",
+            "P0002",
+            "SELECT * FROM tokens.usage('00000000-0000-7000-8000-000000000000', now(), '1 hour')",
         ),
         // define_scope
         case(

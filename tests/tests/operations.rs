@@ -106,7 +106,21 @@ fn dump_and_restore_keep_tokens_statuses_and_the_audit_log_row_for_row() {
     assert!(try_revoke(&mut app, gone.id, None).unwrap());
     let old = mint(&mut app, "old");
     let successor = try_rotate(&mut app, old.id, "1 day", None).unwrap();
+    app.execute(
+        "SELECT tokens.set_rate_limit($1, 1000, '1 minute')",
+        &[&live.id],
+    )
+    .unwrap();
     assert!(verify(&mut app, Some(&live.token)).valid);
+    // Let the background flush write the use first: the dump is to hold it.
+    pg_tokens_tests::eventually("the use is flushed", || {
+        app.query_one(
+            "SELECT uses_24h = 1 AND last_used_at IS NOT NULL FROM tokens.tokens WHERE id = $1",
+            &[&live.id],
+        )
+        .unwrap()
+        .get(0)
+    });
 
     let dump = std::env::temp_dir().join(format!("{}.dump", unique("pg_tokens")));
     let mut pg_dump = cluster.client_tool("pg_dump");
@@ -140,6 +154,7 @@ fn dump_and_restore_keep_tokens_statuses_and_the_audit_log_row_for_row() {
     for sql in [
         "SELECT t::text FROM tokens.token_store t ORDER BY id",
         "SELECT t::text FROM tokens.token_last_use t ORDER BY token_id",
+        "SELECT u::text FROM tokens.usage_counts u ORDER BY token_id, bucket",
         "SELECT a::text FROM tokens.audit_store a ORDER BY id",
         "SELECT l::text FROM tokens.audit_lock l",
         "SELECT s.scope || s.description FROM tokens.scope_catalog s ORDER BY scope",

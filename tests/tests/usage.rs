@@ -1,0 +1,482 @@
+//! Usage in shared memory, flushed by the background worker (SPEC §2
+//! last_used_at, `tokens.usage`, `set_rate_limit`; §7 shared state):
+//! verify writes nothing in the caller's transaction, counts are exact after
+//! a flush (a clean restart included), rate limits are exact under
+//! concurrency, and a standby verifies without error.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, Utc};
+use pg_tokens_tests::sql::{audit_of, mint, try_revoke, try_rotate, verify};
+use pg_tokens_tests::{eventually, message, sqlstate, Cluster};
+use postgres::Client;
+use uuid::Uuid;
+
+const APP: &[&str] = &["tokens_writer", "tokens_revoker", "tokens_reader"];
+
+/// (successes, refusals) flushed for a token over the last day.
+fn flushed(c: &mut Client, id: Uuid) -> (i64, i64) {
+    let row = c
+        .query_one(
+            "SELECT coalesce(sum(count), 0)::int8, coalesce(sum(denied), 0)::int8 \
+               FROM tokens.usage($1, now() - interval '1 day', '1 day')",
+            &[&id],
+        )
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+fn wait_for_counts(c: &mut Client, id: Uuid, want: (i64, i64)) {
+    let mut last = (0, 0);
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(15) {
+        last = flushed(c, id);
+        if last == want {
+            // And it stays so: nothing is counted twice by a later flush.
+            std::thread::sleep(std::time::Duration::from_millis(2500));
+            assert_eq!(flushed(c, id), want, "counted again by a later flush");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("usage of {id}: want {want:?}, have {last:?} after 15 s");
+}
+
+fn last_used(c: &mut Client, id: Uuid) -> Option<DateTime<Utc>> {
+    c.query_one(
+        "SELECT last_used_at FROM tokens.tokens WHERE id = $1",
+        &[&id],
+    )
+    .unwrap()
+    .get(0)
+}
+
+#[test]
+fn verify_writes_nothing_in_the_callers_transaction_and_counts_read_only_ones() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let good = mint(&mut app, "good");
+    let limited = mint(&mut app, "limited");
+    app.execute(
+        "SELECT tokens.set_rate_limit($1, 1, '1 hour')",
+        &[&limited.id],
+    )
+    .unwrap();
+    let gone = mint(&mut app, "gone");
+    assert!(try_revoke(&mut app, gone.id, None).unwrap());
+
+    for read_only in [false, true] {
+        let mut tx = app.transaction().unwrap();
+        if read_only {
+            tx.batch_execute("SET TRANSACTION READ ONLY").unwrap();
+        }
+        for t in [&good.token, &limited.token, &gone.token, &good.token] {
+            tx.query_one("SELECT tokens.verify($1)", &[t]).unwrap();
+        }
+        let xid: Option<String> = tx
+            .query_one("SELECT pg_current_xact_id_if_assigned()::text", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            xid, None,
+            "verify wrote in the caller's transaction (read only: {read_only})"
+        );
+        tx.rollback().unwrap();
+    }
+    // Rolled back or read only, the verifications happened and are counted.
+    wait_for_counts(&mut app, good.id, (4, 0));
+    wait_for_counts(&mut app, limited.id, (1, 1));
+    wait_for_counts(&mut app, gone.id, (0, 2));
+    assert!(last_used(&mut app, good.id).is_some());
+    assert_eq!(last_used(&mut app, gone.id), None, "a refusal is not a use");
+}
+
+#[test]
+fn last_used_at_is_flushed_within_seconds_and_throttled() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let m = mint(&mut app, "x");
+    assert_eq!(last_used(&mut app, m.id), None);
+    let before: DateTime<Utc> = app
+        .query_one("SELECT clock_timestamp()", &[])
+        .unwrap()
+        .get(0);
+    assert!(verify(&mut app, Some(&m.token)).valid);
+    eventually("last_used_at is flushed", || {
+        last_used(&mut app, m.id).is_some()
+    });
+    let first = last_used(&mut app, m.id).unwrap();
+    assert!(
+        first >= before - chrono::Duration::seconds(1),
+        "{first} vs {before}"
+    );
+    let version = || -> String {
+        db.admin()
+            .query_one(
+                "SELECT xmin::text FROM tokens.token_last_use WHERE token_id = $1",
+                &[&m.id],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let written = version();
+    // Within the interval (60 s by default) the row is not written again.
+    let (_, mut other) = db.client(&[]);
+    for _ in 0..5 {
+        assert!(verify(&mut app, Some(&m.token)).valid);
+        assert!(verify(&mut other, Some(&m.token)).valid);
+    }
+    wait_for_counts(&mut app, m.id, (11, 0));
+    assert_eq!(last_used(&mut app, m.id), Some(first));
+    assert_eq!(
+        version(),
+        written,
+        "the last-use row was not written again within the interval"
+    );
+}
+
+#[test]
+fn usage_counts_are_exact_across_a_clean_restart() {
+    let cluster = Cluster::private("usage_restart", "");
+    let db = cluster.database();
+    let (role, mut app) = db.client(APP);
+    let a = mint(&mut app, "a");
+    let b = mint(&mut app, "b");
+    assert!(try_revoke(&mut app, b.id, None).unwrap());
+    let run = |c: &mut Client, n: usize| {
+        for i in 0..n {
+            verify(c, Some(&a.token));
+            if i % 10 == 0 {
+                verify(c, Some(&b.token));
+            }
+        }
+    };
+    run(&mut app, 137);
+    wait_for_counts(&mut app, a.id, (137, 0));
+    wait_for_counts(&mut app, b.id, (0, 14));
+
+    // More uses, then at once a clean shutdown, before any flush can run.
+    run(&mut app, 50);
+    drop(app);
+    cluster.stop();
+    cluster.start();
+    let mut app = cluster.connect(&role, &db.name);
+    wait_for_counts(&mut app, a.id, (187, 0));
+    wait_for_counts(&mut app, b.id, (0, 19));
+}
+
+#[test]
+fn a_rate_limit_admits_exactly_its_requests_under_concurrency() {
+    let db = Cluster::shared().database();
+    let (role, mut app) = db.client(APP);
+    let m = mint(&mut app, "hammered");
+    const R: usize = 25;
+    app.execute(
+        "SELECT tokens.set_rate_limit($1, $2, '1 hour')",
+        &[&m.id, &(R as i32)],
+    )
+    .unwrap();
+    let valid = AtomicUsize::new(0);
+    let limited = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                let mut c = db.connect(&role);
+                for _ in 0..40 {
+                    match verify(&mut c, Some(&m.token)).status.as_str() {
+                        "valid" => valid.fetch_add(1, Ordering::Relaxed),
+                        "rate_limited" => limited.fetch_add(1, Ordering::Relaxed),
+                        other => panic!("unexpected status {other}"),
+                    };
+                }
+            });
+        }
+    });
+    assert_eq!(
+        valid.into_inner(),
+        R,
+        "exactly the limit succeeds in one window"
+    );
+    assert_eq!(limited.into_inner(), 8 * 40 - R);
+    wait_for_counts(&mut app, m.id, (R as i64, (8 * 40 - R) as i64));
+    // Refusals do not count, and clearing the limit lets it through.
+    app.execute("SELECT tokens.set_rate_limit($1, NULL, NULL)", &[&m.id])
+        .unwrap();
+    assert!(verify(&mut app, Some(&m.token)).valid);
+}
+
+#[test]
+fn a_limited_token_succeeds_again_once_its_window_has_passed() {
+    let db = Cluster::shared().database();
+    let (role, mut app) = db.client(APP);
+    let m = mint(&mut app, "per second");
+    const R: usize = 5;
+    app.execute(
+        "SELECT tokens.set_rate_limit($1, $2, '1 second')",
+        &[&m.id, &(R as i32)],
+    )
+    .unwrap();
+    let valid = AtomicUsize::new(0);
+    let started = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                let mut c = db.connect(&role);
+                while started.elapsed() < std::time::Duration::from_millis(2500) {
+                    if verify(&mut c, Some(&m.token)).valid {
+                        valid.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let valid = valid.into_inner();
+    // Fixed windows of 1 s, each opened by a success: at most R per window
+    // and at most ceil(elapsed) + 1 windows.
+    assert!(
+        valid <= R * (elapsed.ceil() as usize + 1),
+        "{valid} successes in {elapsed:.1} s"
+    );
+    assert!(
+        valid >= R * 2,
+        "{valid} successes in {elapsed:.1} s: windows did not reopen"
+    );
+    // Exhaust a window, wait it out, succeed again.
+    while verify(&mut app, Some(&m.token)).valid {}
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert!(verify(&mut app, Some(&m.token)).valid);
+}
+
+#[test]
+fn rate_limit_is_audited_carried_by_rotation_and_shown() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let m = mint(&mut app, "svc");
+    app.execute(
+        "SELECT tokens.set_rate_limit($1, 100, '1 minute')",
+        &[&m.id],
+    )
+    .unwrap();
+    let shown = app
+        .query_one(
+            "SELECT rate_limit_requests, extract(epoch FROM rate_limit_per)::int8, uses_24h FROM tokens.tokens WHERE id = $1",
+            &[&m.id],
+        )
+        .unwrap();
+    assert_eq!(
+        (
+            shown.get::<_, Option<i32>>(0),
+            shown.get::<_, Option<i64>>(1)
+        ),
+        (Some(100), Some(60))
+    );
+    assert_eq!(shown.get::<_, i64>(2), 0);
+    let audit = audit_of(&mut app, m.id);
+    let row = audit
+        .iter()
+        .find(|r| r.0 == "token.rate_limit")
+        .expect("token.rate_limit audited");
+    assert_eq!(row.3.as_ref().unwrap()["requests"], 100);
+
+    let next = try_rotate(&mut app, m.id, "1 hour", None).unwrap();
+    let carried: Option<i32> = app
+        .query_one(
+            "SELECT rate_limit_requests FROM tokens.tokens WHERE id = $1",
+            &[&next.id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(carried, Some(100), "rotation carries the rate limit");
+    for _ in 0..3 {
+        assert!(verify(&mut app, Some(&next.token)).valid);
+    }
+    eventually("uses_24h counts the uses", || {
+        app.query_one(
+            "SELECT uses_24h FROM tokens.tokens WHERE id = $1",
+            &[&next.id],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+            == 3
+    });
+    app.execute("SELECT tokens.set_rate_limit($1, NULL, NULL)", &[&m.id])
+        .unwrap();
+    let cleared = audit_of(&mut app, m.id)
+        .into_iter()
+        .filter(|r| r.0 == "token.rate_limit")
+        .count();
+    assert_eq!(cleared, 2, "clearing is audited too");
+}
+
+#[test]
+fn usage_buckets_and_who_may_read_them() {
+    let db = Cluster::shared().database();
+    let (_, mut writer) = db.client(APP);
+    let (me, mut own) = db.client(&["tokens_self_service"]);
+    let (_, mut stranger) = db.client(&["tokens_self_service"]);
+    let (_, mut plain) = db.client(&[]);
+    let mine = pg_tokens_tests::sql::try_mint(&mut own, "'mine', kind => 'personal'", &[]).unwrap();
+    let service =
+        pg_tokens_tests::sql::try_mint(&mut writer, &format!("'svc', owner => '{me}'"), &[])
+            .unwrap();
+    for _ in 0..3 {
+        verify(&mut plain, Some(&mine.token));
+    }
+    wait_for_counts(&mut own, mine.id, (3, 0));
+
+    // Ten one-minute buckets: the last holds now, the uses are in it.
+    let rows = own
+        .query(
+            "SELECT bucket_start, count, denied FROM tokens.usage($1, now() - interval '9 minutes 30 seconds', '1 minute')",
+            &[&mine.id],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 10);
+    let starts: Vec<DateTime<Utc>> = rows.iter().map(|r| r.get(0)).collect();
+    assert!(starts
+        .windows(2)
+        .all(|w| w[1] - w[0] == chrono::Duration::minutes(1)));
+    assert_eq!(rows.iter().map(|r| r.get::<_, i64>(1)).sum::<i64>(), 3);
+    assert_eq!(
+        rows[9].get::<_, i64>(1) + rows[8].get::<_, i64>(1),
+        3,
+        "the uses are in the latest buckets"
+    );
+    let future = own
+        .query(
+            "SELECT * FROM tokens.usage($1, now() + interval '1 hour', '1 hour')",
+            &[&mine.id],
+        )
+        .unwrap();
+    assert!(future.is_empty(), "a future since gives no rows");
+    let max = own
+        .query(
+            "SELECT * FROM tokens.usage($1, now() - interval '9999 minutes', '1 minute')",
+            &[&mine.id],
+        )
+        .unwrap();
+    assert_eq!(max.len(), 10_000);
+
+    // Self-service reads its own tokens' usage, of any kind; not another's.
+    assert!(own
+        .query(
+            "SELECT * FROM tokens.usage($1, now(), '1 hour')",
+            &[&service.id]
+        )
+        .is_ok());
+    let r = stranger.query(
+        "SELECT * FROM tokens.usage($1, now(), '1 hour')",
+        &[&mine.id],
+    );
+    assert_eq!(sqlstate(&r), "42501", "{}", message(&r));
+    let r = plain.query(
+        "SELECT * FROM tokens.usage($1, now(), '1 hour')",
+        &[&mine.id],
+    );
+    assert_eq!(sqlstate(&r), "42501");
+    assert!(
+        writer
+            .query(
+                "SELECT * FROM tokens.usage($1, now(), '1 hour')",
+                &[&mine.id]
+            )
+            .is_ok(),
+        "tokens_reader"
+    );
+    // Setting a rate limit: the owner of a personal token, or tokens_writer.
+    assert!(own
+        .execute(
+            "SELECT tokens.set_rate_limit($1, 5, '1 minute')",
+            &[&mine.id]
+        )
+        .is_ok());
+    let r = own.execute(
+        "SELECT tokens.set_rate_limit($1, 5, '1 minute')",
+        &[&service.id],
+    );
+    assert_eq!(
+        sqlstate(&r),
+        "42501",
+        "self-service manages only personal tokens"
+    );
+    let r = stranger.execute(
+        "SELECT tokens.set_rate_limit($1, 5, '1 minute')",
+        &[&mine.id],
+    );
+    assert_eq!(sqlstate(&r), "42501");
+    let r = plain.execute(
+        "SELECT tokens.set_rate_limit($1, 5, '1 minute')",
+        &[&mine.id],
+    );
+    assert_eq!(sqlstate(&r), "42501");
+    assert!(writer
+        .execute(
+            "SELECT tokens.set_rate_limit($1, 5, '1 minute')",
+            &[&service.id]
+        )
+        .is_ok());
+}
+
+#[test]
+fn a_standby_verifies_enforces_rate_limits_in_its_memory_and_counts_no_usage() {
+    let primary = Cluster::private("usage_primary", "");
+    let db = primary.database();
+    let standby = Cluster::replica_of(&primary, "usage_standby");
+    let (role, mut app) = db.client(APP);
+    let m = mint(&mut app, "replicated");
+    let limited = mint(&mut app, "limited");
+    app.execute(
+        "SELECT tokens.set_rate_limit($1, 2, '1 hour')",
+        &[&limited.id],
+    )
+    .unwrap();
+    standby.wait_for_replay(&primary);
+    let mut replica = standby.connect(&role, &db.name);
+    for _ in 0..20 {
+        assert!(verify(&mut replica, Some(&m.token)).valid);
+    }
+    let statuses: Vec<String> = (0..4)
+        .map(|_| verify(&mut replica, Some(&limited.token)).status)
+        .collect();
+    assert_eq!(
+        statuses,
+        ["valid", "valid", "rate_limited", "rate_limited"],
+        "kept per server"
+    );
+    // The primary's window is its own.
+    assert!(verify(&mut app, Some(&limited.token)).valid);
+    wait_for_counts(&mut app, limited.id, (1, 0));
+    assert_eq!(
+        flushed(&mut app, m.id),
+        (0, 0),
+        "standby verifications are not counted"
+    );
+    drop(replica);
+    drop(db);
+}
+
+#[test]
+fn a_database_can_be_dropped_and_created_while_usage_is_pending() {
+    let cluster = Cluster::shared();
+    let db = cluster.database();
+    let (_, mut app) = db.client(APP);
+    let m = mint(&mut app, "x");
+    for _ in 0..10 {
+        verify(&mut app, Some(&m.token));
+    }
+    drop(app);
+    let mut admin = cluster.connect("postgres", "postgres");
+    let name = db.name.clone();
+    std::mem::forget(db);
+    admin
+        .batch_execute(&format!("DROP DATABASE {name}"))
+        .unwrap();
+    let copy = pg_tokens_tests::unique("copy");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {copy} TEMPLATE template1"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE {copy}"))
+        .unwrap();
+}
