@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # The benchmark: pg_tokens side by side with the hand-written peer and the
 # floor, in one fresh cluster, one run; prints figures and ratios.
-# Usage: bash scripts/bench.sh        (BENCH_SECONDS=10 per pgbench run)
+# Usage: bash scripts/bench.sh
+#   BENCH_SECONDS=10         seconds per pgbench run
+#   BENCH_BIG_TOKENS=10000000  tokens for the latency-at-scale row (0 skips it)
+#   BENCH_CALLGRIND=1        instruction counts per verify under valgrind (0 skips)
+# About 10 minutes with the defaults (the 10M-token table takes most of it).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO"
 
 SECS=${BENCH_SECONDS:-10}
+BIG=${BENCH_BIG_TOKENS:-10000000}
+CALLGRIND=${BENCH_CALLGRIND:-1}
 DIR=${PG_TOKENS_BENCH_DIR:-/tmp/pg_tokens_bench}
 PORT=${PG_TOKENS_BENCH_PORT:-55499}
 DB=bench
@@ -18,7 +24,9 @@ cluster_stop "$DIR"
 rm -rf "$DIR"
 cluster_start "$DIR" "$PORT"
 as_cluster_user "$PG_BIN/psql" -X -q -h "$DIR/sock" -p "$PORT" -U postgres -d postgres \
-  -c "ALTER SYSTEM SET shared_buffers = '512MB'" -c "ALTER SYSTEM SET max_connections = 50" >/dev/null
+  -c "ALTER SYSTEM SET shared_buffers = '1GB'" -c "ALTER SYSTEM SET max_connections = 50" \
+  -c "ALTER SYSTEM SET max_wal_size = '8GB'" \
+  -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_tokens'" >/dev/null
 cluster_stop "$DIR"
 cluster_start "$DIR" "$PORT"
 trap 'cluster_stop "$DIR"' EXIT
@@ -26,10 +34,12 @@ trap 'cluster_stop "$DIR"' EXIT
 psql_b() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$DIR/sock" -p "$PORT" -U postgres "$@"; }
 now_ms() { date +%s%3N; }
 timed() { local t0; t0=$(now_ms); psql_b -d "$DB" -c "$1" >/dev/null; echo $(( $(now_ms) - t0 )); }
-tps() { # tps SCRIPT [USER] [CLIENTS]
+pgb() { # pgb SCRIPT [USER] [CLIENTS]: pgbench's report
   "$PG_BIN/pgbench" -n -M prepared -c "${3:-4}" -j 2 -T "$SECS" -h "$DIR/sock" -p "$PORT" \
-    -U "${2:-postgres}" -f "bench/$1" "$DB" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+    -U "${2:-postgres}" -f "bench/$1" "$DB" 2>/dev/null
 }
+tps() { pgb "$@" | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
+latency_us() { pgb "$1" postgres 1 | awk '/^latency average/ { printf "%.1f", $4 * 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2fx", a / b }'; }
 row() { printf '%-52s %14s %12s %10s\n' "$1" "$2" "$3" "$4"; }
 
@@ -53,22 +63,29 @@ floor_bulk=$(timed "SELECT count(*) FROM baseline.sample s JOIN baseline.tokens 
 ours_bulk=$(timed "SELECT count(*) FROM bench.sample s, tokens.verify(s.token) v WHERE v.valid")
 
 log "writes made by 100k verifications of 1k tokens"
-writes=$(psql_b -d "$DB" -tA <<'SQL'
-SELECT pg_stat_force_next_flush();
-CREATE TEMP TABLE before AS
-  SELECT pg_current_wal_insert_lsn() AS lsn,
-         (SELECT coalesce(sum(n_tup_upd + n_tup_ins), 0) FROM pg_stat_all_tables WHERE schemaname = 'tokens') AS rows;
-SELECT count(*) FROM (SELECT tokens.verify(s.token) FROM bench.sample s, generate_series(1, 100) WHERE s.g <= 1000) v;
-SELECT pg_stat_force_next_flush();
-SELECT pg_sleep(0.6);
-SELECT (SELECT coalesce(sum(n_tup_upd + n_tup_ins), 0) FROM pg_stat_all_tables WHERE schemaname = 'tokens') - rows
-       || ' ' || pg_wal_lsn_diff(pg_current_wal_insert_lsn(), lsn)
-  FROM before;
-SQL
-)
-writes=$(echo "$writes" | tail -n 1)
-rows_written=${writes% *}
-wal_bytes=${writes#* }
+VERIFY_1K="SELECT count(*) FROM (SELECT tokens.verify(s.token) FROM bench.sample s, generate_series(1, 100) WHERE s.g <= 1000) v"
+sleep 3 # let the flush of the runs above finish
+stat_rows="SELECT coalesce(sum(n_tup_upd + n_tup_ins + n_tup_del), 0) FROM pg_stat_all_tables WHERE schemaname = 'tokens'"
+rows0=$(psql_b -d "$DB" -tA -c "SELECT pg_stat_force_next_flush()" -c "$stat_rows" | tail -n 1)
+lsn0=$(psql_b -d "$DB" -tA -c "SELECT pg_current_wal_insert_lsn()")
+# The statement's own WAL: EXPLAIN's WAL counters count this backend only.
+wal_stmt=$(psql_b -d "$DB" -tA -c "EXPLAIN (ANALYZE, WAL, FORMAT JSON) $VERIFY_1K" | grep -o '"WAL Bytes": [0-9]*' | head -n 1 | grep -o '[0-9]*$')
+# Any write would have given the verifying transaction an xid.
+xid=$(psql_b -d "$DB" -tA -c "BEGIN" -c "$VERIFY_1K" -c "SELECT coalesce(pg_current_xact_id_if_assigned()::text, 'none')" -c "COMMIT" | sed -n '2p')
+sleep 5 # two flush intervals
+rows_flush=$(psql_b -d "$DB" -tA -c "SELECT pg_stat_force_next_flush()" -c "$stat_rows" | tail -n 1)
+rows_flush=$((rows_flush - rows0))
+wal_after=$(psql_b -d "$DB" -tA -c "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$lsn0')")
+
+log "verify latency, 1 client, at 100k tokens"
+lat_100k=$(latency_us pgb_ours_verify.sql)
+
+log "verify TPS with a rate limit on every token (limits never reached)"
+# Straight into the table: 100k set_rate_limit calls would add 100k audit rows.
+ours_plain2=$(tps pgb_ours_verify.sql)
+psql_b -d "$DB" -c "UPDATE tokens.token_store SET rate_requests = 2000000000, rate_per = '1 day'" -c "VACUUM ANALYZE tokens.token_store" >/dev/null
+ours_limited=$(tps pgb_ours_verify.sql)
+psql_b -d "$DB" -c "UPDATE tokens.token_store SET rate_requests = NULL, rate_per = NULL" -c "VACUUM ANALYZE tokens.token_store" >/dev/null
 
 log "RLS: the example policy over 1M rows"
 psql_b -d "$DB" -f bench/setup_rls.sql >/dev/null
@@ -76,16 +93,52 @@ rls_none=$(tps pgb_rls_none.sql postgres 1)
 rls_policy=$(tps pgb_rls_policy.sql bench_app 1)
 rls_row=$(tps pgb_rls_per_row.sql bench_app 1)
 
+lat_big=""
+if [ "$BIG" -gt 100000 ]; then
+  log "adding $((BIG - 100000)) more tokens (straight into the table) for the latency at $BIG"
+  psql_b -d "$DB" -c "INSERT INTO tokens.token_store (id, hash, prefix, name, kind, owner, created_at)
+      SELECT gen_random_uuid(), sha256(int8send(g)), 'tbm_filler00', 'filler', 'service', 'group:filler', now()
+        FROM generate_series(1, $BIG - 100000) g" -c "VACUUM ANALYZE tokens.token_store" -c "CHECKPOINT" >/dev/null
+  # Warm the sample's index path as the 100k run had it warm.
+  psql_b -d "$DB" -c "SELECT count(*) FROM bench.sample s, tokens.verify(s.token) v WHERE v.valid" >/dev/null
+  lat_big=$(latency_us pgb_ours_verify.sql)
+fi
+
+cg_ours="" cg_peer="" cg_floor=""
+if [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null; then
+  log "instruction counts per verification (valgrind --tool=callgrind, single-user backend, 10k verifications)"
+  cluster_stop "$DIR"
+  N=10000
+  instructions() { # instructions SQL: total instructions of a single-user backend running SQL
+    local out="$DIR/callgrind.$RANDOM"
+    echo "$1" | as_cluster_user valgrind --tool=callgrind --callgrind-out-file="$out" \
+      "$PG_BIN/postgres" --single -D "$DIR/data" -c shared_preload_libraries=pg_tokens "$DB" >/dev/null 2>&1
+    sed -n 's/^summary: \([0-9]*\)/\1/p; s/^totals: \([0-9]*\)/\1/p' "$out" | head -n 1
+    rm -f "$out"
+  }
+  base=$(instructions "SELECT count(token) FROM bench.sample WHERE g <= $N")
+  per() { awk -v x="$1" -v b="$base" -v n="$N" 'BEGIN { printf "%d", (x - b) / n }'; }
+  cg_ours=$(per "$(instructions "SELECT count(*) FROM bench.sample s, tokens.verify(s.token) v WHERE s.g <= $N AND v.valid")")
+  cg_floor=$(per "$(instructions "SELECT count(t.id) FROM baseline.sample s JOIN baseline.tokens t ON t.token_hash = encode(sha256(convert_to(s.token, 'UTF8')), 'hex') WHERE s.g <= $N")")
+  cg_peer=$(per "$(instructions "SELECT count(baseline.verify(token)) FROM baseline.sample WHERE g <= $N")")
+fi
+
 echo
 row "measure" "pg_tokens" "reference" "ratio"
 row "verify TPS, random tokens (ref: floor)" "$ours" "$floor" "$(ratio "$ours" "$floor")"
 row "verify TPS, random tokens (ref: peer)" "$ours" "$peer" "$(ratio "$ours" "$peer")"
 row "verify TPS, one hot token (ref: floor)" "$ours_hot" "$floor" "$(ratio "$ours_hot" "$floor")"
 row "peer TPS, random / hot (ref: floor)" "$peer / $peer_hot" "$floor" "$(ratio "$peer" "$floor") / $(ratio "$peer_hot" "$floor")"
+row "verify TPS with a rate limit (ref: same run without)" "$ours_limited" "$ours_plain2" "$(ratio "$ours_limited" "$ours_plain2")"
+row "verify latency us, 1 client, $BIG tokens (ref: 100k)" "${lat_big:-skipped}" "$lat_100k" "$(ratio "${lat_big:-0}" "$lat_100k")"
+row "instructions per verify, callgrind (ref: floor)" "${cg_ours:-skipped}" "$cg_floor" "$(ratio "${cg_ours:-0}" "${cg_floor:-0}")"
+row "instructions per verify, callgrind (ref: peer)" "${cg_ours:-skipped}" "$cg_peer" "$(ratio "${cg_ours:-0}" "${cg_peer:-0}")"
 row "verify 100k in one statement, ms (ref: floor)" "$ours_bulk" "$floor_bulk" "$(ratio "$ours_bulk" "$floor_bulk")"
 row "mint 100k, ms (ref: peer)" "$mint_ours" "$mint_peer" "$(ratio "$mint_ours" "$mint_peer")"
-row "rows written by 100k verifies of 1k tokens" "$rows_written" "" ""
-row "WAL bytes by 100k verifies of 1k tokens" "$wal_bytes" "" ""
+row "100k verifies of 1k tokens: WAL bytes of the statement" "$wal_stmt" "" ""
+row "  ... xid of the verifying transaction (none = no write)" "$xid" "" ""
+row "  ... rows written in the next 5 s (background flush)" "$rows_flush" "" ""
+row "  ... WAL bytes in all, 2x100k verifies + flushes" "$wal_after" "" ""
 # Time ratios (reference TPS / ours): 1.30x means the policy query takes 1.3 times as long.
 row "RLS query TPS, policy (ref: no RLS, owner filter)" "$rls_policy" "$rls_none" "$(ratio "$rls_none" "$rls_policy") time"
 row "RLS query TPS, per-row current_owner() (ref: same)" "$rls_row" "$rls_none" "$(ratio "$rls_none" "$rls_row") time"
