@@ -45,6 +45,16 @@ cluster_start() {
     [ "$(id -u)" -ne 0 ] || chown -R postgres:postgres "$dir"
     as_cluster_user "$PG_BIN/initdb" -A trust -U postgres -E UTF8 --locale=C -D "$dir/data" >/dev/null
   fi
+  # Usage counting and rate limits live in shared memory: preload the
+  # library (a cluster made by an earlier checkout gets it, and a restart).
+  local conf="$dir/data/postgresql.conf"
+  if ! grep -q "^shared_preload_libraries = 'pg_tokens'" "$conf"; then
+    echo "shared_preload_libraries = 'pg_tokens'" | as_cluster_user tee -a "$conf" >/dev/null
+    if as_cluster_user "$PG_BIN/pg_ctl" status -D "$dir/data" >/dev/null 2>&1; then
+      log "restarting the local cluster to preload pg_tokens"
+      as_cluster_user "$PG_BIN/pg_ctl" stop -m fast -w -D "$dir/data" >/dev/null
+    fi
+  fi
   if ! as_cluster_user "$PG_BIN/pg_ctl" status -D "$dir/data" >/dev/null 2>&1; then
     log "starting the local cluster (port $port, socket $dir/sock)"
     as_cluster_user "$PG_BIN/pg_ctl" start -w -t 60 -D "$dir/data" -l "$dir/server.log" \
