@@ -34,6 +34,10 @@ pub enum Action {
     Rotate,
     ToggleFollow,
     EditAuditFilter,
+    /// Detail pane: usage over the last 24 h by hour, or 60 min by minute.
+    ToggleUsageWindow,
+    EditRateLimit,
+    EditAllowedIps,
     // Editing whichever field or dialog has the focus.
     Input(char),
     Backspace,

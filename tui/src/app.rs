@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::action::{Action, Effect};
 use crate::db::error::DbError;
-use crate::db::model::{AuditEvent, Minted, ScopeEntry, Session, Token};
+use crate::db::model::{AuditEvent, Minted, ScopeEntry, Session, Token, UsageBucket, UsageWindow};
 use crate::db::queries::{
     AuditFilter, AuditQuery, Cursor, Direction, Expiry, MintRequest, PageQuery, SortColumn,
     TokenFilter, TokenPage,
@@ -28,6 +28,11 @@ pub const STATUSES: [Option<&str>; 5] = [
 ];
 pub const KINDS: [Option<&str>; 3] = [None, Some("service"), Some("personal")];
 pub const EXPIRY_PRESETS: [&str; 5] = ["never", "7 days", "30 days", "90 days", "custom"];
+/// Rate-limit windows offered by ←/→ in the rate-limit form.
+pub const PER_PRESETS: [&str; 4] = ["1 second", "1 minute", "1 hour", "1 day"];
+/// How often the detail pane reads the usage again while it is open
+/// (usage reaches the server within 10 s).
+pub const USAGE_REFRESH: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 /// Grace periods offered by rotate: (label, interval).
 pub const GRACES: [(&str, &str); 4] = [
     ("none: the old token stops now", "0"),
@@ -70,6 +75,8 @@ pub enum Modal {
     Create(CreateForm),
     Confirm(Confirm),
     Card(OnceCard),
+    RateLimit(RateLimitForm),
+    Allowlist(AllowlistForm),
 }
 
 /// One page of the token list and how it was asked for.
@@ -140,6 +147,137 @@ pub struct Detail {
     pub loading: bool,
     pub error: Option<DbError>,
     pub scroll: usize,
+    pub window: UsageWindow,
+    pub usage: Usage,
+    pub usage_loading: bool,
+    /// When the usage was last asked for (the clock of `App::now`).
+    pub usage_asked: DateTime<Utc>,
+}
+
+/// The detail pane's usage chart.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Usage {
+    Pending,
+    Loaded(Vec<UsageBucket>),
+    /// The server refused (42501): neither tokens_reader nor the owner.
+    NotVisible,
+    Failed(DbError),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateField {
+    Requests,
+    Per,
+}
+
+/// `tokens.set_rate_limit` for one token: empty requests clears the limit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateLimitForm {
+    pub token: Token,
+    pub field: RateField,
+    pub requests: String,
+    pub per: String,
+    /// False when the session's grants say the server will refuse.
+    pub may_set: bool,
+    pub error: Option<DbError>,
+    pub busy: bool,
+}
+
+impl RateLimitForm {
+    /// The call this form describes, or what is wrong with the input.
+    pub fn request(&self) -> Result<Request, String> {
+        let requests = self.requests.trim();
+        if requests.is_empty() {
+            return Ok(Request::SetRateLimit {
+                id: self.token.id,
+                requests: None,
+                per: None,
+            });
+        }
+        let n: i32 = requests.parse().map_err(|_| {
+            format!(
+                "requests must be a whole number from 1 to {}, e.g. 100 (empty clears the limit)",
+                i32::MAX
+            )
+        })?;
+        let per = per_interval(&self.per);
+        if per.is_empty() {
+            return Err("per is needed: a window from 1 second to 1 day, e.g. 1 minute".into());
+        }
+        Ok(Request::SetRateLimit {
+            id: self.token.id,
+            requests: Some(n),
+            per: Some(per),
+        })
+    }
+}
+
+/// A window as typed: `30s`, `5m`, `1h`, `1d` are spelled out for the
+/// server; anything else is passed on for it to parse (`1 minute`).
+pub fn per_interval(s: &str) -> String {
+    let s = s.trim();
+    for (short, long) in [
+        ("s", "seconds"),
+        ("m", "minutes"),
+        ("min", "minutes"),
+        ("h", "hours"),
+        ("d", "days"),
+    ] {
+        if let Some(n) = s.strip_suffix(short) {
+            if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) {
+                return format!("{n} {long}");
+            }
+        }
+    }
+    s.to_owned()
+}
+
+/// A window in seconds as the form shows it: "1 minute", "2 hours".
+pub fn per_text(seconds: f64) -> String {
+    let whole = seconds.round();
+    if (seconds - whole).abs() > 1e-6 {
+        return format!("{seconds} seconds");
+    }
+    let s = whole as i64;
+    let (n, unit) = if s > 0 && s % 86_400 == 0 {
+        (s / 86_400, "day")
+    } else if s > 0 && s % 3600 == 0 {
+        (s / 3600, "hour")
+    } else if s > 0 && s % 60 == 0 {
+        (s / 60, "minute")
+    } else {
+        (s, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// `tokens.set_allowed_ips` for one token: empty clears the allowlist.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AllowlistForm {
+    pub token: Token,
+    /// Comma- or space-separated CIDRs.
+    pub text: String,
+    pub may_set: bool,
+    pub error: Option<DbError>,
+    pub busy: bool,
+}
+
+impl AllowlistForm {
+    /// The entries typed; None (clear) when there are none.
+    pub fn entries(&self) -> Option<Vec<String>> {
+        let list: Vec<String> = self
+            .text
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if list.is_empty() {
+            None
+        } else {
+            Some(list)
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -472,7 +610,23 @@ impl App {
         match &mut self.detail {
             Some(d) => {
                 d.loading = true;
-                vec![Effect::Db(Request::Detail { id: d.token.id })]
+                let mut fx = vec![Effect::Db(Request::Detail { id: d.token.id })];
+                fx.extend(self.load_usage());
+                fx
+            }
+            None => vec![],
+        }
+    }
+
+    fn load_usage(&mut self) -> Vec<Effect> {
+        match &mut self.detail {
+            Some(d) => {
+                d.usage_loading = true;
+                d.usage_asked = self.now;
+                vec![Effect::Db(Request::Usage {
+                    id: d.token.id,
+                    window: d.window,
+                })]
             }
             None => vec![],
         }
@@ -549,6 +703,14 @@ impl App {
 
     fn tick(&mut self, now: DateTime<Utc>) -> Vec<Effect> {
         self.now = now;
+        if self.view == View::Detail && self.conn == Conn::Up {
+            if let Some(d) = &self.detail {
+                let visible = !matches!(d.usage, Usage::NotVisible);
+                if visible && !d.usage_loading && now - d.usage_asked >= USAGE_REFRESH {
+                    return self.load_usage();
+                }
+            }
+        }
         if self.audit.follow
             && self.view == View::Audit
             && !self.audit.newer
@@ -628,6 +790,10 @@ impl App {
                         loading: true,
                         error: None,
                         scroll: 0,
+                        window: UsageWindow::Day,
+                        usage: Usage::Pending,
+                        usage_loading: true,
+                        usage_asked: self.now,
                     });
                     self.view = View::Detail;
                     return self.load_detail();
@@ -758,6 +924,49 @@ impl App {
             }
             Action::Revoke => self.open_confirm(ConfirmOp::Revoke),
             Action::Rotate => self.open_confirm(ConfirmOp::Rotate),
+            Action::ToggleUsageWindow => {
+                if let Some(d) = &mut self.detail {
+                    d.window = d.window.other();
+                    d.usage = Usage::Pending;
+                }
+                self.load_usage()
+            }
+            Action::EditRateLimit => {
+                if let Some(d) = &self.detail {
+                    let t = d.token.clone();
+                    let (requests, per) = match &t.rate_limit {
+                        Some(l) => (l.requests.to_string(), per_text(l.per_seconds)),
+                        None => (String::new(), "1 minute".to_owned()),
+                    };
+                    self.modal = Some(Modal::RateLimit(RateLimitForm {
+                        may_set: self.session.may_set_limits(&t),
+                        token: t,
+                        field: RateField::Requests,
+                        requests,
+                        per,
+                        error: None,
+                        busy: false,
+                    }));
+                }
+                vec![]
+            }
+            Action::EditAllowedIps => {
+                if let Some(d) = &self.detail {
+                    let t = d.token.clone();
+                    self.modal = Some(Modal::Allowlist(AllowlistForm {
+                        may_set: self.session.may_set_limits(&t),
+                        text: t
+                            .allowed_ips
+                            .as_ref()
+                            .map(|v| v.join(", "))
+                            .unwrap_or_default(),
+                        token: t,
+                        error: None,
+                        busy: false,
+                    }));
+                }
+                vec![]
+            }
             _ => vec![],
         }
     }
@@ -1010,6 +1219,80 @@ impl App {
                     _ => (Some(Modal::Confirm(c)), vec![]),
                 }
             }
+            Modal::RateLimit(mut f) => {
+                if f.busy {
+                    return (Some(Modal::RateLimit(f)), vec![]);
+                }
+                let text = match f.field {
+                    RateField::Requests => &mut f.requests,
+                    RateField::Per => &mut f.per,
+                };
+                match action {
+                    Action::Cancel => return (None, vec![]),
+                    Action::NextField | Action::PrevField => {
+                        f.field = match f.field {
+                            RateField::Requests => RateField::Per,
+                            RateField::Per => RateField::Requests,
+                        }
+                    }
+                    Action::Input(c) => text.push(c),
+                    Action::Toggle => text.push(' '),
+                    Action::Backspace => {
+                        text.pop();
+                    }
+                    Action::Left | Action::Right if f.field == RateField::Per => {
+                        let n = PER_PRESETS.len();
+                        let i = PER_PRESETS.iter().position(|p| *p == f.per.trim());
+                        let next = match (i, action == Action::Right) {
+                            (Some(i), true) => (i + 1) % n,
+                            (Some(i), false) => (i + n - 1) % n,
+                            (None, _) => 1,
+                        };
+                        f.per = PER_PRESETS[next].to_owned();
+                    }
+                    Action::Submit => match f.request() {
+                        Ok(req) => {
+                            f.busy = true;
+                            f.error = None;
+                            return (Some(Modal::RateLimit(f)), vec![Effect::Db(req)]);
+                        }
+                        Err(why) => {
+                            f.field = if f.requests.trim().parse::<i32>().is_err() {
+                                RateField::Requests
+                            } else {
+                                RateField::Per
+                            };
+                            f.error = Some(DbError::Client(why));
+                        }
+                    },
+                    _ => {}
+                }
+                (Some(Modal::RateLimit(f)), vec![])
+            }
+            Modal::Allowlist(mut f) => {
+                if f.busy {
+                    return (Some(Modal::Allowlist(f)), vec![]);
+                }
+                match action {
+                    Action::Cancel => return (None, vec![]),
+                    Action::Input(c) => f.text.push(c),
+                    Action::Toggle => f.text.push(' '),
+                    Action::Backspace => {
+                        f.text.pop();
+                    }
+                    Action::Submit => {
+                        f.busy = true;
+                        f.error = None;
+                        let req = Request::SetAllowedIps {
+                            id: f.token.id,
+                            allowed: f.entries(),
+                        };
+                        return (Some(Modal::Allowlist(f)), vec![Effect::Db(req)]);
+                    }
+                    _ => {}
+                }
+                (Some(Modal::Allowlist(f)), vec![])
+            }
             Modal::Create(mut f) => {
                 if f.busy {
                     return (Some(Modal::Create(f)), vec![]);
@@ -1122,6 +1405,23 @@ impl App {
                     }
                 }
             }
+            Reply::Usage { id, window, result } => {
+                if let Some(d) = self
+                    .detail
+                    .as_mut()
+                    .filter(|d| d.token.id == id && d.window == window)
+                {
+                    d.usage_loading = false;
+                    match result {
+                        Ok(buckets) => d.usage = Usage::Loaded(buckets),
+                        Err(e) if e.sqlstate() == Some("42501") => d.usage = Usage::NotVisible,
+                        Err(e) if e.is_connection_lost() => {}
+                        Err(e) => d.usage = Usage::Failed(e),
+                    }
+                }
+            }
+            Reply::RateLimitSet { id, result } => return self.on_limit_set(id, result),
+            Reply::AllowedIpsSet { id, result } => return self.on_limit_set(id, result),
             Reply::Audit {
                 gen,
                 follow,
@@ -1239,6 +1539,62 @@ impl App {
             }
         }
         vec![]
+    }
+
+    /// A rate limit or allowlist was set (the detail and the list are read
+    /// again), or refused (the form stays open with the server's message).
+    fn on_limit_set(&mut self, id: Uuid, result: Result<(), DbError>) -> Vec<Effect> {
+        let modal = self.modal.take();
+        match (modal, result) {
+            (Some(Modal::RateLimit(mut f)), Err(e)) => {
+                f.busy = false;
+                f.error = Some(e);
+                self.modal = Some(Modal::RateLimit(f));
+                vec![]
+            }
+            (Some(Modal::Allowlist(mut f)), Err(e)) => {
+                f.busy = false;
+                f.error = Some(e);
+                self.modal = Some(Modal::Allowlist(f));
+                vec![]
+            }
+            (other, Err(e)) => {
+                self.modal = other;
+                self.error(e.to_string());
+                vec![]
+            }
+            (other, Ok(())) => {
+                let done = match &other {
+                    Some(Modal::RateLimit(f)) => Some(match f.requests.trim() {
+                        "" => format!("rate limit of {} cleared", f.token.prefix),
+                        n => format!(
+                            "rate limit of {} set: {n} per {}",
+                            f.token.prefix,
+                            per_interval(&f.per)
+                        ),
+                    }),
+                    Some(Modal::Allowlist(f)) => Some(match f.entries() {
+                        None => format!(
+                            "allowlist of {} cleared: it verifies from anywhere",
+                            f.token.prefix
+                        ),
+                        Some(_) => format!("allowlist of {} set", f.token.prefix),
+                    }),
+                    _ => {
+                        self.modal = other;
+                        None
+                    }
+                };
+                if let Some(text) = done {
+                    self.info(text);
+                }
+                let mut fx = self.refresh_tokens();
+                if self.detail.as_ref().is_some_and(|d| d.token.id == id) {
+                    fx.extend(self.load_detail());
+                }
+                fx
+            }
+        }
     }
 
     /// A refused revoke or rotate: shown plainly in its dialog.

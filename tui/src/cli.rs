@@ -10,7 +10,7 @@ use postgres::Client;
 use serde_json::json;
 
 use crate::db::error::DbError;
-use crate::db::model::{Minted, Token};
+use crate::db::model::{Minted, Token, UsageWindow};
 use crate::db::queries::{
     self, AuditFilter, AuditQuery, Direction, Expiry, MintRequest, PageQuery, SortColumn,
     TokenFilter,
@@ -69,6 +69,16 @@ pub enum Command {
     },
     /// Audit events, newest first.
     Audit(AuditArgs),
+    /// A token's successful and refused verifications per bucket, oldest first.
+    Usage {
+        /// Token id, or its 12-character prefix.
+        id: String,
+        /// 24h (24 buckets of an hour) or 60m (60 buckets of a minute).
+        #[arg(long, default_value = "24h", value_parser = ["24h", "60m"])]
+        window: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -289,7 +299,41 @@ pub fn run(client: &mut Client, command: Command) -> Result<(), (DbError, bool)>
             let json = a.json;
             audit(client, a).map_err(|e| (e, json))
         }
+        Command::Usage { id, window, json } => {
+            let window = if window == "60m" {
+                UsageWindow::Hour
+            } else {
+                UsageWindow::Day
+            };
+            usage(client, &id, window, json).map_err(|e| (e, json))
+        }
     }
+}
+
+fn usage(client: &mut Client, given: &str, window: UsageWindow, json: bool) -> Result<(), DbError> {
+    let id = queries::resolve_token(client, given)?;
+    let buckets = queries::usage(client, id, window)?;
+    if json {
+        return out(serde_json::to_string(
+            &json!({ "id": id, "bucket": window.bucket(), "buckets": buckets }),
+        )
+        .map_err(|e| DbError::Client(e.to_string()))?);
+    }
+    out(format!(
+        "{:<19}  {:>10}  {:>10}",
+        "BUCKET START (UTC)", "VERIFIED", "DENIED"
+    ))?;
+    for b in &buckets {
+        out(format!(
+            "{}  {:>10}  {:>10}",
+            stamp(b.bucket_start),
+            b.count,
+            b.denied
+        ))?;
+    }
+    let ok: i64 = buckets.iter().map(|b| b.count).sum();
+    let no: i64 = buckets.iter().map(|b| b.denied).sum();
+    out(format!("{:<19}  {ok:>10}  {no:>10}", "total"))
 }
 
 fn list(client: &mut Client, a: ListArgs) -> Result<(), DbError> {
@@ -382,6 +426,9 @@ fn show(client: &mut Client, given: &str, json: bool) -> Result<(), DbError> {
         ("last used", when(token.last_used_at, "never")),
         ("created", when(Some(token.created_at), "")),
         ("revoked at", when(token.revoked_at, "-")),
+        ("uses 24 h", token.uses_24h.to_string()),
+        ("rate limit", crate::text::rate_limit(&token.rate_limit)),
+        ("allowlist", crate::text::allowlist(&token.allowed_ips)),
     ] {
         out(format!("{k:<11} {v}"))?;
     }

@@ -32,6 +32,7 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
                 _ => None,
             },
             Modal::Create(_) => text_field_key(key, ctrl, true),
+            Modal::RateLimit(_) | Modal::Allowlist(_) => text_field_key(key, ctrl, false),
         };
     }
     if app.help {
@@ -100,6 +101,9 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('h') | KeyCode::Left | KeyCode::Backspace => Some(Action::Back),
             KeyCode::Char('x') | KeyCode::Delete => Some(Action::Revoke),
             KeyCode::Char('R') => Some(Action::Rotate),
+            KeyCode::Char('u') => Some(Action::ToggleUsageWindow),
+            KeyCode::Char('L') => Some(Action::EditRateLimit),
+            KeyCode::Char('I') => Some(Action::EditAllowedIps),
             _ => None,
         },
         View::Audit => match key.code {

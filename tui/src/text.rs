@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::db::model::RateLimit;
+
 /// `s` with every control character written as a visible escape (`\x1b`,
 /// `\n`, `\u{202e}`).
 pub fn clean(s: &str) -> String {
@@ -36,6 +38,42 @@ pub fn scopes(scopes: &Option<Vec<String>>) -> String {
         None => "(all)".to_owned(),
         Some(v) if v.is_empty() => "(none)".to_owned(),
         Some(v) => clean(&v.join(",")),
+    }
+}
+
+/// A rate limit as "100 / 1 min", or "none".
+pub fn rate_limit(limit: &Option<RateLimit>) -> String {
+    match limit {
+        None => "none".to_owned(),
+        Some(l) => format!("{} / {}", l.requests, span(l.per_seconds)),
+    }
+}
+
+/// A window length in the largest unit that divides it: "1 day", "2 h",
+/// "1 min", "30 s", "1.5 s".
+pub fn span(seconds: f64) -> String {
+    let whole = seconds.round();
+    if (seconds - whole).abs() > 1e-6 || whole < 1.0 {
+        return format!("{} s", (seconds * 1000.0).round() / 1000.0);
+    }
+    let s = whole as i64;
+    if s % 86_400 == 0 {
+        let d = s / 86_400;
+        format!("{d} day{}", if d == 1 { "" } else { "s" })
+    } else if s % 3600 == 0 {
+        format!("{} h", s / 3600)
+    } else if s % 60 == 0 {
+        format!("{} min", s / 60)
+    } else {
+        format!("{s} s")
+    }
+}
+
+/// An IP allowlist: "anywhere" when there is none.
+pub fn allowlist(allowed: &Option<Vec<String>>) -> String {
+    match allowed {
+        None => "anywhere".to_owned(),
+        Some(v) => clean(&v.join(", ")),
     }
 }
 
@@ -109,6 +147,28 @@ mod tests {
             "just now"
         );
         assert_eq!(relative(now + chrono::Duration::days(800), now), "in 2y");
+    }
+
+    #[test]
+    fn limits_read_in_the_largest_unit() {
+        let l = |requests, per_seconds| {
+            Some(RateLimit {
+                requests,
+                per_seconds,
+            })
+        };
+        assert_eq!(rate_limit(&None), "none");
+        assert_eq!(rate_limit(&l(100, 60.0)), "100 / 1 min");
+        assert_eq!(rate_limit(&l(5, 1.0)), "5 / 1 s");
+        assert_eq!(rate_limit(&l(1000, 86_400.0)), "1000 / 1 day");
+        assert_eq!(rate_limit(&l(7, 7200.0)), "7 / 2 h");
+        assert_eq!(rate_limit(&l(3, 90.0)), "3 / 90 s");
+        assert_eq!(span(1.5), "1.5 s");
+        assert_eq!(allowlist(&None), "anywhere");
+        assert_eq!(
+            allowlist(&Some(vec!["10.0.0.0/8".into(), "::1/128".into()])),
+            "10.0.0.0/8, ::1/128"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use ratatui::Frame;
 
 use crate::app::{App, Modal, View};
 use crate::components::{
-    audit_log, chrome, confirm, create_form, help, once_card, token_detail, token_list,
+    audit_log, chrome, confirm, create_form, help, limits_form, once_card, token_detail, token_list,
 };
 
 pub fn draw(f: &mut Frame, app: &App) {
@@ -20,7 +20,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     chrome::banner(f, banner, app);
     chrome::header(f, header, app);
     match (app.view, &app.detail) {
-        (View::Detail, Some(d)) => token_detail::draw(f, body, d, app.now),
+        (View::Detail, Some(d)) => token_detail::draw(f, body, d, app.now, &app.session),
         (View::Audit, _) => audit_log::draw(f, body, &app.audit),
         _ => token_list::draw(f, body, &app.tokens, app.now),
     }
@@ -30,6 +30,8 @@ pub fn draw(f: &mut Frame, app: &App) {
         Some(Modal::Create(form)) => create_form::draw(f, body, form, &app.scopes, &app.session),
         Some(Modal::Confirm(c)) => confirm::draw(f, body, c, &app.session),
         Some(Modal::Card(card)) => once_card::draw(f, body, card, app.now),
+        Some(Modal::RateLimit(form)) => limits_form::draw_rate_limit(f, body, form, &app.session),
+        Some(Modal::Allowlist(form)) => limits_form::draw_allowlist(f, body, form, &app.session),
         None => {}
     }
     if app.help {

@@ -7,6 +7,7 @@ use crossterm::event::KeyCode;
 use insta::assert_snapshot;
 use tokens_console::action::Action;
 use tokens_console::db::error::DbError;
+use tokens_console::db::model::UsageWindow;
 use tokens_console::db::Reply;
 
 #[test]
@@ -121,9 +122,28 @@ fn detail() {
     let t = sample_tokens().remove(0);
     app.update(Action::Db(Reply::Detail {
         id: t.id,
-        result: Ok((Some(t), audit_events())),
+        result: Ok((Some(t.clone()), audit_events())),
     }));
-    assert_snapshot!(render(&app));
+    app.update(Action::Db(Reply::Usage {
+        id: t.id,
+        window: UsageWindow::Day,
+        result: Ok(usage_day()),
+    }));
+    let screen = render(&app);
+    assert_snapshot!(screen);
+    let text = format!("{screen}");
+    for shown in [
+        "100 / 1 min",
+        "10.0.0.0/8, 192.168.1.0/24",
+        "1234",
+        "verified",
+        "8 denied",
+    ] {
+        assert!(
+            text.contains(shown),
+            "{shown} is on the detail pane:\n{text}"
+        );
+    }
     key(&mut app, KeyCode::Esc);
     for _ in 0..5 {
         key(&mut app, KeyCode::Char('j'));
@@ -196,5 +216,111 @@ fn search_in_progress() {
     let mut app = app_with(sample_tokens());
     key(&mut app, KeyCode::Char('/'));
     type_text(&mut app, "deploy");
+    assert_snapshot!(render(&app));
+}
+
+/// A detail pane whose token has no limits, and usage the role may not read.
+fn detail_of(n: usize) -> tokens_console::app::App {
+    let mut app = app_with(sample_tokens());
+    for _ in 0..n {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    key(&mut app, KeyCode::Enter);
+    let t = sample_tokens().remove(n);
+    app.update(Action::Db(Reply::Detail {
+        id: t.id,
+        result: Ok((Some(t), audit_events())),
+    }));
+    app
+}
+
+#[test]
+fn detail_usage_not_visible_and_no_limits() {
+    let mut app = detail_of(1);
+    app.update(Action::Db(Reply::Usage {
+        id: id(2),
+        window: UsageWindow::Day,
+        result: Err(DbError::Server {
+            sqlstate: "42501".into(),
+            message: "permission denied: usage needs tokens_reader".into(),
+            hint: None,
+        }),
+    }));
+    let screen = render(&app);
+    assert_snapshot!(screen);
+    let text = format!("{screen}");
+    assert!(text.contains("usage: not visible to you"), "{text}");
+    assert!(
+        !text.contains("42501"),
+        "no error banner for a refused usage:\n{text}"
+    );
+    assert!(text.contains("none") && text.contains("anywhere"), "{text}");
+}
+
+#[test]
+fn detail_usage_per_minute() {
+    let mut app = detail_of(0);
+    key(&mut app, KeyCode::Char('u'));
+    let buckets = (0..60)
+        .map(|i| tokens_console::db::model::UsageBucket {
+            bucket_start: now() - chrono::Duration::minutes(59 - i),
+            count: (i % 7) * 2,
+            denied: i64::from(i == 58),
+        })
+        .collect();
+    app.update(Action::Db(Reply::Usage {
+        id: id(1),
+        window: UsageWindow::Hour,
+        result: Ok(buckets),
+    }));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn rate_limit_form_refused_by_the_server() {
+    let mut app = detail_of(0);
+    key(&mut app, KeyCode::Char('L'));
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "0");
+    key(&mut app, KeyCode::Enter);
+    app.update(Action::Db(Reply::RateLimitSet {
+        id: id(1),
+        result: Err(DbError::Server {
+            sqlstate: "22023".into(),
+            message: "requests must be at least 1 (got 0); pass NULL to clear the limit".into(),
+            hint: None,
+        }),
+    }));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn rate_limit_form_rejects_a_non_number() {
+    let mut app = detail_of(1);
+    app.session.writer = false;
+    key(&mut app, KeyCode::Char('L'));
+    type_text(&mut app, "lots\x1b");
+    key(&mut app, KeyCode::Enter);
+    let screen = render(&app);
+    assert_snapshot!(screen);
+    assert!(!format!("{screen}").contains('\x1b'));
+}
+
+#[test]
+fn allowlist_form() {
+    let mut app = detail_of(0);
+    key(&mut app, KeyCode::Char('I'));
+    type_text(&mut app, ", 2001:db8::/32, nonsense");
+    key(&mut app, KeyCode::Enter);
+    app.update(Action::Db(Reply::AllowedIpsSet {
+        id: id(1),
+        result: Err(DbError::Server {
+            sqlstate: "22P02".into(),
+            message: "invalid input syntax for type cidr: \"nonsense\"".into(),
+            hint: None,
+        }),
+    }));
     assert_snapshot!(render(&app));
 }

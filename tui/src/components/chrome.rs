@@ -138,6 +138,17 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 }
                 h
             }
+            Modal::RateLimit(_) => vec![
+                ("Tab", "requests/per"),
+                ("←/→", "per preset"),
+                ("Enter", "save (empty requests clears)"),
+                ("Esc", "cancel"),
+            ],
+            Modal::Allowlist(_) => vec![
+                ("type", "CIDRs, comma separated"),
+                ("Enter", "save (empty clears)"),
+                ("Esc", "cancel"),
+            ],
             Modal::Create(_) => vec![
                 ("Tab/↓", "next field"),
                 ("←/→", "choose"),
@@ -169,15 +180,24 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("?", "help"),
             ("q", "quit"),
         ],
-        View::Detail => vec![
-            ("Esc/h", "back"),
-            ("x", "revoke"),
-            ("R", "rotate"),
-            ("j/k", "history"),
-            ("r", "reload"),
-            ("?", "help"),
-            ("q", "quit"),
-        ],
+        View::Detail => {
+            let mut h = vec![("Esc/h", "back"), ("x", "revoke"), ("R", "rotate")];
+            if app
+                .detail
+                .as_ref()
+                .is_some_and(|d| app.session.may_set_limits(&d.token))
+            {
+                h.extend([("L", "rate limit"), ("I", "allowlist")]);
+            }
+            h.extend([
+                ("u", "24 h/60 min"),
+                ("j/k", "history"),
+                ("r", "reload"),
+                ("?", "help"),
+                ("q", "quit"),
+            ]);
+            h
+        }
         View::Audit if app.audit.editing.is_some() => vec![
             ("Tab", "next filter"),
             ("Enter", "apply"),

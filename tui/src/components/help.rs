@@ -1,4 +1,4 @@
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
@@ -37,6 +37,9 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
         &[
             ("Esc / h", "back to the list"),
             ("x / R", "revoke / rotate this token"),
+            ("u", "usage: 24 h by hour / 60 min by minute"),
+            ("L", "rate limit (empty requests clears)"),
+            ("I", "IP allowlist (empty = anywhere)"),
         ],
     ),
     (
@@ -59,33 +62,50 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
-pub fn draw(f: &mut Frame, area: Rect) {
+fn section_lines(sections: &[(&str, &[(&str, &str)])]) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    for (section, keys) in KEYS {
+    for (section, keys) in sections {
         lines.push(Line::styled(
-            *section,
+            section.to_string(),
             Style::default().add_modifier(Modifier::BOLD),
         ));
         for (k, what) in keys.iter() {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {k:<16}"), key_style()),
-                Span::raw(*what),
+                Span::raw(what.to_string()),
             ]));
         }
     }
-    lines.push(Line::styled(
+    lines
+}
+
+/// Two columns when the screen is wide enough, so every key fits.
+pub fn draw(f: &mut Frame, area: Rect) {
+    let notes = [
         "Owner-only: revoke and rotate need actor = owner.",
-        dim(),
-    ));
-    let h = lines.len() as u16 + 2;
-    let r = centered(area, 64, h);
+        "Limits: tokens_writer, or your own personal token.",
+    ];
+    let (columns, width): (Vec<Vec<Line>>, u16) = if area.width >= 118 {
+        let mut right = section_lines(&KEYS[2..]);
+        right.push(Line::raw(""));
+        right.extend(notes.iter().map(|n| Line::styled(*n, dim())));
+        (vec![section_lines(&KEYS[..2]), right], 118)
+    } else {
+        let mut all = section_lines(KEYS);
+        all.extend(notes.iter().map(|n| Line::styled(*n, dim())));
+        (vec![all], 64)
+    };
+    let h = columns.iter().map(Vec::len).max().unwrap_or(0) as u16 + 2;
+    let r = centered(area, width, h);
     f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" Help · ?/Esc closes "),
-        ),
-        r,
-    );
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" Help · ?/Esc closes ");
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let n = columns.len() as u32;
+    let areas = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(inner);
+    for (lines, a) in columns.into_iter().zip(areas.iter()) {
+        f.render_widget(Paragraph::new(lines), *a);
+    }
 }

@@ -89,7 +89,9 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
         f.render_widget(Paragraph::new(text).block(block), table_area);
         return;
     }
-    let header = Row::new([
+    // The last 24 hours' uses, when the screen has room for one more column.
+    let uses = table_area.width >= 132;
+    let mut titles = vec![
         "PREFIX",
         "NAME",
         "KIND",
@@ -99,10 +101,14 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
         "EXPIRES",
         "LAST USED",
         "CREATED",
-    ])
-    .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
+    ];
+    if uses {
+        titles.push("USES 24H");
+    }
+    let header = Row::new(titles)
+        .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let rows = l.rows.iter().map(|t| {
-        Row::new(vec![
+        let mut cells = vec![
             Cell::from(clean(&t.prefix)),
             Cell::from(clean(&t.name)),
             Cell::from(clean(&t.kind)),
@@ -120,9 +126,13 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
                     .unwrap_or_else(|| "—".into()),
             ),
             Cell::from(t.created_at.format("%Y-%m-%d").to_string()),
-        ])
+        ];
+        if uses {
+            cells.push(Cell::from(format!("{:>8}", t.uses_24h)));
+        }
+        Row::new(cells)
     });
-    let widths = [
+    let mut widths = vec![
         Constraint::Length(12),
         Constraint::Min(12),
         Constraint::Length(8),
@@ -133,6 +143,9 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
         Constraint::Length(9),
         Constraint::Length(10),
     ];
+    if uses {
+        widths.push(Constraint::Length(8));
+    }
     let table = Table::new(rows, widths)
         .header(header)
         .block(block)

@@ -11,7 +11,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use error::DbError;
-use model::{AuditEvent, Minted, ScopeEntry, Session, Token};
+use model::{AuditEvent, Minted, ScopeEntry, Session, Token, UsageBucket, UsageWindow};
 use queries::{AuditQuery, MintRequest, PageQuery, TokenFilter, TokenPage};
 
 /// What the UI asks of the database. `gen` ties a reply to the request that
@@ -28,6 +28,10 @@ pub enum Request {
     },
     Detail {
         id: Uuid,
+    },
+    Usage {
+        id: Uuid,
+        window: UsageWindow,
     },
     Audit {
         gen: u64,
@@ -46,6 +50,17 @@ pub enum Request {
         grace: String,
         actor: Option<String>,
     },
+    /// `requests` None clears the limit.
+    SetRateLimit {
+        id: Uuid,
+        requests: Option<i32>,
+        per: Option<String>,
+    },
+    /// `allowed` None clears the allowlist.
+    SetAllowedIps {
+        id: Uuid,
+        allowed: Option<Vec<String>>,
+    },
 }
 
 /// What the worker answers, and what it says about the connection.
@@ -63,6 +78,11 @@ pub enum Reply {
         id: Uuid,
         result: Result<(Option<Token>, Vec<AuditEvent>), DbError>,
     },
+    Usage {
+        id: Uuid,
+        window: UsageWindow,
+        result: Result<Vec<UsageBucket>, DbError>,
+    },
     Audit {
         gen: u64,
         follow: bool,
@@ -77,6 +97,14 @@ pub enum Reply {
     Rotated {
         id: Uuid,
         result: Result<Minted, DbError>,
+    },
+    RateLimitSet {
+        id: Uuid,
+        result: Result<(), DbError>,
+    },
+    AllowedIpsSet {
+        id: Uuid,
+        result: Result<(), DbError>,
     },
     ConnectionLost {
         error: String,
@@ -98,11 +126,14 @@ impl Reply {
             Reply::Tokens { result: Err(e), .. }
             | Reply::Count { result: Err(e), .. }
             | Reply::Detail { result: Err(e), .. }
+            | Reply::Usage { result: Err(e), .. }
             | Reply::Audit { result: Err(e), .. }
             | Reply::Scopes(Err(e))
             | Reply::Minted(Err(e))
             | Reply::Revoked { result: Err(e), .. }
-            | Reply::Rotated { result: Err(e), .. } => Some(e),
+            | Reply::Rotated { result: Err(e), .. }
+            | Reply::RateLimitSet { result: Err(e), .. }
+            | Reply::AllowedIpsSet { result: Err(e), .. } => Some(e),
             _ => None,
         }
     }

@@ -48,6 +48,74 @@ pub struct Token {
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub status: String,
+    /// Successful verifications in the last 24 hours.
+    pub uses_24h: i64,
+    /// None: no limit.
+    pub rate_limit: Option<RateLimit>,
+    /// CIDRs a verification may come from; None: anywhere.
+    pub allowed_ips: Option<Vec<String>>,
+}
+
+/// At most `requests` successful verifications per `per_seconds`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RateLimit {
+    pub requests: i32,
+    pub per_seconds: f64,
+}
+
+/// The span of the usage chart: a day by hour, or an hour by minute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum UsageWindow {
+    Day,
+    Hour,
+}
+
+impl UsageWindow {
+    /// How many buckets the chart has.
+    pub fn buckets(self) -> i64 {
+        match self {
+            UsageWindow::Day => 24,
+            UsageWindow::Hour => 60,
+        }
+    }
+
+    /// The bucket width, as an interval the server parses.
+    pub fn bucket(self) -> &'static str {
+        match self {
+            UsageWindow::Day => "1 hour",
+            UsageWindow::Hour => "1 minute",
+        }
+    }
+
+    /// The unit the bucket starts are truncated to (`date_trunc`).
+    pub fn unit(self) -> &'static str {
+        match self {
+            UsageWindow::Day => "hour",
+            UsageWindow::Hour => "minute",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            UsageWindow::Day => "last 24 h, per hour",
+            UsageWindow::Hour => "last 60 min, per minute",
+        }
+    }
+
+    pub fn other(self) -> UsageWindow {
+        match self {
+            UsageWindow::Day => UsageWindow::Hour,
+            UsageWindow::Hour => UsageWindow::Day,
+        }
+    }
+}
+
+/// One row of `tokens.usage`: successful and refused verifications.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UsageBucket {
+    pub bucket_start: DateTime<Utc>,
+    pub count: i64,
+    pub denied: i64,
 }
 
 /// One row of the `tokens.audit_log` view.
@@ -100,5 +168,11 @@ impl Session {
     /// themselves (SPEC §3): only they are offered "act for owner".
     pub fn may_act_for_owner(&self) -> bool {
         self.revoker || self.writer
+    }
+
+    /// Rate limits and allowlists are set by tokens_writer, or by the owner
+    /// of a personal token through tokens_self_service (SPEC §3, §7).
+    pub fn may_set_limits(&self, t: &Token) -> bool {
+        self.writer || (self.self_service && t.kind == "personal" && t.owner == self.role)
     }
 }

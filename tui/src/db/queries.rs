@@ -9,7 +9,9 @@ use postgres::{Client, Row};
 use uuid::Uuid;
 
 use super::error::DbError;
-use super::model::{AuditEvent, Minted, ScopeEntry, Secret, Session, Token};
+use super::model::{
+    AuditEvent, Minted, RateLimit, ScopeEntry, Secret, Session, Token, UsageBucket, UsageWindow,
+};
 
 type Result<T> = std::result::Result<T, DbError>;
 
@@ -23,8 +25,13 @@ fn run<T>(
     })
 }
 
+/// The view's columns; the interval and the CIDRs in forms the client
+/// reads without extra type support.
 const TOKEN_COLUMNS: &str =
-    "id, prefix, name, kind, owner, scopes, expires_at, last_used_at, created_at, revoked_at, status";
+    "id, prefix, name, kind, owner, scopes, expires_at, last_used_at, created_at, revoked_at, status,
+     uses_24h, rate_limit_requests,
+     extract(epoch FROM rate_limit_per)::float8 AS rate_limit_per_seconds,
+     allowed_ips::text[] AS allowed_ips";
 const MINTED_COLUMNS: &str = "token, id, prefix, name, kind, owner, scopes, expires_at, created_at";
 const AUDIT_COLUMNS: &str = "id, at, actor, db_role, action, target, meta";
 
@@ -41,6 +48,18 @@ fn token_row(row: &Row) -> Token {
         created_at: row.get("created_at"),
         revoked_at: row.get("revoked_at"),
         status: row.get("status"),
+        uses_24h: row.get("uses_24h"),
+        rate_limit: match (
+            row.get::<_, Option<i32>>("rate_limit_requests"),
+            row.get::<_, Option<f64>>("rate_limit_per_seconds"),
+        ) {
+            (Some(requests), Some(per_seconds)) => Some(RateLimit {
+                requests,
+                per_seconds,
+            }),
+            _ => None,
+        },
+        allowed_ips: row.get("allowed_ips"),
     }
 }
 
@@ -587,6 +606,58 @@ pub fn rotate(client: &mut Client, id: Uuid, grace: &str, actor: Option<&str>) -
     let sql = format!("SELECT {MINTED_COLUMNS} FROM tokens.rotate(id => $1, grace => $2::text::interval, actor => $3)");
     let row = run(client, |c| c.query_one(&sql, &[&id, &grace, &actor]))?;
     Ok(minted(&row))
+}
+
+/// The token's uses over `window`, oldest bucket first, the current
+/// (partial) one last: bucket starts on whole hours or minutes.
+pub fn usage(client: &mut Client, id: Uuid, window: UsageWindow) -> Result<Vec<UsageBucket>> {
+    let rows = run(client, |c| {
+        c.query(
+            "SELECT bucket_start, count, denied
+               FROM tokens.usage(id => $1,
+                    since => date_trunc($2, now()) - ($3::bigint - 1) * $4::text::interval,
+                    bucket => $4::text::interval)
+              ORDER BY bucket_start",
+            &[&id, &window.unit(), &window.buckets(), &window.bucket()],
+        )
+    })?;
+    Ok(rows
+        .iter()
+        .map(|r| UsageBucket {
+            bucket_start: r.get("bucket_start"),
+            count: r.get("count"),
+            denied: r.get("denied"),
+        })
+        .collect())
+}
+
+/// `requests` None clears the limit (and `per` is then ignored). `per` is
+/// an interval the server parses (`1 minute`, `30 seconds`).
+pub fn set_rate_limit(
+    client: &mut Client,
+    id: Uuid,
+    requests: Option<i32>,
+    per: Option<&str>,
+) -> Result<()> {
+    let per = requests.and(per);
+    run(client, |c| {
+        c.execute(
+            "SELECT tokens.set_rate_limit(id => $1, requests => $2, per => $3::text::interval)",
+            &[&id, &requests, &per],
+        )
+    })?;
+    Ok(())
+}
+
+/// `allowed` None clears the allowlist; entries are CIDRs the server parses.
+pub fn set_allowed_ips(client: &mut Client, id: Uuid, allowed: Option<&[String]>) -> Result<()> {
+    run(client, |c| {
+        c.execute(
+            "SELECT tokens.set_allowed_ips(id => $1, allowed => $2::text[]::cidr[])",
+            &[&id, &allowed],
+        )
+    })?;
+    Ok(())
 }
 
 /// The server's clock, so relative times agree with `status`.

@@ -151,7 +151,7 @@ fn superseded(req: &Request, later: &VecDeque<Request>) -> bool {
                     Request::Audit { follow: false, .. },
                     Request::Audit { follow: false, .. }
                 )
-        )
+        ) || matches!((req, l), (Request::Usage { id: a, .. }, Request::Usage { id: b, .. }) if a == b)
     })
 }
 
@@ -170,6 +170,11 @@ fn handle(c: &mut Client, req: Request) -> Reply {
             result: queries::token(c, id)
                 .and_then(|t| queries::token_history(c, id, 200).map(|h| (t, h))),
         },
+        Request::Usage { id, window } => Reply::Usage {
+            id,
+            window,
+            result: queries::usage(c, id, window),
+        },
         Request::Audit { gen, query, follow } => Reply::Audit {
             gen,
             follow,
@@ -185,6 +190,14 @@ fn handle(c: &mut Client, req: Request) -> Reply {
             id,
             result: queries::rotate(c, id, &grace, actor.as_deref()),
         },
+        Request::SetRateLimit { id, requests, per } => Reply::RateLimitSet {
+            id,
+            result: queries::set_rate_limit(c, id, requests, per.as_deref()),
+        },
+        Request::SetAllowedIps { id, allowed } => Reply::AllowedIpsSet {
+            id,
+            result: queries::set_allowed_ips(c, id, allowed.as_deref()),
+        },
     }
 }
 
@@ -199,6 +212,11 @@ fn fail(req: Request, e: DbError) -> Reply {
             result: Err(e),
         },
         Request::Detail { id } => Reply::Detail { id, result: Err(e) },
+        Request::Usage { id, window } => Reply::Usage {
+            id,
+            window,
+            result: Err(e),
+        },
         Request::Audit { gen, follow, .. } => Reply::Audit {
             gen,
             follow,
@@ -208,6 +226,8 @@ fn fail(req: Request, e: DbError) -> Reply {
         Request::Mint(_) => Reply::Minted(Err(e)),
         Request::Revoke { id, .. } => Reply::Revoked { id, result: Err(e) },
         Request::Rotate { id, .. } => Reply::Rotated { id, result: Err(e) },
+        Request::SetRateLimit { id, .. } => Reply::RateLimitSet { id, result: Err(e) },
+        Request::SetAllowedIps { id, .. } => Reply::AllowedIpsSet { id, result: Err(e) },
     }
 }
 

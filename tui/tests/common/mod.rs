@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use tokens_console::action::{Action, Effect};
 use tokens_console::app::App;
-use tokens_console::db::model::{AuditEvent, Minted, Secret, Session, Token};
+use tokens_console::db::model::{
+    AuditEvent, Minted, RateLimit, Secret, Session, Token, UsageBucket,
+};
 use tokens_console::db::queries::{Cursor, SortKey, TokenPage};
 use tokens_console::db::Reply;
 
@@ -69,7 +71,30 @@ pub fn token(n: u128, name: &str, owner: &str, status: &str) -> Token {
             None
         },
         status: status.into(),
+        uses_24h: if n == 1 { 1234 } else { 0 },
+        rate_limit: (n == 1).then_some(RateLimit {
+            requests: 100,
+            per_seconds: 60.0,
+        }),
+        allowed_ips: (n == 1).then(|| vec!["10.0.0.0/8".into(), "192.168.1.0/24".into()]),
     }
+}
+
+/// 24 hourly buckets ending at `now()`: a day's traffic with a few refusals.
+pub fn usage_day() -> Vec<UsageBucket> {
+    (0..24)
+        .map(|i| UsageBucket {
+            bucket_start: now() - Duration::hours(23 - i),
+            count: [0, 0, 1, 3, 8, 20, 45, 80, 120, 90, 60, 40][(i % 12) as usize] * (1 + i / 12),
+            denied: if i == 20 {
+                7
+            } else if i == 21 {
+                1
+            } else {
+                0
+            },
+        })
+        .collect()
 }
 
 pub fn sample_tokens() -> Vec<Token> {

@@ -1,0 +1,169 @@
+//! The rate-limit and allowlist forms of the detail pane.
+
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::{centered, dim, key_style};
+use crate::app::{AllowlistForm, RateField, RateLimitForm, PER_PRESETS};
+use crate::db::error::DbError;
+use crate::db::model::{Session, Token};
+use crate::text::{allowlist, clean, rate_limit};
+
+fn label(on: bool, text: &str) -> Span<'static> {
+    let style = if on {
+        Style::default()
+            .fg(Color::Cyan)
+            .add_modifier(Modifier::BOLD)
+    } else {
+        dim()
+    };
+    Span::styled(format!("{} {text:<9}", if on { "▶" } else { " " }), style)
+}
+
+fn input(on: bool, value: &str, placeholder: &str) -> Span<'static> {
+    if value.is_empty() && !on {
+        Span::styled(placeholder.to_owned(), dim())
+    } else {
+        Span::styled(
+            format!("{}{}", clean(value), if on { "▏" } else { "" }),
+            Style::default().add_modifier(Modifier::UNDERLINED),
+        )
+    }
+}
+
+fn heading(t: &Token, now: String) -> Vec<Line<'static>> {
+    vec![
+        Line::from(vec![
+            Span::styled(
+                format!("{} ", clean(&t.prefix)),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(format!(
+                "\"{}\" · owner {} · {}",
+                clean(&t.name),
+                clean(&t.owner),
+                clean(&t.kind)
+            )),
+        ]),
+        Line::styled(format!("now: {now}"), dim()),
+        Line::raw(""),
+    ]
+}
+
+/// What the server said (or what the form found wrong), and who may set.
+fn footer(
+    lines: &mut Vec<Line<'static>>,
+    error: &Option<DbError>,
+    busy: bool,
+    may_set: bool,
+    session: &Session,
+    keys: &str,
+) {
+    lines.push(Line::raw(""));
+    if !may_set {
+        lines.push(Line::styled(
+            format!(
+                "You ({}) have neither tokens_writer nor this personal token of your own: the server will refuse.",
+                clean(&session.role)
+            ),
+            Style::default().fg(Color::Yellow),
+        ));
+    }
+    match error {
+        Some(DbError::Client(why)) => {
+            lines.push(Line::styled(clean(why), Style::default().fg(Color::Red)));
+        }
+        Some(e) => {
+            lines.push(Line::styled(
+                "Refused by the server:",
+                Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ));
+            lines.push(Line::styled(
+                clean(&e.to_string()),
+                Style::default().fg(Color::Red),
+            ));
+            if let DbError::Server { hint: Some(h), .. } = e {
+                lines.push(Line::styled(format!("hint: {}", clean(h)), dim()));
+            }
+        }
+        None => {}
+    }
+    if busy {
+        lines.push(Line::styled("saving…", dim()));
+    } else {
+        lines.push(Line::from(vec![
+            Span::styled("Enter", key_style()),
+            Span::raw(" save  "),
+            Span::styled("Esc", key_style()),
+            Span::raw(format!(" cancel  {keys}")),
+        ]));
+    }
+}
+
+fn frame(f: &mut Frame, area: Rect, lines: Vec<Line<'static>>, title: &str) {
+    let r = centered(area, 84, lines.len() as u16 + 4);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(title.to_owned()),
+        ),
+        r,
+    );
+}
+
+pub fn draw_rate_limit(f: &mut Frame, area: Rect, form: &RateLimitForm, session: &Session) {
+    let on = |field| form.field == field;
+    let mut lines = heading(&form.token, rate_limit(&form.token.rate_limit));
+    lines.push(Line::from(vec![
+        label(on(RateField::Requests), "requests"),
+        input(on(RateField::Requests), &form.requests, "empty = no limit"),
+        Span::styled("  successful verifications (≥ 1; empty clears)", dim()),
+    ]));
+    lines.push(Line::from(vec![
+        label(on(RateField::Per), "per"),
+        input(on(RateField::Per), &form.per, "1 minute"),
+        Span::styled(
+            format!("  1 s to 1 day; ←/→ {}", PER_PRESETS.join(" · ")),
+            dim(),
+        ),
+    ]));
+    footer(
+        &mut lines,
+        &form.error,
+        form.busy,
+        form.may_set,
+        session,
+        "Tab next field",
+    );
+    frame(f, area, lines, " Rate limit ");
+}
+
+pub fn draw_allowlist(f: &mut Frame, area: Rect, form: &AllowlistForm, session: &Session) {
+    let mut lines = heading(&form.token, allowlist(&form.token.allowed_ips));
+    lines.push(Line::from(vec![
+        label(true, "allow"),
+        input(true, &form.text, ""),
+    ]));
+    lines.push(Line::styled(
+        "            CIDRs separated by commas (10.0.0.0/8, 2001:db8::/32, 203.0.113.7);",
+        dim(),
+    ));
+    lines.push(Line::styled(
+        "            1 to 64 entries; empty = anywhere (clears the allowlist)",
+        dim(),
+    ));
+    footer(
+        &mut lines,
+        &form.error,
+        form.busy,
+        form.may_set,
+        session,
+        "",
+    );
+    frame(f, area, lines, " IP allowlist ");
+}
