@@ -6,8 +6,9 @@ mod common;
 use common::*;
 use crossterm::event::{KeyCode, KeyModifiers};
 use tokens_console::action::{Action, Effect};
-use tokens_console::app::{Conn, Modal, View, PAGE};
+use tokens_console::app::{Conn, Modal, RateField, Usage, View, PAGE};
 use tokens_console::db::error::DbError;
+use tokens_console::db::model::UsageWindow;
 use tokens_console::db::queries::{Direction, Expiry, SortColumn};
 use tokens_console::db::{Reply, Request};
 
@@ -437,4 +438,296 @@ fn help_quit_and_ctrl_c() {
     key(&mut app, KeyCode::Char('n'));
     key_mod(&mut app, KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert!(app.quit, "Ctrl-C quits from anywhere");
+}
+
+fn open_detail(app: &mut tokens_console::app::App) -> Vec<Effect> {
+    let fx = key(app, KeyCode::Enter);
+    let t = app.detail.as_ref().expect("the detail pane").token.clone();
+    app.update(Action::Db(Reply::Detail {
+        id: t.id,
+        result: Ok((Some(t), vec![])),
+    }));
+    fx
+}
+
+#[test]
+fn the_detail_pane_reads_usage_and_toggles_its_window() {
+    let mut app = app_with(sample_tokens());
+    let fx = open_detail(&mut app);
+    assert!(
+        requests(&fx).iter().any(
+            |r| matches!(r, Request::Usage { id: i, window: UsageWindow::Day } if *i == id(1))
+        ),
+        "the last 24 h by hour, with the detail: {fx:?}"
+    );
+    let fx = key(&mut app, KeyCode::Char('u'));
+    assert!(matches!(
+        requests(&fx)[..],
+        [Request::Usage {
+            window: UsageWindow::Hour,
+            ..
+        }]
+    ));
+    // the day's answer arrives late: it is not the window shown any more
+    app.update(Action::Db(Reply::Usage {
+        id: id(1),
+        window: UsageWindow::Day,
+        result: Ok(usage_day()),
+    }));
+    let d = app.detail.as_ref().expect("detail");
+    assert_eq!(d.usage, Usage::Pending);
+    assert!(d.usage_loading);
+    app.update(Action::Db(Reply::Usage {
+        id: id(1),
+        window: UsageWindow::Hour,
+        result: Ok(usage_day()),
+    }));
+    let d = app.detail.as_ref().expect("detail");
+    assert_eq!(d.usage, Usage::Loaded(usage_day()));
+    assert!(!d.usage_loading);
+
+    // read again while the pane is open, every 10 s
+    let fx = app.update(Action::Tick(now() + chrono::Duration::seconds(5)));
+    assert!(fx.is_empty(), "not before 10 s: {fx:?}");
+    let fx = app.update(Action::Tick(now() + chrono::Duration::seconds(10)));
+    assert!(matches!(
+        requests(&fx)[..],
+        [Request::Usage {
+            window: UsageWindow::Hour,
+            ..
+        }]
+    ));
+    // and not on the list
+    app.update(Action::Db(Reply::Usage {
+        id: id(1),
+        window: UsageWindow::Hour,
+        result: Ok(vec![]),
+    }));
+    key(&mut app, KeyCode::Esc);
+    assert!(app
+        .update(Action::Tick(now() + chrono::Duration::seconds(60)))
+        .is_empty());
+}
+
+#[test]
+fn a_refused_usage_is_not_an_error_and_is_not_asked_again() {
+    let mut app = app_with(sample_tokens());
+    open_detail(&mut app);
+    app.update(Action::Db(Reply::Usage {
+        id: id(1),
+        window: UsageWindow::Day,
+        result: Err(DbError::Server {
+            sqlstate: "42501".into(),
+            message: "permission denied".into(),
+            hint: None,
+        }),
+    }));
+    let d = app.detail.as_ref().expect("detail");
+    assert_eq!(d.usage, Usage::NotVisible);
+    assert!(app.notice.is_none(), "no error banner");
+    assert!(app
+        .update(Action::Tick(now() + chrono::Duration::seconds(30)))
+        .is_empty());
+    // another failure is shown as such
+    key(&mut app, KeyCode::Char('u'));
+    app.update(Action::Db(Reply::Usage {
+        id: id(1),
+        window: UsageWindow::Hour,
+        result: Err(DbError::Server {
+            sqlstate: "22023".into(),
+            message: "too many buckets".into(),
+            hint: None,
+        }),
+    }));
+    assert!(matches!(
+        app.detail.as_ref().map(|d| &d.usage),
+        Some(Usage::Failed(_))
+    ));
+}
+
+#[test]
+fn the_rate_limit_form_sets_validates_and_clears() {
+    let mut app = app_with(sample_tokens());
+    open_detail(&mut app);
+    key(&mut app, KeyCode::Char('L'));
+    match &app.modal {
+        Some(Modal::RateLimit(f)) => {
+            assert_eq!((f.requests.as_str(), f.per.as_str()), ("100", "1 minute"));
+            assert!(f.may_set);
+        }
+        other => panic!("the rate-limit form, got {other:?}"),
+    }
+    // a non-number is caught in the form: nothing is sent
+    type_text(&mut app, "x");
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(fx.is_empty(), "{fx:?}");
+    match &app.modal {
+        Some(Modal::RateLimit(f)) => {
+            assert_eq!(f.field, RateField::Requests);
+            assert!(matches!(&f.error, Some(DbError::Client(m)) if m.contains("whole number")));
+        }
+        other => panic!("the form stays open, got {other:?}"),
+    }
+    for _ in 0..4 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "250");
+    key(&mut app, KeyCode::Tab);
+    for _ in 0..8 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "30s");
+    let fx = key(&mut app, KeyCode::Enter);
+    match requests(&fx)[..] {
+        [Request::SetRateLimit {
+            id: rid,
+            requests,
+            per,
+        }] => {
+            assert_eq!(*rid, id(1));
+            assert_eq!(*requests, Some(250));
+            assert_eq!(per.as_deref(), Some("30 seconds"));
+        }
+        ref other => panic!("set_rate_limit, got {other:?}"),
+    }
+    // the server refuses: its SQLSTATE and message stay in the open form
+    app.update(Action::Db(Reply::RateLimitSet {
+        id: id(1),
+        result: Err(DbError::Server {
+            sqlstate: "42501".into(),
+            message: "only tokens_writer may set this".into(),
+            hint: None,
+        }),
+    }));
+    match &app.modal {
+        Some(Modal::RateLimit(f)) => {
+            assert!(!f.busy);
+            assert_eq!(f.error.as_ref().and_then(|e| e.sqlstate()), Some("42501"));
+            assert_eq!(f.requests, "250", "nothing typed is lost");
+        }
+        other => panic!("the form stays open, got {other:?}"),
+    }
+    // ←/→ pick a preset window
+    key(&mut app, KeyCode::Right);
+    match &app.modal {
+        Some(Modal::RateLimit(f)) => assert_eq!(f.per, "1 minute"),
+        other => panic!("{other:?}"),
+    }
+    key(&mut app, KeyCode::Right);
+    key(&mut app, KeyCode::Enter);
+    let fx = app.update(Action::Db(Reply::RateLimitSet {
+        id: id(1),
+        result: Ok(()),
+    }));
+    assert!(app.modal.is_none(), "closed on success");
+    let asked = requests(&fx);
+    assert!(asked.iter().any(|r| matches!(r, Request::Detail { .. })));
+    assert!(asked.iter().any(|r| matches!(r, Request::Usage { .. })));
+    assert!(asked.iter().any(|r| matches!(r, Request::Tokens { .. })));
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("250 per 1 hour")));
+
+    // empty requests clears
+    key(&mut app, KeyCode::Char('L'));
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(matches!(
+        requests(&fx)[..],
+        [Request::SetRateLimit {
+            requests: None,
+            per: None,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn the_allowlist_form_sets_and_clears() {
+    let mut app = app_with(sample_tokens());
+    open_detail(&mut app);
+    key(&mut app, KeyCode::Char('I'));
+    match &app.modal {
+        Some(Modal::Allowlist(f)) => assert_eq!(f.text, "10.0.0.0/8, 192.168.1.0/24"),
+        other => panic!("the allowlist form, got {other:?}"),
+    }
+    type_text(&mut app, ",::1/128 q"); // q is text in a form
+    assert!(!app.quit);
+    let fx = key(&mut app, KeyCode::Enter);
+    match requests(&fx)[..] {
+        [Request::SetAllowedIps { allowed, .. }] => assert_eq!(
+            allowed.as_deref(),
+            Some(
+                &[
+                    "10.0.0.0/8".to_owned(),
+                    "192.168.1.0/24".to_owned(),
+                    "::1/128".to_owned(),
+                    "q".to_owned()
+                ][..]
+            )
+        ),
+        ref other => panic!("set_allowed_ips, got {other:?}"),
+    }
+    app.update(Action::Db(Reply::AllowedIpsSet {
+        id: id(1),
+        result: Err(DbError::Server {
+            sqlstate: "22P02".into(),
+            message: "invalid input syntax for type cidr: \"q\"".into(),
+            hint: None,
+        }),
+    }));
+    assert!(
+        matches!(&app.modal, Some(Modal::Allowlist(f)) if f.error.as_ref().and_then(|e| e.sqlstate()) == Some("22P02"))
+    );
+    key(&mut app, KeyCode::Esc);
+    assert!(app.modal.is_none());
+
+    key(&mut app, KeyCode::Char('I'));
+    for _ in 0..40 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(matches!(
+        requests(&fx)[..],
+        [Request::SetAllowedIps { allowed: None, .. }]
+    ));
+    let fx = app.update(Action::Db(Reply::AllowedIpsSet {
+        id: id(1),
+        result: Ok(()),
+    }));
+    assert!(app.modal.is_none());
+    assert!(requests(&fx)
+        .iter()
+        .any(|r| matches!(r, Request::Detail { .. })));
+}
+
+#[test]
+fn limits_are_offered_to_writers_and_to_owners_of_personal_tokens() {
+    use tokens_console::components::chrome::hints;
+    let offered = |app: &tokens_console::app::App| hints(app).iter().any(|(k, _)| *k == "L");
+    let mut app = app_with(sample_tokens());
+    open_detail(&mut app);
+    assert!(offered(&app), "tokens_writer");
+    app.session.writer = false;
+    app.session.self_service = true;
+    assert!(!offered(&app), "a service token, not ours");
+    key(&mut app, KeyCode::Char('L'));
+    assert!(
+        matches!(&app.modal, Some(Modal::RateLimit(f)) if !f.may_set),
+        "the form still opens, and says the server will refuse"
+    );
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Esc);
+    // alice's own personal token (row 3)
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    open_detail(&mut app);
+    assert_eq!(
+        app.detail.as_ref().map(|d| d.token.owner.as_str()),
+        Some("alice")
+    );
+    assert!(offered(&app), "self-service on one's own personal token");
 }
