@@ -467,3 +467,130 @@ fn the_console_exits_when_its_terminal_goes_away() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn set_a_rate_limit_in_the_detail_pane_and_watch_usage() {
+    let db = Cluster::shared().database();
+    let token: String = db
+        .admin()
+        .query_one("SELECT token FROM tokens.mint('e2e limited bot')", &[])
+        .expect("mint")
+        .get(0);
+    let role = db.login_role(&["tokens_reader", "tokens_writer"]);
+    let tmux = Tmux::start(&db, &role);
+    tmux.wait_for("the list", |s| s.contains("e2e limited bot"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the detail pane", |s| {
+        s.contains("Usage & limits") && s.contains("rate limit none") && s.contains("anywhere")
+    });
+
+    tmux.keys(&["L"]);
+    tmux.wait_for("the rate-limit form", |s| s.contains("Rate limit"));
+    tmux.text("lots");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the form's own check", |s| s.contains("whole number"));
+    tmux.keys(&["BSpace", "BSpace", "BSpace", "BSpace"]);
+    tmux.text("0");
+    tmux.keys(&["Enter"]);
+    let refused = tmux.wait_for("the server's refusal in the form", |s| {
+        s.contains("Refused by the server")
+    });
+    assert!(refused.contains("22023"), "{refused}");
+    tmux.keys(&["BSpace"]);
+    tmux.text("100");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the new limit on the detail pane", |s| {
+        s.contains("100 / 1 min") && !s.contains("Refused by the server")
+    });
+    let row = db
+        .admin()
+        .query_one(
+            "SELECT rate_limit_requests, rate_limit_per = interval '1 minute' FROM tokens.tokens WHERE prefix = $1",
+            &[&&token[..12]],
+        )
+        .expect("the token's row");
+    assert_eq!(row.get::<_, Option<i32>>(0), Some(100));
+    assert_eq!(row.get::<_, Option<bool>>(1), Some(true));
+    let audited: i64 = db
+        .admin()
+        .query_one(
+            "SELECT count(*) FROM tokens.audit_log WHERE action = 'token.rate_limit' AND db_role = $1",
+            &[&role],
+        )
+        .expect("the audit row")
+        .get(0);
+    assert_eq!(audited, 1, "one set_rate_limit call, audited");
+
+    // three verifications reach the chart's totals (flushed within ~10 s)
+    for _ in 0..3 {
+        assert_eq!(verify(&db, &token), (true, "valid".to_owned()));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = tmux.screen();
+        if s.contains("3 verified") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the usage never showed 3 verifications:\n{s}"
+        );
+        tmux.keys(&["r"]);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    tmux.keys(&["u"]);
+    tmux.wait_for("the hour by minute", |s| {
+        s.contains("last 60 min, per minute") && s.contains("3 verified")
+    });
+
+    // the allowlist too, and cleared again
+    tmux.keys(&["I"]);
+    tmux.wait_for("the allowlist form", |s| s.contains("IP allowlist"));
+    tmux.text("10.0.0.0/8, 127.0.0.1/32");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the allowlist on the pane", |s| {
+        s.contains("10.0.0.0/8, 127.0.0.1/32") && !s.contains("IP allowlist ")
+    });
+    let allowed: Option<Vec<String>> = db
+        .admin()
+        .query_one(
+            "SELECT allowed_ips::text[] FROM tokens.tokens WHERE prefix = $1",
+            &[&&token[..12]],
+        )
+        .expect("the token's row")
+        .get(0);
+    assert_eq!(
+        allowed,
+        Some(vec!["10.0.0.0/8".to_owned(), "127.0.0.1/32".to_owned()])
+    );
+
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", |s| s.contains("CONSOLE-EXITED 0"));
+}
+
+#[test]
+fn usage_the_role_may_not_read_is_said_plainly() {
+    let db = Cluster::shared().database();
+    // A database whose administrator withheld tokens.usage from readers:
+    // the role sees the token, and the server refuses its usage (42501).
+    db.admin()
+        .batch_execute(
+            "REVOKE EXECUTE ON FUNCTION tokens.usage(uuid, timestamptz, interval) FROM tokens_reader;
+             SELECT tokens.mint('usage withheld');",
+        )
+        .expect("revoke usage, mint");
+    let role = db.login_role(&["tokens_reader"]);
+    let tmux = Tmux::start(&db, &role);
+    tmux.wait_for("the list", |s| s.contains("usage withheld"));
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("the refusal in place of the chart", |s| {
+        s.contains("usage: not visible to you")
+    });
+    assert!(!s.contains("42501"), "no error banner:\n{s}");
+    assert!(
+        !s.contains("L rate limit"),
+        "a reader is not offered limits:\n{s}"
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", |s| s.contains("CONSOLE-EXITED 0"));
+}
