@@ -1664,7 +1664,7 @@ impl App {
                 if !new.is_empty() {
                     let added = new.len();
                     let mut rows = new;
-                    rows.extend(a.rows.drain(..));
+                    rows.append(&mut a.rows);
                     if rows.len() > PAGE as usize {
                         rows.truncate(PAGE as usize);
                         a.older = true;

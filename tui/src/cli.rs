@@ -495,7 +495,10 @@ fn audit(client: &mut Client, a: AuditArgs) -> Result<(), DbError> {
             line(e)
         })?;
     }
-    while a.follow {
+    if !a.follow {
+        return Ok(());
+    }
+    loop {
         std::thread::sleep(Duration::from_secs(1));
         let new = queries::audit_page(
             client,
@@ -515,7 +518,6 @@ fn audit(client: &mut Client, a: AuditArgs) -> Result<(), DbError> {
             last = last.max(e.id);
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -122,6 +122,24 @@ pub fn fit(s: &str, width: usize) -> String {
     out
 }
 
+/// Splits `s` into lines of at most `width` characters at spaces.
+pub fn wrap(s: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in s.split(' ') {
+        let cur = lines.last().map(|l| l.chars().count()).unwrap_or(0);
+        if cur > 0 && cur + 1 + word.chars().count() > width {
+            lines.push(String::new());
+        }
+        if let Some(l) = lines.last_mut() {
+            if !l.is_empty() {
+                l.push(' ');
+            }
+            l.push_str(word);
+        }
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,22 +194,4 @@ mod tests {
         assert_eq!(fit("abcdef", 4), "abc…");
         assert_eq!(fit("abc", 4), "abc");
     }
-}
-
-/// Splits `s` into lines of at most `width` characters at spaces.
-pub fn wrap(s: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in s.split(' ') {
-        let cur = lines.last().map(|l| l.chars().count()).unwrap_or(0);
-        if cur > 0 && cur + 1 + word.chars().count() > width {
-            lines.push(String::new());
-        }
-        if let Some(l) = lines.last_mut() {
-            if !l.is_empty() {
-                l.push(' ');
-            }
-            l.push_str(word);
-        }
-    }
-    lines
 }
