@@ -127,9 +127,29 @@ impl Drop for AsOwner {
     }
 }
 
+thread_local! {
+    /// The extension's owner, looked up once per transaction (a bulk mint
+    /// of 100k tokens in one statement needs one catalog scan, not 100k).
+    static OWNER: std::cell::Cell<Option<(pg_sys::LocalTransactionId, pg_sys::Oid)>> =
+        const { std::cell::Cell::new(None) };
+}
+
 /// The extension's owner (`pg_extension.extowner`): the role that created
 /// it and owns its tables, whoever owns the schema afterwards.
 fn extension_owner() -> Result<pg_sys::Oid> {
+    // SAFETY: MyProc is this backend's PGPROC, set for its whole life.
+    let lxid = unsafe { (*pg_sys::MyProc).lxid };
+    if let Some((at, owner)) = OWNER.with(|o| o.get()) {
+        if at == lxid {
+            return Ok(owner);
+        }
+    }
+    let owner = look_up_extension_owner()?;
+    OWNER.with(|o| o.set(Some((lxid, owner))));
+    Ok(owner)
+}
+
+fn look_up_extension_owner() -> Result<pg_sys::Oid> {
     // SAFETY: the same catalog scan as PostgreSQL's get_extension_oid(); the
     // owner is copied out before the scan ends.
     unsafe {

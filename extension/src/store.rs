@@ -151,15 +151,14 @@ pub fn find_by_hash(hash: &[u8; 32]) -> Result<Option<StoredToken>> {
     // SAFETY: relation and index are opened, scanned and closed here with
     // PostgreSQL's own APIs; every datum is converted before the scan ends.
     unsafe {
-        let schema = pg_sys::get_namespace_oid(c"tokens".as_ptr(), true);
-        let table_oid = pg_sys::get_relname_relid(c"token_store".as_ptr(), schema);
-        let index_oid = pg_sys::get_relname_relid(c"token_store_hash_key".as_ptr(), schema);
-        if table_oid == pg_sys::InvalidOid || index_oid == pg_sys::InvalidOid {
+        let (table_oid, index_oid) = token_relations()?;
+        let heap = pg_sys::try_table_open(table_oid, pg_sys::AccessShareLock as _);
+        if heap.is_null() {
+            RELATIONS.with(|r| r.set(None));
             return Err(internal(
-                "tokens.token_store or its hash index is missing: is pg_tokens installed?",
+                "tokens.token_store was dropped in this transaction",
             ));
         }
-        let heap = pg_sys::table_open(table_oid, pg_sys::AccessShareLock as _);
         let key_datum = hash
             .as_slice()
             .into_datum()
@@ -194,6 +193,32 @@ pub fn find_by_hash(hash: &[u8; 32]) -> Result<Option<StoredToken>> {
         pg_sys::table_close(heap, pg_sys::AccessShareLock as _);
         found
     }
+}
+
+thread_local! {
+    /// The token table and its hash index, looked up once per transaction
+    /// (three catalog lookups a verification would otherwise repeat).
+    static RELATIONS: std::cell::Cell<Option<(pg_sys::LocalTransactionId, pg_sys::Oid, pg_sys::Oid)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+unsafe fn token_relations() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
+    let lxid = (*pg_sys::MyProc).lxid;
+    if let Some((at, table, index)) = RELATIONS.with(|r| r.get()) {
+        if at == lxid {
+            return Ok((table, index));
+        }
+    }
+    let schema = pg_sys::get_namespace_oid(c"tokens".as_ptr(), true);
+    let table_oid = pg_sys::get_relname_relid(c"token_store".as_ptr(), schema);
+    let index_oid = pg_sys::get_relname_relid(c"token_store_hash_key".as_ptr(), schema);
+    if table_oid == pg_sys::InvalidOid || index_oid == pg_sys::InvalidOid {
+        return Err(internal(
+            "tokens.token_store or its hash index is missing: is pg_tokens installed?",
+        ));
+    }
+    RELATIONS.with(|r| r.set(Some((lxid, table_oid, index_oid))));
+    Ok((table_oid, index_oid))
 }
 
 /// A token_store row from its attributes, in the order the install scripts
