@@ -149,7 +149,10 @@ use pgrx::pg_sys::BuiltinOid::{
 /// caller's current snapshot sees.
 pub fn find_by_hash(hash: &[u8; 32]) -> Result<Option<StoredToken>> {
     // SAFETY: relation and index are opened, scanned and closed here with
-    // PostgreSQL's own APIs; every datum is converted before the scan ends.
+    // PostgreSQL's own APIs; every datum is converted before the slot (and
+    // its buffer pin) is dropped. The AccessShareLocks are kept to the end
+    // of the transaction, as the executor keeps them: the next verification
+    // in this transaction then finds them already held.
     unsafe {
         let (table_oid, index_oid) = token_relations()?;
         let heap = pg_sys::try_table_open(table_oid, pg_sys::AccessShareLock as _);
@@ -159,15 +162,16 @@ pub fn find_by_hash(hash: &[u8; 32]) -> Result<Option<StoredToken>> {
                 "tokens.token_store was dropped in this transaction",
             ));
         }
+        let index = pg_sys::index_open(index_oid, pg_sys::AccessShareLock as _);
         let key_datum = hash
             .as_slice()
             .into_datum()
             .ok_or_else(|| internal("hash datum"))?;
         let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
-        // systable scans take the heap's attribute number: hash is column 2.
+        // An index scan takes the index's attribute number: hash is its only column.
         pg_sys::ScanKeyInit(
             &mut key,
-            2,
+            1,
             pg_sys::BTEqualStrategyNumber as _,
             pg_sys::Oid::from(pg_sys::F_BYTEAEQ),
             key_datum,
@@ -177,20 +181,26 @@ pub fn find_by_hash(hash: &[u8; 32]) -> Result<Option<StoredToken>> {
         } else {
             pg_sys::GetTransactionSnapshot()
         };
-        let scan = pg_sys::systable_beginscan(heap, index_oid, true, snapshot, 1, &mut key);
-        let tuple = pg_sys::systable_getnext(scan);
-        let found = if tuple.is_null() {
-            Ok(None)
+        let scan = pg_sys::index_beginscan(heap, index, snapshot, 1, 0);
+        pg_sys::index_rescan(scan, &mut key, 1, std::ptr::null_mut(), 0);
+        let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
+        let found = if pg_sys::index_getnext_slot(
+            scan,
+            pg_sys::ScanDirection::ForwardScanDirection,
+            slot,
+        ) {
+            let natts = (*(*heap).rd_att).natts;
+            pg_sys::slot_getsomeattrs_int(slot, natts);
+            let values = std::slice::from_raw_parts((*slot).tts_values, natts as usize);
+            let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts as usize);
+            deformed_token(values, nulls).map(Some)
         } else {
-            let desc = (*heap).rd_att;
-            let natts = (*desc).natts as usize;
-            let mut values = vec![pg_sys::Datum::from(0); natts];
-            let mut nulls = vec![false; natts];
-            pg_sys::heap_deform_tuple(tuple, desc, values.as_mut_ptr(), nulls.as_mut_ptr());
-            deformed_token(&values, &nulls).map(Some)
+            Ok(None)
         };
-        pg_sys::systable_endscan(scan);
-        pg_sys::table_close(heap, pg_sys::AccessShareLock as _);
+        pg_sys::ExecDropSingleTupleTableSlot(slot);
+        pg_sys::index_endscan(scan);
+        pg_sys::index_close(index, pg_sys::NoLock as _);
+        pg_sys::table_close(heap, pg_sys::NoLock as _);
         found
     }
 }
