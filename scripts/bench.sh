@@ -34,6 +34,7 @@ trap 'cluster_stop "$DIR"' EXIT
 psql_b() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$DIR/sock" -p "$PORT" -U postgres "$@"; }
 now_ms() { date +%s%3N; }
 timed() { local t0; t0=$(now_ms); psql_b -d "$DB" -c "$1" >/dev/null; echo $(( $(now_ms) - t0 )); }
+best_of_3() { local a b c; a=$(timed "$1"); b=$(timed "$1"); c=$(timed "$1"); printf '%s\n' "$a" "$b" "$c" | sort -n | head -n 1; }
 pgb() { # pgb SCRIPT [USER] [CLIENTS]: pgbench's report
   "$PG_BIN/pgbench" -n -M prepared -c "${3:-4}" -j 2 -T "$SECS" -h "$DIR/sock" -p "$PORT" \
     -U "${2:-postgres}" -f "bench/$1" "$DB" 2>/dev/null
@@ -58,9 +59,13 @@ peer_hot=$(tps pgb_baseline_hot.sql)
 ours=$(tps pgb_ours_verify.sql)
 ours_hot=$(tps pgb_ours_hot.sql)
 
-log "server-side verification of 100k tokens in one statement"
-floor_bulk=$(timed "SELECT count(*) FROM baseline.sample s JOIN baseline.tokens t ON t.token_hash = encode(sha256(convert_to(s.token, 'UTF8')), 'hex')")
-ours_bulk=$(timed "SELECT count(*) FROM bench.sample s, tokens.verify(s.token) v WHERE v.valid")
+log "server-side verification of 100k tokens in one statement (best of 3)"
+FLOOR_BULK="SELECT count(t.id) FROM baseline.sample s JOIN baseline.tokens t ON t.token_hash = encode(sha256(convert_to(s.token, 'UTF8')), 'hex')"
+# The floor as defined (hash + one index probe per token), and the plan the
+# planner prefers for a whole table at once (a hash join: no probe at all).
+floor_bulk=$(best_of_3 "SET enable_hashjoin = off; SET enable_mergejoin = off; $FLOOR_BULK")
+floor_bulk_hash=$(best_of_3 "$FLOOR_BULK")
+ours_bulk=$(best_of_3 "SELECT count(*) FROM bench.sample s, tokens.verify(s.token) v WHERE v.valid")
 
 log "writes made by 100k verifications of 1k tokens"
 VERIFY_1K="SELECT count(*) FROM (SELECT tokens.verify(s.token) FROM bench.sample s, generate_series(1, 100) WHERE s.g <= 1000) v"
@@ -133,7 +138,8 @@ row "verify TPS with a rate limit (ref: same run without)" "$ours_limited" "$our
 row "verify latency us, 1 client, $BIG tokens (ref: 100k)" "${lat_big:-skipped}" "$lat_100k" "$(ratio "${lat_big:-0}" "$lat_100k")"
 row "instructions per verify, callgrind (ref: floor)" "${cg_ours:-skipped}" "$cg_floor" "$(ratio "${cg_ours:-0}" "${cg_floor:-0}")"
 row "instructions per verify, callgrind (ref: peer)" "${cg_ours:-skipped}" "$cg_peer" "$(ratio "${cg_ours:-0}" "${cg_peer:-0}")"
-row "verify 100k in one statement, ms (ref: floor)" "$ours_bulk" "$floor_bulk" "$(ratio "$ours_bulk" "$floor_bulk")"
+row "verify 100k in one statement, ms (ref: floor, index probes)" "$ours_bulk" "$floor_bulk" "$(ratio "$ours_bulk" "$floor_bulk")"
+row "verify 100k in one statement, ms (ref: floor, hash join)" "$ours_bulk" "$floor_bulk_hash" "$(ratio "$ours_bulk" "$floor_bulk_hash")"
 row "mint 100k, ms (ref: peer)" "$mint_ours" "$mint_peer" "$(ratio "$mint_ours" "$mint_peer")"
 row "100k verifies of 1k tokens: WAL bytes of the statement" "$wal_stmt" "" ""
 row "  ... xid of the verifying transaction (none = no write)" "$xid" "" ""

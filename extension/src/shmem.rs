@@ -299,43 +299,50 @@ unsafe fn evict(now: i64) {
     shared.last_eviction.store(now, Ordering::Relaxed);
     let interval = gucs::last_used_interval_micros();
     let mut budget = (capacity() / 10).max(1);
-    let mut scan: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
-    pg_sys::hash_seq_init(&mut scan, HASH);
-    loop {
-        let entry = pg_sys::hash_seq_search(&mut scan).cast::<Entry>();
-        if entry.is_null() {
-            break;
-        }
+    scan(|entry| {
         if locked(entry, |s| clean(s, now, interval)) {
-            let key = (*entry).key;
-            pg_sys::hash_search(
-                HASH,
-                ptr::addr_of!(key).cast(),
-                pg_sys::HASHACTION::HASH_REMOVE,
-                null_mut(),
-            );
+            remove((*entry).key);
             budget -= 1;
-            if budget == 0 {
-                pg_sys::hash_seq_term(&mut scan);
-                break;
-            }
+        }
+        budget > 0
+    });
+}
+
+/// Visits every entry until `visit` says stop; the caller holds the lock
+/// (or, at postmaster exit, is alone). Removing the entry just visited is
+/// allowed.
+unsafe fn scan(mut visit: impl FnMut(*mut Entry) -> bool) {
+    let mut status: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
+    pg_sys::hash_seq_init(&mut status, HASH);
+    loop {
+        let entry = pg_sys::hash_seq_search(&mut status).cast::<Entry>();
+        if entry.is_null() {
+            return;
+        }
+        if !visit(entry) {
+            pg_sys::hash_seq_term(&mut status);
+            return;
         }
     }
+}
+
+unsafe fn remove(key: Key) {
+    pg_sys::hash_search(
+        HASH,
+        ptr::addr_of!(key).cast(),
+        pg_sys::HASHACTION::HASH_REMOVE,
+        null_mut(),
+    );
 }
 
 /// Visits every entry under the shared lock.
 unsafe fn for_each(mut visit: impl FnMut(*mut Entry)) {
     let shared = &*SHARED;
     pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_SHARED);
-    let mut scan: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
-    pg_sys::hash_seq_init(&mut scan, HASH);
-    loop {
-        let entry = pg_sys::hash_seq_search(&mut scan).cast::<Entry>();
-        if entry.is_null() {
-            break;
-        }
+    scan(|entry| {
         visit(entry);
-    }
+        true
+    });
     pg_sys::LWLockRelease(shared.lock);
 }
 
@@ -448,23 +455,12 @@ pub fn forget_databases_except(exists: impl Fn(u32) -> bool) {
     unsafe {
         let shared = &*SHARED;
         pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
-        let mut scan: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
-        pg_sys::hash_seq_init(&mut scan, HASH);
-        loop {
-            let entry = pg_sys::hash_seq_search(&mut scan).cast::<Entry>();
-            if entry.is_null() {
-                break;
+        scan(|entry| {
+            if !exists((*entry).key.db) {
+                remove((*entry).key);
             }
-            let key = (*entry).key;
-            if !exists(key.db) {
-                pg_sys::hash_search(
-                    HASH,
-                    ptr::addr_of!(key).cast(),
-                    pg_sys::HASHACTION::HASH_REMOVE,
-                    null_mut(),
-                );
-            }
-        }
+            true
+        });
         pg_sys::LWLockRelease(shared.lock);
     }
 }
@@ -487,27 +483,16 @@ unsafe extern "C-unwind" fn shutdown(code: i32, _arg: pg_sys::Datum) {
         return;
     }
     let mut entries = Vec::new();
-    for_each_unlocked(|entry| {
+    // At postmaster exit no backend is left: no lock is needed (nor usable).
+    scan(|entry| {
         let state = (*entry).state;
         let (slots, _) = pending_of(&state, 0);
         if !slots.is_empty() || state.last_used > state.flushed_last_used {
             entries.push(((*entry).key, state));
         }
+        true
     });
     let _ = write_dump(&entries);
-}
-
-/// At postmaster exit no backend is left: no lock is needed (nor usable).
-unsafe fn for_each_unlocked(mut visit: impl FnMut(*mut Entry)) {
-    let mut scan: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
-    pg_sys::hash_seq_init(&mut scan, HASH);
-    loop {
-        let entry = pg_sys::hash_seq_search(&mut scan).cast::<Entry>();
-        if entry.is_null() {
-            break;
-        }
-        visit(entry);
-    }
 }
 
 fn write_dump(entries: &[(Key, State)]) -> std::io::Result<()> {

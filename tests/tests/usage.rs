@@ -216,22 +216,32 @@ fn a_limited_token_succeeds_again_once_its_window_has_passed() {
         &[&m.id, &(R as i32)],
     )
     .unwrap();
-    let valid = AtomicUsize::new(0);
+    // Each success with the server's clock read just before and just after
+    // the verification (select-list items are evaluated in order).
+    let successes = std::sync::Mutex::new(Vec::<(DateTime<Utc>, DateTime<Utc>)>::new());
     let started = std::time::Instant::now();
     std::thread::scope(|s| {
         for _ in 0..8 {
             s.spawn(|| {
                 let mut c = db.connect(&role);
+                let stmt = c
+                    .prepare(
+                        "SELECT clock_timestamp(), (tokens.verify($1)).valid, clock_timestamp()",
+                    )
+                    .unwrap();
                 while started.elapsed() < std::time::Duration::from_millis(2500) {
-                    if verify(&mut c, Some(&m.token)).valid {
-                        valid.fetch_add(1, Ordering::Relaxed);
+                    let row = c.query_one(&stmt, &[&m.token]).unwrap();
+                    if row.get::<_, bool>(1) {
+                        successes.lock().unwrap().push((row.get(0), row.get(2)));
                     }
                 }
             });
         }
     });
     let elapsed = started.elapsed().as_secs_f64();
-    let valid = valid.into_inner();
+    let mut successes = successes.into_inner().unwrap();
+    successes.sort();
+    let valid = successes.len();
     // Fixed windows of 1 s, each opened by a success: at most R per window
     // and at most ceil(elapsed) + 1 windows.
     assert!(
@@ -241,6 +251,17 @@ fn a_limited_token_succeeds_again_once_its_window_has_passed() {
     assert!(
         valid >= R * 2,
         "{valid} successes in {elapsed:.1} s: windows did not reopen"
+    );
+    // The first window opened no earlier than the first success's "before":
+    // every success that surely fell inside it is one of its R.
+    let opened_by = successes[0].0;
+    let surely_first = successes
+        .iter()
+        .filter(|(_, after)| *after < opened_by + chrono::Duration::seconds(1))
+        .count();
+    assert!(
+        surely_first <= R,
+        "{surely_first} successes in the first window"
     );
     // Exhaust a window, wait it out, succeed again.
     while verify(&mut app, Some(&m.token)).valid {}
