@@ -73,12 +73,22 @@ pub struct RateWindow {
 
 impl RateWindow {
     /// Admits one verification at `now` if the limit allows, counting it.
+    ///
+    /// Concurrent callers read the clock before they take the window's
+    /// lock, so a time slightly older than the window's opening is normal:
+    /// it counts in the open window. Only a jump back by more than a whole
+    /// window (the system clock was set back) opens a new one.
     pub fn admit(&mut self, limit: RateLimit, now: i64) -> bool {
+        let clock_set_back = now < self.opened_at.saturating_sub(limit.per_micros);
+        let now = if clock_set_back {
+            now
+        } else {
+            now.max(self.opened_at)
+        };
         if self.opened_at == 0
+            || clock_set_back
             || now >= self.opened_at.saturating_add(limit.per_micros)
-            || now < self.opened_at
         {
-            // A window has passed (or the clock went back): a new one opens.
             *self = RateWindow {
                 opened_at: now,
                 admitted: 0,
@@ -107,23 +117,30 @@ pub struct Buckets {
 }
 
 impl Buckets {
-    /// The index of the bucket holding the minute that starts at `minute`.
+    /// The bucket a stored minute counts in: the one holding the minute's
+    /// last instant (so the minute holding `since` counts in the first
+    /// bucket, and the minute under way in the last one), or None for a
+    /// minute outside the period.
     pub fn index(&self, minute: i64) -> Option<usize> {
-        if minute < self.start {
+        let last_instant = minute.saturating_add(MICROS_PER_MINUTE - 1);
+        if self.count == 0 || last_instant < self.start || minute >= self.start_of(self.count) {
             return None;
         }
-        let i = (minute - self.start) / self.width;
-        usize::try_from(i).ok().filter(|&i| i < self.count)
+        let i = (last_instant - self.start) / self.width;
+        usize::try_from(i).ok().map(|i| i.min(self.count - 1))
     }
 
+    /// The start of bucket `index`; below `count` that is before now.
     pub fn start_of(&self, index: usize) -> i64 {
-        self.start + self.width * index as i64
+        let at = self.start as i128 + self.width as i128 * index as i128;
+        at.min(i64::MAX as i128) as i64
     }
 }
 
 /// `since` is None for -infinity, Some(i64::MAX) for +infinity. The bucket
-/// is a whole number of minutes; there are ceil((now − since) / bucket)
-/// buckets, at most 10,000; a future `since` has none.
+/// is a whole number of minutes (usage is counted per minute); there are
+/// ceil((now − since) / bucket) buckets from `since`, at most 10,000; a
+/// `since` not before now has none.
 pub fn buckets(since: Option<i64>, bucket: (i32, i32, i64), now: i64) -> Result<Buckets> {
     let width = interval_micros(bucket.0, bucket.1, bucket.2);
     if width < MICROS_PER_MINUTE as i128 || width % MICROS_PER_MINUTE as i128 != 0 {
@@ -136,37 +153,26 @@ pub fn buckets(since: Option<i64>, bucket: (i32, i32, i64), now: i64) -> Result<
             "since and bucket ask for more than {MAX_BUCKETS} buckets: pass a later since or a wider bucket"
         ))
     };
-    if width > i64::MAX as i128 {
-        return Err(too_many());
-    }
-    let width = width as i64;
-    let Some(since) = since else {
+    let Some(start) = since else {
         return Err(too_many());
     };
-    let start = minute_of(since);
-    if start > now {
+    let width_i64 = width.min(i64::MAX as i128) as i64;
+    if start >= now {
         return Ok(Buckets {
             start,
-            width,
+            width: width_i64,
             count: 0,
         });
     }
     let span = (now - start) as i128;
-    let count = (span + width as i128 - 1) / width as i128;
+    let count = (span + width - 1) / width;
     if count > MAX_BUCKETS as i128 {
         return Err(too_many());
     }
-    // now falls exactly on a bucket start: that bucket has begun too.
-    let count = if span % width as i128 == 0 {
-        count + 1
-    } else {
-        count
-    }
-    .min(MAX_BUCKETS as i128);
     Ok(Buckets {
         start,
-        width,
-        count: count.max(1) as usize,
+        width: width_i64,
+        count: count as usize,
     })
 }
 
@@ -248,20 +254,22 @@ mod tests {
         fn never_more_than_the_limit_per_window(
             requests in 1u32..20,
             per_s in 1i64..5,
-            gaps in proptest::collection::vec(0i64..400_000, 1..300),
+            gaps in proptest::collection::vec((0i64..400_000, 0i64..50_000), 1..300),
         ) {
             let limit = RateLimit { requests, per_micros: per_s * SEC };
             let mut w = RateWindow::default();
             let mut now = 5_000 * SEC;
             let mut admitted_in: std::collections::HashMap<i64, u32> = Default::default();
-            for gap in gaps {
+            for (gap, late) in gaps {
                 now += gap;
+                // A caller that read the clock a little earlier (up to 50 ms).
+                let seen = now - late;
                 let before = w;
-                let ok = w.admit(limit, now);
+                let ok = w.admit(limit, seen);
                 if ok {
                     *admitted_in.entry(w.opened_at).or_default() += 1;
                 } else {
-                    prop_assert!(!before.closed(limit.per_micros, now));
+                    prop_assert!(!before.closed(limit.per_micros, seen.max(before.opened_at)));
                     prop_assert_eq!(before.admitted, requests);
                 }
             }
@@ -276,11 +284,11 @@ mod tests {
             let since = since_min * 60 * SEC + (extra % (60 * SEC));
             match buckets(Some(since), (0, 0, width_min * 60 * SEC), now) {
                 Ok(b) => {
-                    prop_assert_eq!(b.start, minute_of(since));
+                    prop_assert_eq!(b.start, since);
                     prop_assert!(b.count >= 1);
-                    prop_assert!(b.start_of(b.count - 1) <= now);
-                    prop_assert!(b.start_of(b.count) > now);
-                    prop_assert_eq!(b.index(minute_of(now)), Some(b.count - 1));
+                    prop_assert!(b.start_of(b.count - 1) < now);
+                    prop_assert!(b.start_of(b.count) >= now);
+                    prop_assert_eq!(b.index(minute_of(since)), Some(0));
                 }
                 Err(e) => prop_assert_eq!(e.sqlstate().code(), "22023"),
             }
@@ -290,32 +298,56 @@ mod tests {
     #[test]
     fn bucket_rules() {
         let now = 100 * 60 * SEC + 30 * SEC;
-        let b = buckets(Some(90 * 60 * SEC + 5 * SEC), (0, 0, 60 * SEC), now).unwrap();
+        let since = 90 * 60 * SEC + 5 * SEC;
+        let b = buckets(Some(since), (0, 0, 60 * SEC), now).unwrap();
+        // 10 min 25 s: ceil = 11 buckets, from since itself.
         assert_eq!(
             b,
             Buckets {
-                start: 90 * 60 * SEC,
+                start: since,
                 width: 60 * SEC,
                 count: 11
             }
         );
         assert_eq!(b.index(89 * 60 * SEC), None);
-        assert_eq!(b.index(100 * 60 * SEC), Some(10));
         assert_eq!(
-            buckets(Some(now + 61 * SEC), (0, 0, 60 * SEC), now)
-                .unwrap()
-                .count,
-            0,
-            "future since"
+            b.index(90 * 60 * SEC),
+            Some(0),
+            "the minute holding since counts in the first bucket"
         );
         assert_eq!(
-            buckets(Some(i64::MAX), (0, 0, 60 * SEC), now)
-                .unwrap()
-                .count,
-            0,
-            "+infinity"
+            b.index(99 * 60 * SEC),
+            Some(9),
+            "[99:05, 100:05) holds the end of minute 99"
         );
+        assert_eq!(
+            b.index(100 * 60 * SEC),
+            Some(10),
+            "the minute under way counts in the last bucket"
+        );
+        assert_eq!(b.index(102 * 60 * SEC), None);
+        let count =
+            |since: i64, width: i64| buckets(Some(since), (0, 0, width), now).unwrap().count;
+        assert_eq!(
+            count(now - 10_000 * 60 * SEC, 60 * SEC),
+            10_000,
+            "exactly the maximum"
+        );
+        assert_eq!(
+            count(now - 24 * 3600 * SEC, 3600 * SEC),
+            24,
+            "a day by hour"
+        );
+        assert_eq!(count(now, 60 * SEC), 0, "since = now");
+        assert_eq!(count(now + 61 * SEC, 60 * SEC), 0, "future since");
+        assert_eq!(count(i64::MAX, 60 * SEC), 0, "+infinity");
         assert_eq!(buckets(Some(0), (0, 1, 0), now).unwrap().count, 1);
+        let huge = buckets(Some(0), (0, 100_000_000, 0), now).unwrap();
+        assert_eq!(
+            (huge.count, huge.start_of(0)),
+            (1, 0),
+            "a bucket wider than the period"
+        );
         for (since, bucket) in [
             (None, (0, 0, 60 * SEC)),
             (Some(0), (0, 0, 30 * SEC)),
@@ -323,6 +355,7 @@ mod tests {
             (Some(0), (0, 0, 0)),
             (Some(0), (0, 0, -60 * SEC)),
             (Some(-20_000 * 60 * SEC), (0, 0, 60 * SEC)),
+            (Some(now - 10_001 * 60 * SEC), (0, 0, 60 * SEC)),
         ] {
             let e = buckets(since, bucket, now).unwrap_err();
             assert_eq!(e.sqlstate().code(), "22023", "{since:?} {bucket:?}");

@@ -23,7 +23,7 @@ use crate::store::timestamp;
 /// Registers the launcher; called from `_PG_init` while preloading only.
 pub fn register() {
     BackgroundWorkerBuilder::new("pg_tokens usage flush")
-        .set_type("pg_tokens flush")
+        .set_type("pg_tokens flush launcher")
         .set_function("pg_tokens_flush_launcher")
         .set_library("pg_tokens")
         .enable_spi_access()
@@ -49,7 +49,11 @@ pub extern "C-unwind" fn pg_tokens_flush_launcher(_arg: pg_sys::Datum) {
         }
         flush_all();
     }
-    // A clean shutdown: what is left is written to disk by the postmaster.
+    // What is left is written to disk by the postmaster at a clean
+    // shutdown. Exit 1, so that the postmaster restarts a launcher that was
+    // only terminated (exit 0 would unregister it until the next restart).
+    // SAFETY: the documented way for a background worker to end.
+    unsafe { pg_sys::proc_exit(1) };
 }
 
 fn flush_all() {
@@ -92,7 +96,18 @@ fn flush_database(db: u32) {
             let _ = worker.wait_for_shutdown();
         }
         Err(_) => {
-            // No free worker slot (max_worker_processes): next round.
+            // No free worker slot (max_worker_processes): next round, said
+            // in the log at most once a minute.
+            use std::sync::atomic::{AtomicI64, Ordering};
+            static LAST_SAID: AtomicI64 = AtomicI64::new(0);
+            let now = crate::api::clock();
+            if now - LAST_SAID.load(Ordering::Relaxed) > 60_000_000 {
+                LAST_SAID.store(now, Ordering::Relaxed);
+                pgrx::log!(
+                    "pg_tokens: no free background worker slot to flush usage of database {db}: \
+                     raise max_worker_processes"
+                );
+            }
         }
     }
 }
@@ -134,38 +149,77 @@ pub extern "C-unwind" fn pg_tokens_flush_database(arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGTERM);
     let db = arg.value() as u32;
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(db)), None);
-    let pending = shmem::pending(db);
-    if pending.is_empty() {
-        return;
+    if !shmem::begin_flush() {
+        return; // another flush worker is still at work
     }
-    let outcome = BackgroundWorker::transaction(|| write(&pending));
-    match outcome {
-        // Written (or, without the extension's tables, nowhere to write):
-        // either way these counts are done with.
-        Ok(()) => shmem::settle(db, &pending),
-        Err(e) => pgrx::log!("pg_tokens: usage flush for database {db} failed, will retry: {e}"),
+    let pending = shmem::pending(db);
+    if !pending.is_empty() {
+        flush_pending(db, &pending);
+    }
+    shmem::end_flush();
+}
+
+/// Settings of the flush's own session, whatever the database or its owner
+/// set: a flush is a short read-write transaction that never waits long on
+/// a lock and whose commit never waits for a synchronous standby (it could
+/// then not be stopped).
+const SESSION: &[(&std::ffi::CStr, &std::ffi::CStr)] = &[
+    (c"default_transaction_read_only", c"off"),
+    (c"default_transaction_isolation", c"read committed"),
+    (c"statement_timeout", c"0"),
+    (c"lock_timeout", c"2s"),
+    (c"idle_in_transaction_session_timeout", c"0"),
+    (c"synchronous_commit", c"local"),
+    (c"search_path", c"pg_catalog, pg_temp"),
+];
+
+fn flush_pending(db: u32, pending: &[Pending]) {
+    // SAFETY: a background worker's own transaction, as PostgreSQL's
+    // worker_spi example runs it; an ERROR inside ends the worker (the
+    // transaction aborts, nothing is settled, the next round retries).
+    unsafe {
+        for (name, value) in SESSION {
+            pg_sys::SetConfigOption(
+                name.as_ptr(),
+                value.as_ptr(),
+                pg_sys::GucContext::PGC_SUSET,
+                pg_sys::GucSource::PGC_S_OVERRIDE,
+            );
+        }
+        pg_sys::SetCurrentStatementStartTimestamp();
+        pg_sys::StartTransactionCommand();
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+        let outcome = write(pending);
+        pg_sys::PopActiveSnapshot();
+        match outcome {
+            // Written (or, without the extension's tables, nowhere to
+            // write): either way these counts are done with.
+            Ok(()) => {
+                shmem::committing(db);
+                pg_sys::CommitTransactionCommand();
+                shmem::settle(db, pending);
+            }
+            Err(e) => {
+                pg_sys::AbortCurrentTransaction();
+                pgrx::log!("pg_tokens: usage flush for database {db} failed, will retry: {e}");
+            }
+        }
     }
 }
 
 fn write(pending: &[Pending]) -> Result<(), pgrx::spi::Error> {
     Spi::connect_mut(|client| {
-        // Never wait long on a lock: the next round retries.
-        client.update(
-            "SELECT pg_catalog.set_config('lock_timeout', '2s', true)",
-            None,
-            &[],
-        )?;
         let tables = client
             .select(
-                "SELECT pg_catalog.to_regclass('tokens.token_last_use') IS NOT NULL AS last_use, \
-                        pg_catalog.to_regclass('tokens.usage_counts') IS NOT NULL AS counts \
-                   FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pg_tokens'",
+                "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pg_tokens'), \
+                        pg_catalog.to_regclass('tokens.token_last_use') IS NOT NULL, \
+                        pg_catalog.to_regclass('tokens.usage_counts') IS NOT NULL",
                 None,
                 &[],
             )?
             .first()
-            .get_two::<bool, bool>()?;
-        let (Some(last_use_table), Some(counts_table)) = tables else {
+            .get_three::<bool, bool, bool>()?;
+        let (Some(true), Some(last_use_table), Some(counts_table)) = tables else {
             return Ok(()); // the extension was dropped: nothing to keep
         };
         let mut ids = Vec::new();

@@ -25,7 +25,7 @@ pub fn init() {
         c"Usage is visible in tokens.usage and tokens.tokens after at most about this long; a crash loses at most this much.",
         &FLUSH_INTERVAL,
         100,
-        10_000,
+        5_000,
         GucContext::Sighup,
         GucFlags::UNIT_MS,
     );

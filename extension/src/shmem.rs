@@ -12,7 +12,7 @@
 use std::ffi::c_void;
 use std::io::{Read, Write};
 use std::ptr::{self, null_mut};
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use pg_tokens_core::usage::{minute_of, RateLimit, RateWindow, MICROS_PER_SECOND};
 use pgrx::pg_sys;
@@ -69,6 +69,11 @@ struct Shared {
     dropped: AtomicU64,
     /// When an eviction pass last ran: at most one per second.
     last_eviction: AtomicI64,
+    /// The flush under way: its worker's pid (0: none) and database. One
+    /// flush at a time; and the shutdown dump leaves out the database of a
+    /// flush that may have committed without taking its counts out yet.
+    flushing_pid: AtomicI32,
+    flushing_db: AtomicU32,
 }
 
 static mut SHARED: *mut Shared = null_mut();
@@ -128,6 +133,8 @@ unsafe extern "C-unwind" fn startup() {
                 lock: ptr::addr_of_mut!((*pg_sys::GetNamedLWLockTranche(TRANCHE.as_ptr())).lock),
                 dropped: AtomicU64::new(0),
                 last_eviction: AtomicI64::new(0),
+                flushing_pid: AtomicI32::new(0),
+                flushing_db: AtomicU32::new(0),
             },
         );
     }
@@ -237,7 +244,7 @@ fn with_entry<R>(key: Key, now: i64, f: impl FnOnce(&mut State) -> R) -> Option<
         }
         let mut found = false;
         let entry = if pg_sys::hash_get_num_entries(HASH) as i64 >= capacity() {
-            pg_sys::hash_search(HASH, key_ptr, pg_sys::HASHACTION::HASH_FIND, null_mut())
+            pg_sys::hash_search(HASH, key_ptr, pg_sys::HASHACTION::HASH_FIND, &mut found)
         } else {
             pg_sys::hash_search(
                 HASH,
@@ -465,6 +472,51 @@ pub fn forget_databases_except(exists: impl Fn(u32) -> bool) {
     }
 }
 
+/// Claims the flush for this process: false when another live flush worker
+/// holds it (a launcher restarted while its worker ran).
+pub fn begin_flush() -> bool {
+    // SAFETY: as above; kill(pid, 0) only checks that the process exists.
+    unsafe {
+        let shared = &*SHARED;
+        let me = pg_sys::MyProcPid;
+        let holder = shared.flushing_pid.load(Ordering::Acquire);
+        if holder != 0 && holder != me && libc_kill(holder, 0) == 0 {
+            return false;
+        }
+        if shared
+            .flushing_pid
+            .compare_exchange(holder, me, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        shared.flushing_db.store(0, Ordering::Release);
+        true
+    }
+}
+
+/// Marks the claimed flush of `db` as committing: until [`end_flush`], its
+/// counts may be in the table and in memory at once.
+pub fn committing(db: u32) {
+    // SAFETY: as above.
+    unsafe { (*SHARED).flushing_db.store(db, Ordering::Release) };
+}
+
+/// Ends the flush claimed by [`begin_flush`], once its counts are settled.
+pub fn end_flush() {
+    // SAFETY: as above.
+    unsafe {
+        let shared = &*SHARED;
+        shared.flushing_db.store(0, Ordering::Release);
+        shared.flushing_pid.store(0, Ordering::Release);
+    }
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, signal: i32) -> i32;
+}
+
 /// Uses not counted for lack of room since the last call.
 pub fn take_dropped() -> u64 {
     // SAFETY: as above.
@@ -483,8 +535,16 @@ unsafe extern "C-unwind" fn shutdown(code: i32, _arg: pg_sys::Datum) {
         return;
     }
     let mut entries = Vec::new();
+    // A flush that was stopped between its commit and settling its counts
+    // (an immediate shutdown) leaves its database's counts uncertain: they
+    // are dropped rather than risk counting them twice.
+    let shared = &*SHARED;
+    let in_flight = Some(shared.flushing_db.load(Ordering::Acquire)).filter(|&db| db != 0);
     // At postmaster exit no backend is left: no lock is needed (nor usable).
     scan(|entry| {
+        if in_flight == Some((*entry).key.db) {
+            return true;
+        }
         let state = (*entry).state;
         let (slots, _) = pending_of(&state, 0);
         if !slots.is_empty() || state.last_used > state.flushed_last_used {

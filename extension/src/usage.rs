@@ -68,7 +68,7 @@ pub fn admitted(id: Uuid, limit: Option<RateLimit>, now: i64) -> Result<bool> {
 thread_local! {
     static NOTICED: Cell<bool> = const { Cell::new(false) };
     /// Rate windows of this backend, without shared memory.
-    static WINDOWS: RefCell<HashMap<Uuid, RateWindow>> = RefCell::new(HashMap::new());
+    static WINDOWS: RefCell<HashMap<Uuid, (RateWindow, i64)>> = RefCell::new(HashMap::new());
 }
 
 fn notice_no_preload() {
@@ -82,13 +82,15 @@ fn notice_no_preload() {
 }
 
 fn backend_window_admits(id: Uuid, limit: RateLimit) -> bool {
+    let now = clock();
     WINDOWS.with(|w| {
         let mut windows = w.borrow_mut();
         if windows.len() >= RECORDED_MAX {
-            let now = clock();
-            windows.retain(|_, w| !w.closed(limit.per_micros, now));
+            windows.retain(|_, (window, per)| !window.closed(*per, now));
         }
-        windows.entry(id).or_default().admit(limit, clock())
+        let (window, per) = windows.entry(id).or_default();
+        *per = limit.per_micros;
+        window.admit(limit, now)
     })
 }
 

@@ -373,7 +373,7 @@ fn usage_buckets_and_who_may_read_them() {
     assert!(future.is_empty(), "a future since gives no rows");
     let max = own
         .query(
-            "SELECT * FROM tokens.usage($1, now() - interval '9999 minutes', '1 minute')",
+            "SELECT * FROM tokens.usage($1, now() - interval '10000 minutes', '1 minute')",
             &[&mine.id],
         )
         .unwrap();
@@ -500,4 +500,73 @@ fn a_database_can_be_dropped_and_created_while_usage_is_pending() {
     admin
         .batch_execute(&format!("DROP DATABASE {copy}"))
         .unwrap();
+}
+
+#[test]
+fn a_read_only_database_is_flushed_and_a_dropped_extension_is_forgotten() {
+    let cluster = Cluster::shared();
+    let db = cluster.database();
+    let (role, mut app) = db.client(APP);
+    let m = mint(&mut app, "x");
+    db.admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE {} SET default_transaction_read_only = on; \
+             ALTER DATABASE {} SET statement_timeout = '1ms'",
+            db.name, db.name
+        ))
+        .unwrap();
+    // The settings hold for every new session of the database, the flush
+    // worker's included; this one lifts the timeout for itself.
+    let mut ro = db.connect(&role);
+    ro.batch_execute("SET statement_timeout = 0").unwrap();
+    for _ in 0..7 {
+        assert!(verify(&mut ro, Some(&m.token)).valid);
+    }
+    wait_for_counts(&mut ro, m.id, (7, 0));
+
+    // Uses counted, then the extension dropped before they are flushed: the
+    // flush forgets them instead of failing round after round.
+    let other = cluster.database();
+    let (_, mut app2) = other.client(APP);
+    let t = mint(&mut app2, "y");
+    for _ in 0..5 {
+        verify(&mut app2, Some(&t.token));
+    }
+    other
+        .admin()
+        .batch_execute("DROP EXTENSION pg_tokens")
+        .unwrap();
+    let oid: u32 = other
+        .admin()
+        .query_one(
+            "SELECT oid FROM pg_database WHERE datname = current_database()",
+            &[],
+        )
+        .unwrap()
+        .get::<_, postgres::types::Oid>(0);
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let log = std::fs::read_to_string(cluster.log_file()).unwrap_or_default();
+    let failed = format!("usage flush for database {oid} failed");
+    assert!(!log.contains(&failed), "the flush kept failing: {failed}");
+}
+
+#[test]
+fn a_terminated_flush_launcher_is_restarted() {
+    let cluster = Cluster::private("launcher_restart", "");
+    let db = cluster.database();
+    let (_, mut app) = db.client(APP);
+    let m = mint(&mut app, "x");
+    let killed: bool = db
+        .admin()
+        .query_one(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'pg_tokens flush launcher'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(killed);
+    for _ in 0..4 {
+        assert!(verify(&mut app, Some(&m.token)).valid);
+    }
+    wait_for_counts(&mut app, m.id, (4, 0));
 }

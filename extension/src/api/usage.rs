@@ -74,8 +74,11 @@ fn series(
             if buckets.count == 0 {
                 return Ok(());
             }
-            let end = buckets.start_of(buckets.count);
-            for (minute, count, denied) in store::usage_minutes(client, id, buckets.start, end)? {
+            // From the minute holding since to the one under way.
+            let from = minute_of(buckets.start);
+            for (minute, count, denied) in
+                store::usage_minutes(client, id, from, now.saturating_add(1))?
+            {
                 if let Some(i) = buckets.index(minute_of(minute)) {
                     series[i].1 += count;
                     series[i].2 += denied;
