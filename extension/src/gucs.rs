@@ -10,7 +10,7 @@ pub static LAST_USED_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(60);
 pub static MAX_TRACKED_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
 
 /// Milliseconds between two flushes of usage to the tables.
-pub static FLUSH_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(2_000);
+pub static FLUSH_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(5_000);
 
 pub fn init() {
     // A POSTMASTER setting can only be created while preloading (shared

@@ -68,7 +68,9 @@ pub struct Cluster {
 
 /// Settings of the test cluster. `log_statement = all` and a verbose log
 /// level let the at-rest test look for plaintext in the server log too;
-/// bind parameters are kept out of the log as the README recommends.
+/// bind parameters are kept out of the log as the README recommends. The
+/// usage flush runs every second (default 5 s) so that the usage tests see
+/// several flushes, and any double count, quickly.
 const SETTINGS: &str = "
 listen_addresses = ''
 max_connections = 100
@@ -82,6 +84,7 @@ log_parameter_max_length = 0
 log_parameter_max_length_on_error = 0
 logging_collector = off
 shared_preload_libraries = 'pg_tokens'
+pg_tokens.flush_interval = 1000
 ";
 
 impl Cluster {
