@@ -9,6 +9,8 @@ pub enum Status {
     Expired,
     /// Refused by the token's IP allowlist (decided by verify, not stored).
     IpDenied,
+    /// Lacks a scope the caller of `verify(token, required_scopes)` requires.
+    Forbidden,
     /// Refused by the token's rate limit (decided by verify from shared
     /// memory, never stored).
     RateLimited,
@@ -21,6 +23,7 @@ impl Status {
             Status::Revoked => "revoked",
             Status::Expired => "expired",
             Status::IpDenied => "ip_denied",
+            Status::Forbidden => "forbidden",
             Status::RateLimited => "rate_limited",
         }
     }
@@ -38,9 +41,58 @@ pub fn status(revoked_at: Option<i64>, expires_at: Option<i64>, now: i64) -> Sta
     }
 }
 
+/// Whether a token with `scopes` (None: full access) grants every scope in
+/// `required` (None or empty: nothing required). A NULL element is a
+/// requirement nothing grants (SPEC §7).
+pub fn grants(scopes: Option<&[String]>, required: Option<&[Option<String>]>) -> bool {
+    required
+        .unwrap_or_default()
+        .iter()
+        .all(|want| match (want, scopes) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(want), Some(granted)) => granted.iter().any(|g| g == want),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn required_scopes() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let r = |v: &[Option<&str>]| v.iter().map(|x| x.map(str::to_owned)).collect::<Vec<_>>();
+        let read = s(&["docs:read", "docs:list"]);
+        assert!(grants(Some(&read), None), "NULL requires nothing");
+        assert!(
+            grants(Some(&read), Some(&[])),
+            "an empty list requires nothing"
+        );
+        assert!(grants(Some(&[]), Some(&[])));
+        assert!(grants(Some(&read), Some(&r(&[Some("docs:read")]))));
+        assert!(grants(
+            Some(&read),
+            Some(&r(&[Some("docs:list"), Some("docs:read")]))
+        ));
+        assert!(!grants(
+            Some(&read),
+            Some(&r(&[Some("docs:read"), Some("docs:write")]))
+        ));
+        assert!(
+            !grants(Some(&[]), Some(&r(&[Some("docs:read")]))),
+            "no scope grants nothing"
+        );
+        assert!(
+            grants(None, Some(&r(&[Some("anything"), Some("else")]))),
+            "NULL scopes grant all"
+        );
+        assert!(
+            !grants(None, Some(&r(&[None]))),
+            "a NULL element is forbidden"
+        );
+        assert!(!grants(Some(&read), Some(&r(&[Some("docs:read"), None]))));
+    }
 
     #[test]
     fn precedence_and_boundaries() {

@@ -72,3 +72,11 @@ SELECT t.id, t.prefix, t.name, t.kind, t.owner, t.scopes, t.expires_at,
   LEFT JOIN tokens.token_last_use u ON u.token_id = t.id
  WHERE (SELECT pg_catalog.pg_has_role(CURRENT_USER, 'tokens_reader', 'USAGE'))
     OR t.owner = CURRENT_USER::text;
+
+-- Scope-checked verification: what a gateway or middleware calls in one
+-- round trip. `forbidden` unless the token grants every required scope
+-- (NULL scopes grant all; NULL or {} requires nothing; a NULL element is
+-- never granted). Callable by every role, like verify.
+CREATE FUNCTION tokens.verify(token text, required_scopes text[]) RETURNS tokens.verification
+LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'verify_scoped_wrapper';

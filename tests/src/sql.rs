@@ -81,6 +81,17 @@ pub fn verify(c: &mut Client, token: Option<&str>) -> Verification {
         .expect("verify never raises")
 }
 
+/// `tokens.verify(token, required_scopes)`; `required` is SQL text for
+/// the text[] argument (e.g. `'{docs:read}'`, `NULL`, `ARRAY[NULL]`).
+pub fn verify_requiring(c: &mut Client, token: &str, required: &str) -> Verification {
+    c.query_one(
+        &format!("SELECT * FROM tokens.verify($1, {required}::text[])"),
+        &[&token],
+    )
+    .map(Verification::from)
+    .expect("verify never raises")
+}
+
 pub fn try_revoke(c: &mut Client, id: Uuid, actor: Option<&str>) -> Result<bool, postgres::Error> {
     c.query_one("SELECT tokens.revoke($1, actor => $2)", &[&id, &actor])
         .map(|r| r.get(0))

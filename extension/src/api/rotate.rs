@@ -48,8 +48,8 @@ fn rotate(
                          or revoke it to end the grace period now"
                     )))
                 }
-                // IpDenied and RateLimited are decided by verify, never by the stored state.
-                (None, Status::Active) | (_, Status::IpDenied | Status::RateLimited) => {}
+                // IpDenied, Forbidden and RateLimited are decided by verify, never by the stored state.
+                (None, Status::Active) | (_, Status::IpDenied | Status::Forbidden | Status::RateLimited) => {}
             }
             let request = Request {
                 name: old.name.clone(),

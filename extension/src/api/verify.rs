@@ -4,7 +4,8 @@
 use std::net::IpAddr;
 
 use pg_tokens_core::allowlist;
-use pg_tokens_core::status::{status, Status};
+use pg_tokens_core::status::{grants, status, Status};
+use pgrx::datum::Array;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::Uuid;
@@ -36,12 +37,28 @@ impl Verdict {
 
 #[pg_extern(sql = false)]
 fn verify(token: Option<&str>) -> pgrx::composite_type!('static, "tokens.verification") {
-    let verdict = check(token.map(str::as_bytes)).or_raise();
+    let verdict = check(token.map(str::as_bytes), None).or_raise();
+    verification_row(&verdict).or_raise()
+}
+
+/// `tokens.verify(token, required_scopes)`: as verify, and `forbidden`
+/// unless the token grants every required scope. Never raises either: an
+/// array of more dimensions counts its elements as the list.
+#[pg_extern(sql = false)]
+fn verify_scoped(
+    token: Option<&str>,
+    required_scopes: Option<Array<'_, &str>>,
+) -> pgrx::composite_type!('static, "tokens.verification") {
+    let required: Option<Vec<Option<String>>> =
+        required_scopes.map(|a| a.iter().map(|s| s.map(str::to_owned)).collect());
+    let verdict = check(token.map(str::as_bytes), required.as_deref()).or_raise();
     verification_row(&verdict).or_raise()
 }
 
 /// Decides a presented token's verdict and records a valid one's use.
-pub fn check(presented: Option<&[u8]>) -> Result<Verdict> {
+/// `required` scopes (None or empty: none) are checked after the token's
+/// state and client address, before its rate limit (SPEC §2's order).
+pub fn check(presented: Option<&[u8]>, required: Option<&[Option<String>]>) -> Result<Verdict> {
     let Some(well_formed) = presented.and_then(pg_tokens_core::parse) else {
         return Ok(Verdict::Malformed);
     };
@@ -51,6 +68,7 @@ pub fn check(presented: Option<&[u8]>) -> Result<Verdict> {
     };
     let refusal = match status(token.revoked_at, token.expires_at, now) {
         Status::Active if !client_permitted(&token) => Some(Status::IpDenied),
+        Status::Active if !grants(token.scopes.as_deref(), required) => Some(Status::Forbidden),
         Status::Active => None,
         refused => Some(refused),
     };
