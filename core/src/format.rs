@@ -72,7 +72,13 @@ impl std::fmt::Debug for Plaintext {
 #[derive(Clone, Copy)]
 pub struct WellFormed<'a>(&'a [u8]);
 
-impl WellFormed<'_> {
+impl<'a> WellFormed<'a> {
+    /// The token's characters, inside this crate only (nothing outside
+    /// needs the plaintext of a presented token, only its hash and prefix).
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.0
+    }
+
     pub fn hash(&self) -> TokenHash {
         digest(self.0)
     }

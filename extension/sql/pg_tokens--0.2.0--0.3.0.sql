@@ -80,3 +80,16 @@ SELECT t.id, t.prefix, t.name, t.kind, t.owner, t.scopes, t.expires_at,
 CREATE FUNCTION tokens.verify(token text, required_scopes text[]) RETURNS tokens.verification
 LANGUAGE c VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'verify_scoped_wrapper';
+
+-- Leak triage: every well-formed token in a pasted blob (a log, a chat
+-- message), found by hash, with its status; `unknown` and no id when it is
+-- not one of ours. Returns the 12-character prefix, never the plaintext.
+-- Pass the blob as a bind parameter: a literal would reach the server log
+-- under log_statement.
+CREATE FUNCTION tokens.find_leaked(text text)
+RETURNS TABLE (prefix text, token_id uuid, status text, owner text, name text)
+LANGUAGE c STABLE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'find_leaked_wrapper';
+
+REVOKE EXECUTE ON FUNCTION tokens.find_leaked(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tokens.find_leaked(text) TO tokens_reader;

@@ -1,0 +1,58 @@
+//! `tokens.find_leaked`: leak triage. Every well-formed token in a pasted
+//! blob, looked up by hash, with its status; the plaintext is never
+//! returned, stored or logged (only its 12-character display prefix).
+
+use pg_tokens_core::leak::find_tokens;
+use pg_tokens_core::status::status;
+use pg_tokens_core::Error;
+use pgrx::prelude::*;
+use pgrx::Uuid;
+
+use super::now;
+use crate::error::OrRaise;
+use crate::privilege::{Caller, READER};
+use crate::store;
+
+type Found = (String, Option<Uuid>, String, Option<String>, Option<String>);
+
+#[pg_extern(sql = false)]
+fn find_leaked(
+    text: Option<&str>,
+) -> TableIterator<
+    'static,
+    (
+        name!(prefix, String),
+        name!(token_id, Option<Uuid>),
+        name!(status, String),
+        name!(owner, Option<String>),
+        name!(name, Option<String>),
+    ),
+> {
+    let caller = Caller::current();
+    if !caller.acts_as(READER) {
+        // EXECUTE is granted to tokens_reader only; this holds even if a
+        // grant to someone else is added by mistake.
+        Err::<(), _>(Error::not_allowed(format!(
+            "role {} may not triage leaks: tokens.find_leaked needs tokens_reader",
+            caller.name
+        )))
+        .or_raise();
+    }
+    let now = now();
+    let mut rows: Vec<Found> = Vec::new();
+    for token in find_tokens(text.unwrap_or_default().as_bytes()) {
+        let prefix = token.display_prefix().to_owned();
+        let row = match store::find_by_hash(&token.hash()).or_raise() {
+            Some(t) => (
+                prefix,
+                Some(t.id),
+                status(t.revoked_at, t.expires_at, now).as_str().to_owned(),
+                Some(t.owner),
+                Some(t.name),
+            ),
+            None => (prefix, None, "unknown".to_owned(), None, None),
+        };
+        rows.push(row);
+    }
+    TableIterator::new(rows)
+}
