@@ -7,6 +7,8 @@ pub enum Status {
     Active,
     Revoked,
     Expired,
+    /// Suspended by `tokens.disable` until `tokens.enable`.
+    Disabled,
     /// Refused by the token's IP allowlist (decided by verify, not stored).
     IpDenied,
     /// Lacks a scope the caller of `verify(token, required_scopes)` requires.
@@ -22,6 +24,7 @@ impl Status {
             Status::Active => "active",
             Status::Revoked => "revoked",
             Status::Expired => "expired",
+            Status::Disabled => "disabled",
             Status::IpDenied => "ip_denied",
             Status::Forbidden => "forbidden",
             Status::RateLimited => "rate_limited",
@@ -38,6 +41,20 @@ pub fn status(revoked_at: Option<i64>, expires_at: Option<i64>, now: i64) -> Sta
         Status::Expired
     } else {
         Status::Active
+    }
+}
+
+/// The status of a token that may be disabled: revoked, expired, disabled,
+/// the first that applies (SPEC §2).
+pub fn status_of(
+    revoked_at: Option<i64>,
+    expires_at: Option<i64>,
+    disabled: bool,
+    now: i64,
+) -> Status {
+    match status(revoked_at, expires_at, now) {
+        Status::Active if disabled => Status::Disabled,
+        other => other,
     }
 }
 
@@ -58,6 +75,19 @@ pub fn grants(scopes: Option<&[String]>, required: Option<&[Option<String>]>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn disabled_comes_after_revoked_and_expired() {
+        assert_eq!(status_of(None, None, true, 10), Status::Disabled);
+        assert_eq!(status_of(None, None, false, 10), Status::Active);
+        assert_eq!(status_of(Some(5), None, true, 10), Status::Revoked);
+        assert_eq!(status_of(None, Some(5), true, 10), Status::Expired);
+        assert_eq!(
+            status_of(Some(20), None, true, 10),
+            Status::Disabled,
+            "in its grace period"
+        );
+    }
 
     #[test]
     fn required_scopes() {

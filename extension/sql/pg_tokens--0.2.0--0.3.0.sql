@@ -10,7 +10,9 @@
 -- previous one closed).
 ALTER TABLE tokens.token_store
     ADD COLUMN rate_requests integer,
-    ADD COLUMN rate_per interval;
+    ADD COLUMN rate_per interval,
+    -- Suspended by tokens.disable (when), until tokens.enable.
+    ADD COLUMN disabled_at timestamptz;
 
 -- The extension validates every value before it writes it (pg_tokens_core,
 -- unit- and property-tested), and the tables are reachable only through
@@ -56,18 +58,38 @@ AS 'MODULE_PATHNAME', 'usage_wrapper';
 REVOKE EXECUTE ON FUNCTION tokens.usage(uuid, timestamptz, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tokens.usage(uuid, timestamptz, interval) TO tokens_reader, tokens_self_service;
 
--- The listing gains the last 24 hours' uses and the rate limit.
+-- Status with `disabled`: revoked, expired, disabled, the first that applies.
+CREATE FUNCTION tokens.token_status(revoked_at timestamptz, expires_at timestamptz, disabled boolean, at timestamptz)
+RETURNS text
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'token_status_disabled_wrapper';
+
+-- A reversible suspension for incident response (verify says `disabled`).
+CREATE FUNCTION tokens.disable(id uuid) RETURNS boolean
+LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'disable_wrapper';
+CREATE FUNCTION tokens.enable(id uuid) RETURNS boolean
+LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'enable_wrapper';
+REVOKE EXECUTE ON FUNCTION tokens.disable(uuid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tokens.enable(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tokens.disable(uuid) TO tokens_writer, tokens_self_service;
+GRANT EXECUTE ON FUNCTION tokens.enable(uuid) TO tokens_writer, tokens_self_service;
+
+-- The listing gains the disabled status, the last 24 hours' uses, the rate
+-- limit and when the token was disabled.
 CREATE OR REPLACE VIEW tokens.tokens WITH (security_barrier) AS
 SELECT t.id, t.prefix, t.name, t.kind, t.owner, t.scopes, t.expires_at,
        u.last_used_at, t.created_at, t.revoked_at,
-       tokens.token_status(t.revoked_at, t.expires_at, pg_catalog.now()) AS status,
+       tokens.token_status(t.revoked_at, t.expires_at, t.disabled_at IS NOT NULL, pg_catalog.now()) AS status,
        t.allowed_ips,
        (SELECT COALESCE(pg_catalog.sum(c.count), 0)::bigint
           FROM tokens.usage_counts c
          WHERE c.token_id = t.id
            AND c.bucket >= pg_catalog.now() - interval '24 hours') AS uses_24h,
        t.rate_requests AS rate_limit_requests,
-       t.rate_per AS rate_limit_per
+       t.rate_per AS rate_limit_per,
+       t.disabled_at
   FROM tokens.token_store t
   LEFT JOIN tokens.token_last_use u ON u.token_id = t.id
  WHERE (SELECT pg_catalog.pg_has_role(CURRENT_USER, 'tokens_reader', 'USAGE'))

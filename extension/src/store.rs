@@ -30,6 +30,8 @@ pub struct StoredToken {
     /// The IP allowlist, as cidr text; None: any address.
     pub allowed_ips: Option<Vec<String>>,
     pub rate_limit: Option<RateLimit>,
+    /// Suspended by tokens.disable (status `disabled`).
+    pub disabled: bool,
 }
 
 /// A token about to be stored.
@@ -45,6 +47,8 @@ pub struct NewToken<'a> {
     pub created_at: i64,
     pub allowed_ips: Option<&'a [String]>,
     pub rate_limit: Option<RateLimit>,
+    /// A rotation's successor of a disabled token is disabled too.
+    pub disabled: bool,
 }
 
 pub fn timestamp(micros: i64) -> Result<TimestampWithTimeZone> {
@@ -94,6 +98,7 @@ fn stored_token(row: &SpiHeapTupleData<'_>) -> Result<StoredToken> {
             }),
             _ => None,
         },
+        disabled: column::<bool>(row, "disabled")?.unwrap_or(false),
     })
 }
 
@@ -139,7 +144,7 @@ impl Statement {
 }
 
 use pgrx::pg_sys::BuiltinOid::{
-    BYTEAOID, INT4OID, INT8OID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID, UUIDOID,
+    BOOLOID, BYTEAOID, INT4OID, INT8OID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID, UUIDOID,
 };
 
 /// The token with this hash: one probe of the unique index on the hash, no
@@ -234,7 +239,7 @@ unsafe fn token_relations() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
 /// A token_store row from its attributes, in the order the install scripts
 /// declare them: id, hash, prefix, name, kind, owner, scopes, expires_at,
 /// created_at, revoked_at (0.1.0), allowed_ips (0.2.0), rate_requests,
-/// rate_per (0.3.0).
+/// rate_per, disabled_at (0.3.0).
 unsafe fn deformed_token(values: &[pg_sys::Datum], nulls: &[bool]) -> Result<StoredToken> {
     if values.len() < 10 {
         return Err(internal(
@@ -280,6 +285,8 @@ unsafe fn deformed_token(values: &[pg_sys::Datum], nulls: &[bool]) -> Result<Sto
             }
             _ => None,
         },
+        // Column 14, disabled_at, arrived with 0.3.0 too.
+        disabled: values.get(13).is_some() && !nulls[13],
     })
 }
 
@@ -305,7 +312,8 @@ const LOCK_BY_ID: Statement = Statement {
                                    pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->) 'allowed_ips')) END AS allowed_ips, \
                  (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->>) 'rate_requests')::pg_catalog.int4 AS rate_requests, \
                  (pg_catalog.date_part('epoch', (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->>) 'rate_per')::pg_catalog.interval) \
-                    OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8 AS rate_per_us \
+                    OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8 AS rate_per_us, \
+                 (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->>) 'disabled_at') IS NOT NULL AS disabled \
             FROM tokens.token_store t WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
     args: &[UUIDOID],
     fresh_snapshot: true,
@@ -339,16 +347,17 @@ pub fn insert(client: &mut SpiClient<'_>, token: &NewToken<'_>) -> Result<()> {
     ];
     // Only a rotation of a token with settings stores them; everything else
     // leaves those columns alone (and so works on an older schema too).
-    match (allowed_ips, token.rate_limit) {
-        (None, None) => INSERT.run(client, &args)?,
-        (Some(list), None) => {
+    match (allowed_ips, token.rate_limit, token.disabled) {
+        (None, None, false) => INSERT.run(client, &args)?,
+        (Some(list), None, false) => {
             args.push(list.into());
             INSERT_WITH_ALLOWLIST.run(client, &args)?
         }
-        (list, Some(limit)) => {
+        (list, limit, disabled) => {
             args.push(list.into());
-            args.push((limit.requests as i32).into());
-            args.push(limit.per_micros.into());
+            args.push(limit.map(|l| l.requests as i32).into());
+            args.push(limit.map(|l| l.per_micros).into());
+            args.push(disabled.into());
             INSERT_WITH_SETTINGS.run(client, &args)?
         }
     };
@@ -373,13 +382,14 @@ const INSERT_WITH_ALLOWLIST: Statement = Statement {
 
 const INSERT_WITH_SETTINGS: Statement = Statement {
     sql: "WITH t AS (INSERT INTO tokens.token_store (id, hash, prefix, name, kind, owner, scopes, expires_at, created_at, \
-                                                    allowed_ips, rate_requests, rate_per) \
+                                                    allowed_ips, rate_requests, rate_per, disabled_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.cidr[], $11, \
-                             $12 OPERATOR(pg_catalog.*) interval '1 microsecond') RETURNING id) \
+                             $12 OPERATOR(pg_catalog.*) interval '1 microsecond', \
+                             CASE WHEN $13 THEN $9 END) RETURNING id) \
           INSERT INTO tokens.token_last_use (token_id) SELECT id FROM t",
     args: &[
         UUIDOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID,
-        INT4OID, INT8OID,
+        INT4OID, INT8OID, BOOLOID,
     ],
     fresh_snapshot: true,
 };
@@ -401,6 +411,19 @@ pub fn set_rate_limit(
     let requests = limit.map(|l| l.requests as i32);
     let per = limit.map(|l| l.per_micros);
     SET_RATE_LIMIT.run(client, &[id.into(), requests.into(), per.into()])?;
+    Ok(())
+}
+
+const SET_DISABLED: Statement = Statement {
+    sql: "UPDATE tokens.token_store SET disabled_at = CASE WHEN $2 THEN $3 END \
+           WHERE id OPERATOR(pg_catalog.=) $1",
+    args: &[UUIDOID, BOOLOID, TIMESTAMPTZOID],
+    fresh_snapshot: true,
+};
+
+/// Disables (at `at`) or enables a token.
+pub fn set_disabled(client: &mut SpiClient<'_>, id: Uuid, disabled: bool, at: i64) -> Result<()> {
+    SET_DISABLED.run(client, &[id.into(), disabled.into(), timestamp(at)?.into()])?;
     Ok(())
 }
 

@@ -75,7 +75,8 @@ fn mint_returns_the_token_once_and_stores_only_its_hash() {
             "allowed_ips",
             "uses_24h",
             "rate_limit_requests",
-            "rate_limit_per"
+            "rate_limit_per",
+            "disabled_at"
         ]
     );
     let audit = audit_of(&mut app, m.id);

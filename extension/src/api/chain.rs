@@ -7,6 +7,27 @@ use pgrx::datum::TimestampWithTimeZone;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
+/// The status `tokens.tokens` shows, for a token that may be disabled
+/// (0.3.0; the three-argument form stays for databases not yet upgraded).
+#[pg_extern(sql = false, immutable, parallel_safe)]
+fn token_status_disabled(
+    revoked_at: Option<TimestampWithTimeZone>,
+    expires_at: Option<TimestampWithTimeZone>,
+    disabled: Option<bool>,
+    at: Option<TimestampWithTimeZone>,
+) -> Option<&'static str> {
+    let at = pg_sys::TimestampTz::from(at?);
+    Some(
+        pg_tokens_core::status::status_of(
+            revoked_at.map(pg_sys::TimestampTz::from),
+            expires_at.map(pg_sys::TimestampTz::from),
+            disabled.unwrap_or(false),
+            at,
+        )
+        .as_str(),
+    )
+}
+
 #[pg_extern(sql = false, immutable, parallel_safe)]
 fn token_status(
     revoked_at: Option<TimestampWithTimeZone>,

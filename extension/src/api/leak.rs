@@ -3,7 +3,7 @@
 //! returned, stored or logged (only its 12-character display prefix).
 
 use pg_tokens_core::leak::find_tokens;
-use pg_tokens_core::status::status;
+use pg_tokens_core::status::status_of;
 use pg_tokens_core::Error;
 use pgrx::prelude::*;
 use pgrx::Uuid;
@@ -46,7 +46,9 @@ fn find_leaked(
             Some(t) => (
                 prefix,
                 Some(t.id),
-                status(t.revoked_at, t.expires_at, now).as_str().to_owned(),
+                status_of(t.revoked_at, t.expires_at, t.disabled, now)
+                    .as_str()
+                    .to_owned(),
                 Some(t.owner),
                 Some(t.name),
             ),

@@ -33,6 +33,7 @@ fn mint(
         owner: validate::owner(owner.unwrap_or(&caller.name)).or_raise(),
         allowed_ips: None,
         rate_limit: None,
+        disabled: false,
     };
     authorize(&caller, &request).or_raise();
     let (plaintext, token) = {
@@ -59,6 +60,8 @@ pub struct Request {
     pub allowed_ips: Option<Vec<String>>,
     /// Carried over by a rotation; mint never sets one.
     pub rate_limit: Option<RateLimit>,
+    /// Carried over by a rotation: a disabled token's successor is disabled.
+    pub disabled: bool,
 }
 
 /// tokens_writer mints any kind for any owner; tokens_self_service mints
@@ -125,6 +128,7 @@ pub fn store_new(
             created_at,
             allowed_ips: request.allowed_ips.as_deref(),
             rate_limit: request.rate_limit,
+            disabled: request.disabled,
         },
     )?;
     let mut meta = serde_json::json!({
@@ -164,5 +168,6 @@ pub fn store_new(
         revoked_at: None,
         allowed_ips: request.allowed_ips.clone(),
         rate_limit: request.rate_limit,
+        disabled: request.disabled,
     })
 }

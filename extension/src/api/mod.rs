@@ -6,6 +6,7 @@ mod allowlist;
 mod audit_event;
 mod auth;
 mod chain;
+mod disable;
 mod leak;
 mod mint;
 mod rate_limit;

@@ -49,7 +49,7 @@ fn rotate(
                     )))
                 }
                 // IpDenied, Forbidden and RateLimited are decided by verify, never by the stored state.
-                (None, Status::Active) | (_, Status::IpDenied | Status::Forbidden | Status::RateLimited) => {}
+                (None, Status::Active) | (_, Status::Disabled | Status::IpDenied | Status::Forbidden | Status::RateLimited) => {}
             }
             let request = Request {
                 name: old.name.clone(),
@@ -59,6 +59,7 @@ fn rotate(
                 owner: old.owner.clone(),
                 allowed_ips: old.allowed_ips.clone(),
                 rate_limit: old.rate_limit,
+                disabled: old.disabled,
             };
             let plaintext = Plaintext::generate()?;
             let new = store_new(client, &caller, &plaintext, &request, Some((id, &actor)))?;

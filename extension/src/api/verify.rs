@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use pg_tokens_core::allowlist;
-use pg_tokens_core::status::{grants, status, Status};
+use pg_tokens_core::status::{grants, status_of, Status};
 use pgrx::datum::Array;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -66,7 +66,7 @@ pub fn check(presented: Option<&[u8]>, required: Option<&[Option<String>]>) -> R
     let Some(token) = store::find_by_hash(&well_formed.hash())? else {
         return Ok(Verdict::Unknown);
     };
-    let refusal = match status(token.revoked_at, token.expires_at, now) {
+    let refusal = match status_of(token.revoked_at, token.expires_at, token.disabled, now) {
         Status::Active if !client_permitted(&token) => Some(Status::IpDenied),
         Status::Active if !grants(token.scopes.as_deref(), required) => Some(Status::Forbidden),
         Status::Active => None,
