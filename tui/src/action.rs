@@ -22,6 +22,8 @@ pub enum Action {
     Scroll(i32),
     ShowTokens,
     ShowAudit,
+    /// The leak triage screen.
+    ShowLeaks,
     OpenDetail,
     Refresh,
     StartSearch,
@@ -38,6 +40,12 @@ pub enum Action {
     ToggleUsageWindow,
     EditRateLimit,
     EditAllowedIps,
+    /// Leak screen: revoke every active token found, for its owner.
+    RevokeLeaks,
+    /// Text pasted into the terminal (bracketed paste), for the leak screen.
+    Paste(Secret),
+    /// Ctrl-U in the leak screen's text area: wipe what was pasted.
+    ClearInput,
     // Editing whichever field or dialog has the focus.
     Input(char),
     Backspace,

@@ -10,7 +10,7 @@ use postgres::Client;
 use serde_json::json;
 
 use crate::db::error::DbError;
-use crate::db::model::{Minted, Token, UsageWindow};
+use crate::db::model::{Minted, Secret, Token, UsageWindow};
 use crate::db::queries::{
     self, AuditFilter, AuditQuery, Direction, Expiry, MintRequest, PageQuery, SortColumn,
     TokenFilter,
@@ -69,6 +69,15 @@ pub enum Command {
     },
     /// Audit events, newest first.
     Audit(AuditArgs),
+    /// Leak triage: every token in a text (stdin, or --file), looked up by
+    /// hash; prints prefix, status, owner, name and id, never the text.
+    Leaks {
+        /// Read the text from this file instead of stdin.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// A token's successful and refused verifications per bucket, oldest first.
     Usage {
         /// Token id, or its 12-character prefix.
@@ -299,6 +308,9 @@ pub fn run(client: &mut Client, command: Command) -> Result<(), (DbError, bool)>
             let json = a.json;
             audit(client, a).map_err(|e| (e, json))
         }
+        Command::Leaks { file, json } => {
+            leaks(client, file.as_deref(), json).map_err(|e| (e, json))
+        }
         Command::Usage { id, window, json } => {
             let window = if window == "60m" {
                 UsageWindow::Hour
@@ -334,6 +346,73 @@ fn usage(client: &mut Client, given: &str, window: UsageWindow, json: bool) -> R
     let ok: i64 = buckets.iter().map(|b| b.count).sum();
     let no: i64 = buckets.iter().map(|b| b.denied).sum();
     out(format!("{:<19}  {ok:>10}  {no:>10}", "total"))
+}
+
+/// The text to check, read whole into a buffer that is wiped when dropped.
+fn read_text(file: Option<&std::path::Path>) -> Result<Secret, DbError> {
+    use std::io::Read;
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    match file {
+        Some(path) => {
+            let mut f = std::fs::File::open(path).map_err(|e| {
+                DbError::Client(format!(
+                    "cannot read {}: {e}",
+                    clean(&path.display().to_string())
+                ))
+            })?;
+            f.read_to_end(&mut bytes)
+        }
+        None => {
+            use std::io::IsTerminal;
+            if io::stdin().is_terminal() {
+                eprintln!(
+                    "tokens-console: reading the text to check from stdin; end it with Ctrl-D"
+                );
+            }
+            io::stdin().lock().read_to_end(&mut bytes)
+        }
+    }
+    .map_err(|e| DbError::Client(format!("cannot read the text to check: {e}")))?;
+    // Not UTF-8 (a binary log): each bad byte becomes U+FFFD, which no
+    // token contains, so the tokens in it are still found.
+    Ok(Secret::new(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+fn leaks(client: &mut Client, file: Option<&std::path::Path>, json: bool) -> Result<(), DbError> {
+    let text = read_text(file)?;
+    let rows = queries::find_leaked(client, &text)?;
+    drop(text);
+    if json {
+        return out(serde_json::to_string(&rows).map_err(|e| DbError::Client(e.to_string()))?);
+    }
+    out(format!(
+        "{:<12}  {:<8}  {:<20}  {:<30}  {}",
+        "PREFIX", "STATUS", "OWNER", "NAME", "ID"
+    ))?;
+    for r in &rows {
+        out(format!(
+            "{:<12}  {:<8}  {:<20}  {:<30}  {}",
+            clean(&r.prefix),
+            clean(&r.status),
+            crate::text::fit(&clean(r.owner.as_deref().unwrap_or("-")), 20),
+            crate::text::fit(&clean(r.name.as_deref().unwrap_or("-")), 30),
+            r.token_id
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "-".into())
+        ))?;
+    }
+    let live = rows.iter().filter(|r| r.status == "active").count();
+    eprintln!(
+        "{} token{} found, {live} active{}",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        if live > 0 {
+            " (revoke them for their owners with the console's leak screen, key 3, or `revoke ID --actor OWNER --reason leak`)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
 }
 
 fn list(client: &mut Client, a: ListArgs) -> Result<(), DbError> {

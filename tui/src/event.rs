@@ -5,6 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent
 
 use crate::action::Action;
 use crate::app::{App, Modal, View};
+use crate::db::model::Secret;
 
 pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
@@ -29,6 +30,11 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
                 KeyCode::Right => Some(Action::Right),
                 KeyCode::Backspace => Some(Action::Backspace),
                 KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),
+                _ => None,
+            },
+            Modal::RevokeLeaks(_) => match key.code {
+                KeyCode::Enter => Some(Action::Submit),
+                KeyCode::Esc => Some(Action::Cancel),
                 _ => None,
             },
             Modal::Create(_) => text_field_key(key, ctrl, true),
@@ -57,6 +63,9 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
     if app.audit.editing.is_some() && app.view == View::Audit {
         return text_field_key(key, ctrl, false);
     }
+    if app.leaks.editing && app.view == View::Leaks {
+        return leak_text_key(key, ctrl);
+    }
     let common = match key.code {
         KeyCode::Char('q') => Some(Action::Quit),
         KeyCode::Char('?') => Some(Action::ToggleHelp),
@@ -72,10 +81,11 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::PageUp | KeyCode::Char('[') => Some(Action::PrevPage),
         KeyCode::Char('1') => Some(Action::ShowTokens),
         KeyCode::Char('2') => Some(Action::ShowAudit),
-        KeyCode::Tab => Some(if app.view == View::Audit {
-            Action::ShowTokens
-        } else {
-            Action::ShowAudit
+        KeyCode::Char('3') => Some(Action::ShowLeaks),
+        KeyCode::Tab => Some(match app.view {
+            View::Tokens | View::Detail => Action::ShowAudit,
+            View::Audit => Action::ShowLeaks,
+            View::Leaks => Action::ShowTokens,
         }),
         KeyCode::Char('r') | KeyCode::F(5) => Some(Action::Refresh),
         KeyCode::Esc => Some(Action::Back),
@@ -111,7 +121,51 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('/') => Some(Action::EditAuditFilter),
             _ => None,
         },
+        View::Leaks => match key.code {
+            KeyCode::Char('e') | KeyCode::Char('i') | KeyCode::Char('/') | KeyCode::Enter => {
+                Some(Action::StartSearch)
+            }
+            KeyCode::Char('X') => Some(Action::RevokeLeaks),
+            _ => None,
+        },
     }
+}
+
+/// Keys in the leak screen's text area. Enter is a new line (a paste
+/// without bracketed paste arrives as keys), so checking is Ctrl-S or F5.
+fn leak_text_key(key: KeyEvent, ctrl: bool) -> Option<Action> {
+    match key.code {
+        KeyCode::Char('s') if ctrl => Some(Action::Submit),
+        KeyCode::F(5) => Some(Action::Submit),
+        KeyCode::Char('u') if ctrl => Some(Action::ClearInput),
+        KeyCode::Enter => Some(Action::Input('\n')),
+        KeyCode::Tab => Some(Action::NextField),
+        KeyCode::Esc => Some(Action::Cancel),
+        KeyCode::Backspace => Some(Action::Backspace),
+        KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),
+        _ => None,
+    }
+}
+
+/// A bracketed paste. On the leak screen it is the text to check, held as
+/// a `Secret` from here on; elsewhere it is typed into the focused field
+/// (printable characters only), and dropped where nothing takes text.
+pub fn actions_for_paste(app: &App, text: String) -> Vec<Action> {
+    let text = Secret::new(text);
+    if app.modal.is_none() && !app.help && app.view == View::Leaks {
+        return vec![Action::Paste(text)];
+    }
+    let typing = app.modal.is_some()
+        || (app.view == View::Tokens && app.tokens.search_input)
+        || (app.view == View::Audit && app.audit.editing.is_some());
+    if !typing || app.help {
+        return vec![];
+    }
+    text.expose()
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(Action::Input)
+        .collect()
 }
 
 /// Keys inside a form: text goes to the focused field.

@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         },
         None => {
             if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-                eprintln!("tokens-console: the console needs a terminal; for scripts use a subcommand (list, show, mint, revoke, rotate, audit, usage — see --help)");
+                eprintln!("tokens-console: the console needs a terminal; for scripts use a subcommand (list, show, mint, revoke, rotate, audit, usage, leaks — see --help)");
                 return ExitCode::from(2);
             }
             match tokens_console::run::interactive(target, client, session) {
@@ -67,7 +67,11 @@ fn wants_json(c: &cli::Command) -> bool {
     use cli::Command::*;
     match c {
         List(a) => a.json,
-        Show { json, .. } | Revoke { json, .. } | Rotate { json, .. } | Usage { json, .. } => *json,
+        Show { json, .. }
+        | Revoke { json, .. }
+        | Rotate { json, .. }
+        | Usage { json, .. }
+        | Leaks { json, .. } => *json,
         Mint(a) => a.json,
         Audit(a) => a.json,
     }

@@ -233,6 +233,13 @@ fn run_loop<B: Backend>(console: &mut Console<B>, woken: &Receiver<Wake>) -> io:
                 let action = match e {
                     Event::Key(k) => crate::event::action_for_key(&console.app, k),
                     Event::Mouse(m) => crate::event::action_for_mouse(&console.app, m),
+                    Event::Paste(text) => {
+                        for a in crate::event::actions_for_paste(&console.app, text) {
+                            console.update(a);
+                        }
+                        dirty = true;
+                        None
+                    }
                     Event::Resize(..) => {
                         dirty = true;
                         None

@@ -5,7 +5,8 @@ use ratatui::Frame;
 
 use crate::app::{App, Modal, View};
 use crate::components::{
-    audit_log, chrome, confirm, create_form, help, limits_form, once_card, token_detail, token_list,
+    audit_log, chrome, confirm, create_form, help, leaks, limits_form, once_card, token_detail,
+    token_list,
 };
 
 pub fn draw(f: &mut Frame, app: &App) {
@@ -22,6 +23,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     match (app.view, &app.detail) {
         (View::Detail, Some(d)) => token_detail::draw(f, body, d, app.now, &app.session),
         (View::Audit, _) => audit_log::draw(f, body, &app.audit),
+        (View::Leaks, _) => leaks::draw(f, body, &app.leaks),
         _ => token_list::draw(f, body, &app.tokens, app.now),
     }
     chrome::notice(f, notice, app);
@@ -32,6 +34,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Some(Modal::Card(card)) => once_card::draw(f, body, card, app.now),
         Some(Modal::RateLimit(form)) => limits_form::draw_rate_limit(f, body, form, &app.session),
         Some(Modal::Allowlist(form)) => limits_form::draw_allowlist(f, body, form, &app.session),
+        Some(Modal::RevokeLeaks(r)) => leaks::draw_confirm(f, body, r, &app.session),
         None => {}
     }
     if app.help {

@@ -731,3 +731,380 @@ fn limits_are_offered_to_writers_and_to_owners_of_personal_tokens() {
     );
     assert!(offered(&app), "self-service on one's own personal token");
 }
+
+// --- leak triage (key 3) ---------------------------------------------------
+
+/// The leak screen, with `text` pasted (bracketed paste) into it.
+fn leaks_pasted(text: &str) -> tokens_console::app::App {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('3'));
+    assert_eq!(app.view, View::Leaks);
+    assert!(
+        app.leaks.editing,
+        "nothing checked yet: the text area has the keys"
+    );
+    for a in tokens_console::event::actions_for_paste(&app, text.to_owned()) {
+        assert!(app.update(a).is_empty(), "a paste sends nothing by itself");
+    }
+    app
+}
+
+/// The FindLeaked request in `fx`: its gen and the text it carries.
+fn find_leaked(fx: &[Effect]) -> (u64, String) {
+    match requests(fx)
+        .into_iter()
+        .find(|r| matches!(r, Request::FindLeaked { .. }))
+    {
+        Some(Request::FindLeaked { gen, text }) => (*gen, text.expose().to_owned()),
+        _ => panic!("no tokens.find_leaked request in {fx:?}"),
+    }
+}
+
+/// The leak screen with `leak_rows()` as the answer to the pasted log.
+fn leaks_checked() -> tokens_console::app::App {
+    let mut app = leaks_pasted(&leaked_log());
+    let fx = key_mod(&mut app, KeyCode::Char('s'), KeyModifiers::CONTROL);
+    let (gen, _) = find_leaked(&fx);
+    app.update(Action::Db(Reply::Leaks {
+        gen,
+        result: Ok(leak_rows()),
+    }));
+    app
+}
+
+#[test]
+fn a_paste_and_ctrl_s_send_the_text_to_find_leaked_and_show_the_rows() {
+    let log = leaked_log();
+    let mut app = leaks_pasted(&log);
+    // Enter is a new line (a paste without bracketed paste arrives as keys),
+    // and q is text here, not quit.
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert!(type_text(&mut app, "q").is_empty());
+    assert!(!app.quit);
+    let fx = key_mod(&mut app, KeyCode::Char('s'), KeyModifiers::CONTROL);
+    let (gen, sent) = find_leaked(&fx);
+    assert_eq!(
+        sent,
+        format!("{log}\nq"),
+        "the whole text, as a bind parameter"
+    );
+    assert!(app.leaks.loading && !app.leaks.editing && app.leaks.checked);
+    for shown in [
+        format!("{fx:?}"),
+        format!("{app:?}"),
+        format!("{}", render(&app)),
+    ] {
+        assert!(
+            !shown.contains(LEAKED_A) && !shown.contains(LEAKED_B),
+            "the pasted plaintext must not appear in debug output or on screen:\n{shown}"
+        );
+    }
+
+    // a stale answer (an earlier check) is ignored
+    app.update(Action::Db(Reply::Leaks {
+        gen: gen - 1,
+        result: Ok(vec![]),
+    }));
+    assert!(app.leaks.loading);
+    app.update(Action::Db(Reply::Leaks {
+        gen,
+        result: Ok(leak_rows()),
+    }));
+    assert!(!app.leaks.loading && app.leaks.loaded);
+    assert_eq!(app.leaks.rows, leak_rows());
+    let screen = format!("{}", render(&app));
+    for expected in [
+        "tbm_00000001",
+        "ci deploy bot",
+        "group:platform",
+        "unknown",
+        "revoked",
+    ] {
+        assert!(screen.contains(expected), "{expected} on screen:\n{screen}");
+    }
+    assert!(screen.contains(&id(1).to_string()), "the id column");
+    assert!(!screen.contains('\x1b'), "control characters are escaped");
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.leaks.selected, 1, "j/k move in the results");
+
+    // F5 also checks; an empty text is not sent
+    let mut app = leaks_pasted("   \n");
+    let fx = key(&mut app, KeyCode::F(5));
+    assert!(requests(&fx).is_empty(), "nothing to check");
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("nothing to check")));
+    type_text(&mut app, LEAKED_A);
+    let fx = key(&mut app, KeyCode::F(5));
+    assert_eq!(find_leaked(&fx).1, format!("   \n{LEAKED_A}"));
+}
+
+#[test]
+fn ctrl_u_and_esc_clear_the_text_and_leaving_the_screen_wipes_it() {
+    let mut app = leaks_pasted(&leaked_log());
+    key_mod(&mut app, KeyCode::Char('u'), KeyModifiers::CONTROL);
+    assert!(app.leaks.text.is_empty() && app.leaks.editing);
+    type_text(&mut app, "abc");
+    key(&mut app, KeyCode::Backspace);
+    assert_eq!(app.leaks.text.expose(), "ab");
+    key(&mut app, KeyCode::Esc);
+    assert!(app.leaks.text.is_empty(), "Esc clears the text");
+    assert!(app.leaks.editing);
+    key(&mut app, KeyCode::Esc);
+    assert!(
+        !app.leaks.editing,
+        "Esc on an empty text leaves the text area"
+    );
+    key(&mut app, KeyCode::Char('q'));
+    assert!(app.quit);
+
+    // the text is kept to check again while the screen is open...
+    let mut app = leaks_checked();
+    let fx = key(&mut app, KeyCode::Char('r'));
+    assert_eq!(
+        find_leaked(&fx).1,
+        leaked_log(),
+        "r checks the same text again"
+    );
+    // ...and wiped when the user leaves it; the results stay
+    key(&mut app, KeyCode::Char('1'));
+    assert_eq!(app.view, View::Tokens);
+    assert!(app.leaks.text.is_empty() && !app.leaks.checked);
+    key(&mut app, KeyCode::Char('3'));
+    assert!(!app.leaks.editing, "results to look at: not the text area");
+    assert!(!app.leaks.rows.is_empty());
+    let fx = key(&mut app, KeyCode::Char('r'));
+    assert!(requests(&fx).is_empty(), "no text left to check");
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("paste it again")));
+    // e (or a paste) starts a new text
+    key(&mut app, KeyCode::Char('e'));
+    assert!(app.leaks.editing && app.leaks.text.is_empty());
+
+    // a paste on the results replaces the text that was checked
+    let mut app = leaks_checked();
+    for a in tokens_console::event::actions_for_paste(&app, LEAKED_B.to_owned()) {
+        app.update(a);
+    }
+    assert!(app.leaks.editing);
+    assert_eq!(app.leaks.text.expose(), LEAKED_B);
+
+    // Tab goes round the three views, and wipes on the way out
+    let mut app = leaks_checked();
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Tokens);
+    assert!(app.leaks.text.is_empty());
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Audit);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Leaks);
+}
+
+#[test]
+fn a_paste_elsewhere_is_typed_into_the_focused_field_or_dropped() {
+    let mut app = app_with(sample_tokens());
+    assert!(
+        tokens_console::event::actions_for_paste(&app, "text".into()).is_empty(),
+        "the token list takes no text"
+    );
+    key(&mut app, KeyCode::Char('n'));
+    for a in tokens_console::event::actions_for_paste(&app, "deploy\tbot\n".into()) {
+        app.update(a);
+    }
+    match &app.modal {
+        Some(Modal::Create(f)) => assert_eq!(f.name, "deploybot", "control characters dropped"),
+        other => panic!("{other:?}"),
+    }
+    assert!(app.leaks.text.is_empty());
+}
+
+#[test]
+fn revoke_every_live_one_asks_first_then_revokes_each_active_one_for_its_owner() {
+    let mut app = leaks_checked();
+    let fx = key(&mut app, KeyCode::Char('X'));
+    assert!(fx.is_empty(), "asks first");
+    let targets = match &app.modal {
+        Some(Modal::RevokeLeaks(r)) => {
+            assert_eq!(
+                r.left_alone,
+                vec![
+                    ("revoked".to_owned(), 1),
+                    ("expired".to_owned(), 1),
+                    ("unknown".to_owned(), 1)
+                ]
+            );
+            r.targets.clone()
+        }
+        other => panic!("the confirmation: {other:?}"),
+    };
+    let owners: Vec<(uuid::Uuid, &str)> =
+        targets.iter().map(|t| (t.id, t.owner.as_str())).collect();
+    assert_eq!(
+        owners,
+        [
+            (id(1), "group:platform"),
+            (id(2), "bob"),
+            (id(6), "group:x\x1b[2J")
+        ],
+        "only the active ones, each with its owner"
+    );
+    // Esc cancels, nothing sent
+    assert!(key(&mut app, KeyCode::Esc).is_empty());
+    assert!(app.modal.is_none());
+
+    key(&mut app, KeyCode::Char('X'));
+    let fx = key(&mut app, KeyCode::Enter);
+    match requests(&fx).as_slice() {
+        [Request::RevokeForOwners {
+            targets: sent,
+            reason,
+        }] => {
+            assert_eq!(sent, &targets);
+            assert_eq!(reason, "leak");
+        }
+        other => panic!("one batch of revokes: {other:?}"),
+    }
+    assert!(
+        key(&mut app, KeyCode::Enter).is_empty(),
+        "a second Enter while revoking sends nothing"
+    );
+    let refused = DbError::Server {
+        sqlstate: "42501".into(),
+        message: "only the owner (group:x) may revoke this token".into(),
+        hint: None,
+    };
+    let fx = app.update(Action::Db(Reply::RevokedForOwners {
+        results: vec![
+            (targets[0].clone(), Ok(true)),
+            (targets[1].clone(), Ok(false)),
+            (targets[2].clone(), Err(refused.clone())),
+        ],
+    }));
+    assert!(app.modal.is_none());
+    let summary = app.leaks.summary.clone().expect("a summary");
+    assert_eq!(summary.revoked, ["tbm_00000001"]);
+    assert_eq!(summary.already, ["tbm_00000002"]);
+    assert_eq!(summary.errors, [("tbm_00000006".to_owned(), refused)]);
+    let notice = app.notice.clone().expect("a notice");
+    assert!(
+        notice.text.contains("revoked 1")
+            && notice.text.contains("1 already revoked")
+            && notice.text.contains("1 error"),
+        "{}",
+        notice.text
+    );
+    // the same text is checked again, so the table shows the new statuses
+    let (gen, again) = find_leaked(&fx);
+    assert_eq!(again, leaked_log());
+    assert!(
+        requests(&fx)
+            .iter()
+            .any(|r| matches!(r, Request::Tokens { .. })),
+        "and the token list is refreshed"
+    );
+    let mut rows = leak_rows();
+    rows[0].status = "revoked".into();
+    rows[1].status = "revoked".into();
+    app.update(Action::Db(Reply::Leaks {
+        gen,
+        result: Ok(rows),
+    }));
+    assert!(
+        app.leaks.summary.is_some(),
+        "a check again keeps the summary"
+    );
+    assert_eq!(app.leaks.live().len(), 1);
+    let screen = format!("{}", render(&app));
+    assert!(
+        screen.contains("42501"),
+        "errors with their SQLSTATE:\n{screen}"
+    );
+}
+
+#[test]
+fn nothing_live_means_no_dialog() {
+    let mut app = leaks_checked();
+    let fx = key(&mut app, KeyCode::Char('r'));
+    let (gen, _) = find_leaked(&fx);
+    let rows: Vec<_> = leak_rows()
+        .into_iter()
+        .filter(|r| r.status != "active")
+        .collect();
+    app.update(Action::Db(Reply::Leaks {
+        gen,
+        result: Ok(rows),
+    }));
+    key(&mut app, KeyCode::Char('X'));
+    assert!(app.modal.is_none());
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("nothing to revoke")));
+}
+
+#[test]
+fn revoke_every_live_one_is_not_offered_without_tokens_revoker() {
+    use tokens_console::components::chrome::{disabled_hints, hints};
+    let mut app = leaks_checked();
+    app.session.revoker = false; // a writer may act for owners, but may not revoke
+    key(&mut app, KeyCode::Esc);
+    assert!(!hints(&app).iter().any(|(k, _)| *k == "X"));
+    assert!(
+        disabled_hints(&app)
+            .iter()
+            .any(|(k, what)| *k == "X" && what.contains("needs tokens_revoker")),
+        "shown disabled, with what it needs"
+    );
+    let fx = key(&mut app, KeyCode::Char('X'));
+    assert!(fx.is_empty());
+    assert!(app.modal.is_none(), "no dialog");
+    let notice = app.notice.clone().expect("a notice");
+    assert!(
+        notice.text.contains("needs tokens_revoker"),
+        "{}",
+        notice.text
+    );
+
+    let app = leaks_checked();
+    assert!(hints(&app).iter().any(|(k, _)| *k == "X"));
+    assert!(disabled_hints(&app).is_empty());
+}
+
+#[test]
+fn a_refused_check_and_a_lost_connection() {
+    let mut app = leaks_pasted(&leaked_log());
+    let fx = key(&mut app, KeyCode::F(5));
+    let (gen, _) = find_leaked(&fx);
+    app.update(Action::Db(Reply::Leaks {
+        gen,
+        result: Err(DbError::Server {
+            sqlstate: "42501".into(),
+            message: "role app may not triage leaks: tokens.find_leaked needs tokens_reader".into(),
+            hint: None,
+        }),
+    }));
+    assert_eq!(
+        app.leaks.error.as_ref().and_then(|e| e.sqlstate()),
+        Some("42501")
+    );
+    let screen = format!("{}", render(&app));
+    assert!(screen.contains("needs tokens_reader"), "{screen}");
+
+    // lost while checking: no error shown, and checked again on reconnect
+    let mut app = leaks_pasted(&leaked_log());
+    let fx = key(&mut app, KeyCode::F(5));
+    let (gen, _) = find_leaked(&fx);
+    app.update(Action::Db(Reply::Leaks {
+        gen,
+        result: Err(DbError::ConnectionLost("gone".into())),
+    }));
+    app.update(Action::Db(Reply::ConnectionLost {
+        error: "gone".into(),
+    }));
+    assert!(!app.leaks.loading && app.leaks.error.is_none());
+    let fx = app.update(Action::Db(Reply::Reconnected { session: session() }));
+    assert_eq!(find_leaked(&fx).1, leaked_log());
+}

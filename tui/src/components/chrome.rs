@@ -56,6 +56,8 @@ pub fn header(f: &mut Frame, area: Rect, app: &App) {
         ),
         Span::raw(" "),
         tab(" 2 Audit log ", app.view == View::Audit),
+        Span::raw(" "),
+        tab(" 3 Leaks ", app.view == View::Leaks),
         Span::raw("  "),
         Span::styled(
             format!("{}@{}", clean(&s.role), clean(&s.database)),
@@ -156,6 +158,8 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 ("Enter", "create"),
                 ("Esc", "cancel"),
             ],
+            Modal::RevokeLeaks(r) if r.busy => vec![("…", "revoking")],
+            Modal::RevokeLeaks(_) => vec![("Enter", "revoke them all"), ("Esc", "cancel")],
         };
     }
     if app.help {
@@ -213,7 +217,43 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("?", "help"),
             ("q", "quit"),
         ],
+        View::Leaks if app.leaks.editing => vec![
+            ("paste/type", "text to check"),
+            ("Ctrl-S/F5", "check"),
+            ("Enter", "new line"),
+            ("Ctrl-U/Esc", "clear"),
+            ("Tab", "results"),
+        ],
+        View::Leaks => {
+            let mut h = vec![("e", "paste new text")];
+            if app.session.revoker {
+                h.push(("X", "revoke every live one"));
+            }
+            if app.leaks.checked {
+                h.push(("r", "check again"));
+            }
+            h.extend([
+                ("j/k", "move"),
+                ("1/2", "tokens/audit"),
+                ("?", "help"),
+                ("q", "quit"),
+            ]);
+            h
+        }
     }
+}
+
+/// Keys shown but not usable by this role, with what they need.
+pub fn disabled_hints(app: &App) -> Vec<(&'static str, &'static str)> {
+    if app.modal.is_none()
+        && !app.help
+        && app.view == View::Leaks
+        && !app.leaks.editing
+        && !app.session.revoker
+    {
+        return vec![("X", "revoke every live one: needs tokens_revoker")];
+    }
+    vec![]
 }
 
 pub fn footer(f: &mut Frame, area: Rect, app: &App) {
@@ -221,6 +261,9 @@ pub fn footer(f: &mut Frame, area: Rect, app: &App) {
     for (k, what) in hints(app) {
         spans.push(Span::styled(format!(" {k}"), key_style()));
         spans.push(Span::raw(format!(" {what} ")));
+    }
+    for (k, what) in disabled_hints(app) {
+        spans.push(Span::styled(format!(" {k} {what} "), super::dim()));
     }
     f.render_widget(
         Paragraph::new(Line::from(spans)).style(Style::default().bg(Color::Rgb(30, 30, 30))),

@@ -12,7 +12,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
         &[
             ("?", "this help"),
             ("q / Ctrl-C", "quit"),
-            ("1 / 2 / Tab", "tokens / audit log"),
+            ("1 / 2 / 3 / Tab", "tokens / audit log / leaks"),
             ("r / F5", "reload"),
             ("j k ↑ ↓ wheel", "move"),
             ("g G Home End", "first / last"),
@@ -30,6 +30,16 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("f / F", "filter status / kind"),
             ("s / S", "sort column / reverse"),
             ("Esc", "clear search"),
+        ],
+    ),
+    (
+        "Leaks (paste a log or chat message)",
+        &[
+            ("paste / type", "the text: never shown or logged"),
+            ("Ctrl-S / F5", "check it: tokens found, by hash"),
+            ("Ctrl-U / Esc", "clear the text"),
+            ("e / Enter", "paste a new text"),
+            ("X", "revoke every live one (asks first)"),
         ],
     ),
     (
@@ -84,12 +94,13 @@ pub fn draw(f: &mut Frame, area: Rect) {
     let notes = [
         "Owner-only: revoke and rotate need actor = owner.",
         "Limits: tokens_writer, or your own personal token.",
+        "Leaks: X revokes for each owner; needs tokens_revoker.",
     ];
     let (columns, width): (Vec<Vec<Line>>, u16) = if area.width >= 118 {
-        let mut right = section_lines(&KEYS[2..]);
+        let mut right = section_lines(&KEYS[3..]);
         right.push(Line::raw(""));
         right.extend(notes.iter().map(|n| Line::styled(*n, dim())));
-        (vec![section_lines(&KEYS[..2]), right], 118)
+        (vec![section_lines(&KEYS[..3]), right], 118)
     } else {
         let mut all = section_lines(KEYS);
         all.extend(notes.iter().map(|n| Line::styled(*n, dim())));

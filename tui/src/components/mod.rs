@@ -6,6 +6,7 @@ pub mod chrome;
 pub mod confirm;
 pub mod create_form;
 pub mod help;
+pub mod leaks;
 pub mod limits_form;
 pub mod once_card;
 pub mod token_detail;

@@ -11,7 +11,10 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use error::DbError;
-use model::{AuditEvent, Minted, ScopeEntry, Session, Token, UsageBucket, UsageWindow};
+use model::{
+    AuditEvent, Leak, Minted, RevokeTarget, ScopeEntry, Secret, Session, Token, UsageBucket,
+    UsageWindow,
+};
 use queries::{AuditQuery, MintRequest, PageQuery, TokenFilter, TokenPage};
 
 /// What the UI asks of the database. `gen` ties a reply to the request that
@@ -61,6 +64,17 @@ pub enum Request {
         id: Uuid,
         allowed: Option<Vec<String>>,
     },
+    /// `tokens.find_leaked(text)`: the pasted text, wiped when the request
+    /// is dropped.
+    FindLeaked {
+        gen: u64,
+        text: Secret,
+    },
+    /// `tokens.revoke(id, actor => owner, reason => reason)` for each target.
+    RevokeForOwners {
+        targets: Vec<RevokeTarget>,
+        reason: String,
+    },
 }
 
 /// What the worker answers, and what it says about the connection.
@@ -106,6 +120,14 @@ pub enum Reply {
         id: Uuid,
         result: Result<(), DbError>,
     },
+    Leaks {
+        gen: u64,
+        result: Result<Vec<Leak>, DbError>,
+    },
+    /// One result per target, in order.
+    RevokedForOwners {
+        results: Vec<(RevokeTarget, Result<bool, DbError>)>,
+    },
     ConnectionLost {
         error: String,
     },
@@ -133,7 +155,15 @@ impl Reply {
             | Reply::Revoked { result: Err(e), .. }
             | Reply::Rotated { result: Err(e), .. }
             | Reply::RateLimitSet { result: Err(e), .. }
-            | Reply::AllowedIpsSet { result: Err(e), .. } => Some(e),
+            | Reply::AllowedIpsSet { result: Err(e), .. }
+            | Reply::Leaks { result: Err(e), .. } => Some(e),
+            // A lost connection first: the worker must see it.
+            Reply::RevokedForOwners { results } => {
+                let errors = || results.iter().filter_map(|(_, r)| r.as_ref().err());
+                errors()
+                    .find(|e| e.is_connection_lost())
+                    .or_else(|| errors().next())
+            }
             _ => None,
         }
     }

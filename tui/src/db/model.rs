@@ -5,19 +5,69 @@ use serde::Serialize;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-/// A plaintext token. Its `Debug` never shows it, so neither a log line nor
-/// a panic message can carry it; it is wiped from memory when dropped.
-#[derive(Clone, PartialEq, Eq)]
+/// A plaintext token, or text that may hold some (a paste for leak
+/// triage). Its `Debug` never shows it, so neither a log line nor a panic
+/// message can carry it; it is wiped from memory when dropped or cleared,
+/// and growing it wipes the buffer it outgrew.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(Zeroizing<String>);
 
 impl Secret {
     pub fn new(s: String) -> Self {
         Secret(Zeroizing::new(s))
     }
-    /// The plaintext, for the once-only card, the clipboard and the stdout
-    /// of `mint`/`rotate`: nowhere else.
+    /// The plaintext, for the once-only card, the clipboard, the stdout of
+    /// `mint`/`rotate` and the bind parameter of `tokens.find_leaked`:
+    /// nowhere else.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Characters and lines, to say how much text is held without showing it.
+    pub fn size(&self) -> (usize, usize) {
+        let chars = self.0.chars().count();
+        let lines = if self.0.is_empty() {
+            0
+        } else {
+            self.0.lines().count().max(1)
+        };
+        (chars, lines)
+    }
+
+    /// Appends `s`. A `String` that grows copies itself and frees the old
+    /// buffer unwiped, so this grows into a new zeroizing buffer instead.
+    pub fn push_str(&mut self, s: &str) {
+        let need = self.0.len() + s.len();
+        if need > self.0.capacity() {
+            let mut bigger = Zeroizing::new(String::with_capacity(
+                need.max(self.0.capacity() * 2).max(256),
+            ));
+            bigger.push_str(&self.0);
+            bigger.push_str(s);
+            // The old buffer is wiped as it drops.
+            self.0 = bigger;
+        } else {
+            self.0.push_str(s);
+        }
+    }
+
+    pub fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+
+    /// Removes the last character (its bytes are wiped with the buffer).
+    pub fn pop(&mut self) -> Option<char> {
+        self.0.pop()
+    }
+
+    /// Wipes the text and its whole buffer now.
+    pub fn clear(&mut self) {
+        use zeroize::Zeroize;
+        self.0.zeroize();
     }
 }
 
@@ -142,6 +192,41 @@ pub struct Minted {
     pub scopes: Option<Vec<String>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+}
+
+/// One row of `tokens.find_leaked`: a token found in a pasted text, by
+/// its prefix and status; id, owner and name are None when it is not one of
+/// ours (status `unknown`). The plaintext is never part of it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Leak {
+    pub prefix: String,
+    pub token_id: Option<Uuid>,
+    pub status: String,
+    pub owner: Option<String>,
+    pub name: Option<String>,
+}
+
+impl Leak {
+    /// A live token found in the text, to revoke for its owner; None for
+    /// one that no longer verifies or is not one of ours.
+    pub fn revoke_target(&self) -> Option<RevokeTarget> {
+        match (self.status.as_str(), self.token_id, &self.owner) {
+            ("active", Some(id), Some(owner)) => Some(RevokeTarget {
+                id,
+                prefix: self.prefix.clone(),
+                owner: owner.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A token the leak screen revokes with `actor => owner`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RevokeTarget {
+    pub id: Uuid,
+    pub prefix: String,
+    pub owner: String,
 }
 
 /// An entry of the scope catalogue (`tokens.scopes`).

@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use super::error::DbError;
 use super::model::{
-    AuditEvent, Minted, RateLimit, ScopeEntry, Secret, Session, Token, UsageBucket, UsageWindow,
+    AuditEvent, Leak, Minted, RateLimit, RevokeTarget, ScopeEntry, Secret, Session, Token,
+    UsageBucket, UsageWindow,
 };
 
 type Result<T> = std::result::Result<T, DbError>;
@@ -599,6 +600,52 @@ pub fn revoke(
         )
     })?;
     Ok(row.get(0))
+}
+
+/// Every token in `text`, by hash (`tokens.find_leaked`). The text goes
+/// only as a bind parameter: it is never part of a statement.
+pub fn find_leaked(client: &mut Client, text: &Secret) -> Result<Vec<Leak>> {
+    let rows = run(client, |c| {
+        c.query(
+            "SELECT prefix, token_id, status, owner, name FROM tokens.find_leaked($1)",
+            &[&text.expose()],
+        )
+    })?;
+    Ok(rows
+        .iter()
+        .map(|r| Leak {
+            prefix: r.get("prefix"),
+            token_id: r.get("token_id"),
+            status: r.get("status"),
+            owner: r.get("owner"),
+            name: r.get("name"),
+        })
+        .collect())
+}
+
+/// Revokes each target for its owner (`actor => owner`), one statement
+/// each, so one refusal leaves the others done. After a lost connection the
+/// rest are not tried.
+pub fn revoke_for_owners(
+    client: &mut Client,
+    targets: Vec<RevokeTarget>,
+    reason: &str,
+) -> Vec<(RevokeTarget, Result<bool>)> {
+    let mut lost: Option<DbError> = None;
+    let mut out = Vec::with_capacity(targets.len());
+    for t in targets {
+        let result = match &lost {
+            Some(e) => Err(e.clone()),
+            None => revoke(client, t.id, Some(&t.owner), Some(reason)),
+        };
+        if let Err(e) = &result {
+            if e.is_connection_lost() && lost.is_none() {
+                lost = Some(e.clone());
+            }
+        }
+        out.push((t, result));
+    }
+    out
 }
 
 /// `grace` is an interval the server parses (`0`, `1 hour`, `7 days`).

@@ -151,6 +151,7 @@ fn superseded(req: &Request, later: &VecDeque<Request>) -> bool {
                     Request::Audit { follow: false, .. },
                     Request::Audit { follow: false, .. }
                 )
+                | (Request::FindLeaked { .. }, Request::FindLeaked { .. })
         ) || matches!((req, l), (Request::Usage { id: a, .. }, Request::Usage { id: b, .. }) if a == b)
     })
 }
@@ -198,6 +199,13 @@ fn handle(c: &mut Client, req: Request) -> Reply {
             id,
             result: queries::set_allowed_ips(c, id, allowed.as_deref()),
         },
+        Request::FindLeaked { gen, text } => Reply::Leaks {
+            gen,
+            result: queries::find_leaked(c, &text),
+        },
+        Request::RevokeForOwners { targets, reason } => Reply::RevokedForOwners {
+            results: queries::revoke_for_owners(c, targets, &reason),
+        },
     }
 }
 
@@ -228,6 +236,13 @@ fn fail(req: Request, e: DbError) -> Reply {
         Request::Rotate { id, .. } => Reply::Rotated { id, result: Err(e) },
         Request::SetRateLimit { id, .. } => Reply::RateLimitSet { id, result: Err(e) },
         Request::SetAllowedIps { id, .. } => Reply::AllowedIpsSet { id, result: Err(e) },
+        Request::FindLeaked { gen, .. } => Reply::Leaks {
+            gen,
+            result: Err(e),
+        },
+        Request::RevokeForOwners { targets, .. } => Reply::RevokedForOwners {
+            results: targets.into_iter().map(|t| (t, Err(e.clone()))).collect(),
+        },
     }
 }
 

@@ -207,3 +207,40 @@ pub fn render(app: &App) -> TestBackend {
     t.draw(|f| tokens_console::ui::draw(f, app)).expect("draw");
     t.backend().clone()
 }
+
+/// Two well-formed tokens (not real ones) in a log excerpt, as pasted.
+pub const LEAKED_A: &str = "tbm_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+pub const LEAKED_B: &str = "tbm_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+
+pub fn leaked_log() -> String {
+    format!(
+        "2025-03-14 11:58:01 POST /deploy Authorization: Bearer {LEAKED_A}\n\
+         2025-03-14 11:58:02 retrying with {LEAKED_B} (from .env)\n"
+    )
+}
+
+/// What `tokens.find_leaked` answers for a text with six tokens in it:
+/// three active (one with control characters in its owner and name).
+pub fn leak_rows() -> Vec<tokens_console::db::model::Leak> {
+    use tokens_console::db::model::Leak;
+    let row = |n: u128, status: &str, owner: Option<&str>, name: Option<&str>| Leak {
+        prefix: format!("tbm_{:08}", n),
+        token_id: owner.map(|_| id(n)),
+        status: status.into(),
+        owner: owner.map(str::to_owned),
+        name: name.map(str::to_owned),
+    };
+    vec![
+        row(1, "active", Some("group:platform"), Some("ci deploy bot")),
+        row(2, "active", Some("bob"), Some("bob's laptop")),
+        row(4, "revoked", Some("group:platform"), Some("old webhook")),
+        row(5, "expired", Some("group:ops"), Some("nightly backup")),
+        row(7, "unknown", None, None),
+        row(
+            6,
+            "active",
+            Some("group:x\x1b[2J"),
+            Some("evil\x1b[2Jname\u{202e}"),
+        ),
+    ]
+}
