@@ -324,3 +324,144 @@ fn allowlist_form() {
     }));
     assert_snapshot!(render(&app));
 }
+
+// --- leak triage ------------------------------------------------------------
+
+fn leaks_screen() -> tokens_console::app::App {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('3'));
+    app
+}
+
+fn paste(app: &mut tokens_console::app::App, text: &str) {
+    for a in tokens_console::event::actions_for_paste(app, text.to_owned()) {
+        app.update(a);
+    }
+}
+
+/// The leak screen with `leak_rows()` found in the pasted log.
+fn leaks_found() -> tokens_console::app::App {
+    let mut app = leaks_screen();
+    paste(&mut app, &leaked_log());
+    let fx = key_mod(
+        &mut app,
+        KeyCode::Char('s'),
+        crossterm::event::KeyModifiers::CONTROL,
+    );
+    let gen = fx
+        .iter()
+        .find_map(|e| match e {
+            tokens_console::action::Effect::Db(tokens_console::db::Request::FindLeaked {
+                gen,
+                ..
+            }) => Some(*gen),
+            _ => None,
+        })
+        .expect("a find_leaked request");
+    app.update(Action::Db(Reply::Leaks {
+        gen,
+        result: Ok(leak_rows()),
+    }));
+    app
+}
+
+fn no_plaintext(screen: &str) {
+    assert!(
+        !screen.contains(LEAKED_A) && !screen.contains(LEAKED_B) && !screen.contains("Bearer"),
+        "the pasted text must not be shown:\n{screen}"
+    );
+    assert!(!screen.contains('\x1b'), "control characters are escaped");
+}
+
+#[test]
+fn leaks_empty() {
+    let screen = render(&leaks_screen());
+    assert_snapshot!(screen);
+}
+
+#[test]
+fn leaks_pasted_text_is_not_shown() {
+    let mut app = leaks_screen();
+    paste(&mut app, &leaked_log());
+    let screen = render(&app);
+    no_plaintext(&format!("{screen}"));
+    assert_snapshot!(screen);
+}
+
+#[test]
+fn leaks_with_results() {
+    let app = leaks_found();
+    let screen = render(&app);
+    let text = format!("{screen}");
+    no_plaintext(&text);
+    assert!(text.contains("evil\\x1b[2Jname\\u{202e}"), "{text}");
+    assert_snapshot!(screen);
+}
+
+#[test]
+fn leaks_confirm_revoke_every_live_one() {
+    let mut app = leaks_found();
+    key(&mut app, KeyCode::Char('X'));
+    let screen = render(&app);
+    let text = format!("{screen}");
+    no_plaintext(&text);
+    assert!(text.contains("3 active tokens"), "{text}");
+    assert!(text.contains("actor = the token's"), "{text}");
+    assert!(text.contains("reason 'leak'"), "{text}");
+    assert_snapshot!(screen);
+}
+
+#[test]
+fn leaks_revoked_with_a_refusal() {
+    let mut app = leaks_found();
+    key(&mut app, KeyCode::Char('X'));
+    let targets = match &app.modal {
+        Some(tokens_console::app::Modal::RevokeLeaks(r)) => r.targets.clone(),
+        other => panic!("{other:?}"),
+    };
+    key(&mut app, KeyCode::Enter);
+    let fx = app.update(Action::Db(Reply::RevokedForOwners {
+        results: vec![
+            (targets[0].clone(), Ok(true)),
+            (targets[1].clone(), Ok(false)),
+            (
+                targets[2].clone(),
+                Err(DbError::Server {
+                    sqlstate: "P0002".into(),
+                    message: "no token with this id".into(),
+                    hint: None,
+                }),
+            ),
+        ],
+    }));
+    let gen = fx
+        .iter()
+        .find_map(|e| match e {
+            tokens_console::action::Effect::Db(tokens_console::db::Request::FindLeaked {
+                gen,
+                ..
+            }) => Some(*gen),
+            _ => None,
+        })
+        .expect("checked again");
+    let mut rows = leak_rows();
+    rows[0].status = "revoked".into();
+    rows[1].status = "revoked".into();
+    app.update(Action::Db(Reply::Leaks {
+        gen,
+        result: Ok(rows),
+    }));
+    let screen = render(&app);
+    assert_snapshot!(screen);
+}
+
+#[test]
+fn leaks_without_tokens_revoker() {
+    let mut app = leaks_found();
+    app.session.revoker = false;
+    key(&mut app, KeyCode::Char('X'));
+    let screen = render(&app);
+    let text = format!("{screen}");
+    assert!(text.contains("needs tokens_revoker"), "{text}");
+    assert_snapshot!(screen);
+}

@@ -251,19 +251,22 @@ pub fn disabled_hints(app: &App) -> Vec<(&'static str, &'static str)> {
         && !app.leaks.editing
         && !app.session.revoker
     {
-        return vec![("X", "revoke every live one: needs tokens_revoker")];
+        return vec![("X", "revoke live ones: needs tokens_revoker")];
     }
     vec![]
 }
 
 pub fn footer(f: &mut Frame, area: Rect, app: &App) {
     let mut spans = Vec::new();
-    for (k, what) in hints(app) {
+    for (i, (k, what)) in hints(app).into_iter().enumerate() {
         spans.push(Span::styled(format!(" {k}"), key_style()));
         spans.push(Span::raw(format!(" {what} ")));
-    }
-    for (k, what) in disabled_hints(app) {
-        spans.push(Span::styled(format!(" {k} {what} "), super::dim()));
+        if i == 0 {
+            // Where the key would be, so the footer's end cannot cut it off.
+            for (k, what) in disabled_hints(app) {
+                spans.push(Span::styled(format!(" {k} {what} "), super::dim()));
+            }
+        }
     }
     f.render_widget(
         Paragraph::new(Line::from(spans)).style(Style::default().bg(Color::Rgb(30, 30, 30))),

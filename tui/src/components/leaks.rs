@@ -143,15 +143,26 @@ fn summary_lines(s: &LeakSummary) -> Vec<Line<'static>> {
 }
 
 fn title(l: &Leaks) -> String {
+    if !l.loaded {
+        return if l.loading {
+            " Results · checking… ".into()
+        } else {
+            " Results ".into()
+        };
+    }
     let mut t = format!(" Tokens found: {}", l.rows.len());
-    let mut counts: Vec<(&str, usize)> = Vec::new();
+    // Live ones first: they are what needs doing.
+    let mut counts: Vec<(&str, usize)> = ["active", "disabled", "revoked", "expired", "unknown"]
+        .into_iter()
+        .map(|s| (s, 0))
+        .collect();
     for r in &l.rows {
         match counts.iter_mut().find(|(s, _)| *s == r.status) {
             Some((_, n)) => *n += 1,
             None => counts.push((&r.status, 1)),
         }
     }
-    for (status, n) in counts {
+    for (status, n) in counts.into_iter().filter(|(_, n)| *n > 0) {
         t.push_str(&format!(" · {n} {}", clean(status)));
     }
     t.push(' ');

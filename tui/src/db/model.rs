@@ -261,3 +261,25 @@ impl Session {
         self.writer || (self.self_service && t.kind == "personal" && t.owner == self.role)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Secret;
+
+    #[test]
+    fn a_secret_grows_clears_and_never_debug_prints() {
+        let mut s = Secret::default();
+        assert_eq!(s.size(), (0, 0));
+        let part = "tbm_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n";
+        for _ in 0..100 {
+            s.push_str(part);
+        }
+        s.push('é');
+        assert_eq!(s.expose().len(), part.len() * 100 + 2);
+        assert_eq!(s.size(), (part.len() * 100 + 1, 101));
+        assert_eq!(s.pop(), Some('é'));
+        assert!(!format!("{s:?}").contains("tbm_"));
+        s.clear();
+        assert!(s.is_empty());
+    }
+}

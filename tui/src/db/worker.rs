@@ -272,4 +272,23 @@ mod tests {
         assert!(!superseded(&revoke, &[revoke.clone()].into()));
         assert!(!superseded(&Request::Scopes, &later));
     }
+
+    #[test]
+    fn a_later_leak_check_supersedes_an_earlier_one_but_revokes_never_are() {
+        use crate::db::model::{RevokeTarget, Secret};
+        let check = |gen| Request::FindLeaked {
+            gen,
+            text: Secret::new("text".into()),
+        };
+        assert!(superseded(&check(1), &[check(2)].into()));
+        let revokes = Request::RevokeForOwners {
+            targets: vec![RevokeTarget {
+                id: uuid::Uuid::nil(),
+                prefix: "tbm_00000000".into(),
+                owner: "bob".into(),
+            }],
+            reason: "leak".into(),
+        };
+        assert!(!superseded(&revokes, &[revokes.clone(), check(3)].into()));
+    }
 }
