@@ -144,6 +144,33 @@ pub const TARGET_MAX: usize = 200;
 /// The largest `meta` object, as `octet_length(meta::text)`.
 pub const META_MAX_BYTES: usize = 4096;
 
+/// A token's `meta`, given as jsonb's own text (`meta::text`, so its length
+/// is `octet_length(meta::text)`): NULL, or a JSON object of at most 4096
+/// bytes.
+pub fn token_meta(text: Option<&str>) -> Result<Option<&str>> {
+    let Some(text) = text else { return Ok(None) };
+    let kind = match text.trim_start().as_bytes().first() {
+        Some(b'{') => None,
+        Some(b'[') => Some("an array"),
+        Some(b'"') => Some("a string"),
+        Some(b't' | b'f') => Some("a boolean"),
+        Some(b'n') => Some("null"),
+        _ => Some("a number"),
+    };
+    if let Some(kind) = kind {
+        return Err(Error::invalid(format!(
+            "meta must be a JSON object (got {kind}): pass e.g. '{{\"plan\": \"pro\"}}', or NULL for none"
+        )));
+    }
+    if text.len() > META_MAX_BYTES {
+        return Err(Error::invalid(format!(
+            "meta must be at most {META_MAX_BYTES} bytes as octet_length(meta::text) (got {})",
+            text.len()
+        )));
+    }
+    Ok(Some(text))
+}
+
 /// An application's audit action: 1 to 80 characters matching
 /// `^[a-z][a-z0-9._:-]*$`, outside the extension's reserved `token.` space.
 pub fn audit_action(value: Option<&str>) -> Result<String> {
@@ -228,6 +255,29 @@ mod tests {
 
     fn some(v: &[&str]) -> Vec<Option<String>> {
         v.iter().map(|s| Some(s.to_string())).collect()
+    }
+
+    #[test]
+    fn token_meta_is_an_object_of_at_most_4096_bytes() {
+        assert_eq!(token_meta(None).unwrap(), None);
+        assert_eq!(token_meta(Some("{}")).unwrap(), Some("{}"));
+        let big = format!("{{\"k\": \"{}\"}}", "x".repeat(4096 - 9));
+        assert_eq!(big.len(), 4096);
+        assert!(token_meta(Some(&big)).is_ok());
+        let over = format!("{{\"k\": \"{}\"}}", "x".repeat(4096 - 8));
+        for bad in [
+            "[1, 2]",
+            "\"plan\"",
+            "42",
+            "-1",
+            "true",
+            "false",
+            "null",
+            over.as_str(),
+        ] {
+            let e = token_meta(Some(bad)).unwrap_err();
+            assert_eq!(e.sqlstate().code(), "22023", "{bad}");
+        }
     }
 
     #[test]

@@ -12,7 +12,10 @@ ALTER TABLE tokens.token_store
     ADD COLUMN rate_requests integer,
     ADD COLUMN rate_per interval,
     -- Suspended by tokens.disable (when), until tokens.enable.
-    ADD COLUMN disabled_at timestamptz;
+    ADD COLUMN disabled_at timestamptz,
+    -- Application data returned by verify: a JSON object of at most 4096
+    -- bytes (checked by the extension before it writes).
+    ADD COLUMN meta jsonb;
 
 -- The extension validates every value before it writes it (pg_tokens_core,
 -- unit- and property-tested), and the tables are reachable only through
@@ -115,3 +118,41 @@ AS 'MODULE_PATHNAME', 'find_leaked_wrapper';
 
 REVOKE EXECUTE ON FUNCTION tokens.find_leaked(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tokens.find_leaked(text) TO tokens_reader;
+
+-- Metadata: verify (and authenticate) return the token's meta when valid.
+ALTER TYPE tokens.verification ADD ATTRIBUTE meta jsonb;
+
+-- mint gains a meta argument. The C functions take jsonb's own text, so
+-- that its size is octet_length(meta::text) and its numbers are kept as
+-- written; the SQL functions are plain wrappers (not SECURITY DEFINER).
+DROP FUNCTION tokens.mint(text, text[], timestamptz, text, text);
+CREATE FUNCTION tokens.mint_meta_text(name text, scopes text[], expires_at timestamptz, kind text, owner text, meta text)
+RETURNS tokens.minted
+LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mint_meta_text_wrapper';
+CREATE FUNCTION tokens.mint(
+    name       text,
+    scopes     text[]      DEFAULT NULL,
+    expires_at timestamptz DEFAULT NULL,
+    kind       text        DEFAULT 'service',
+    owner      text        DEFAULT NULL,
+    meta       jsonb       DEFAULT NULL
+) RETURNS tokens.minted
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+AS $$ SELECT tokens.mint_meta_text($1, $2, $3, $4, $5, $6::pg_catalog.text) $$;
+
+CREATE FUNCTION tokens.set_meta_text(id uuid, meta text) RETURNS void
+LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'set_meta_text_wrapper';
+CREATE FUNCTION tokens.set_meta(id uuid, meta jsonb) RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+AS $$ SELECT tokens.set_meta_text($1, $2::pg_catalog.text) $$;
+
+REVOKE EXECUTE ON FUNCTION tokens.mint_meta_text(text, text[], timestamptz, text, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tokens.mint(text, text[], timestamptz, text, text, jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tokens.set_meta_text(uuid, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tokens.set_meta(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tokens.mint_meta_text(text, text[], timestamptz, text, text, text) TO tokens_writer, tokens_self_service;
+GRANT EXECUTE ON FUNCTION tokens.mint(text, text[], timestamptz, text, text, jsonb) TO tokens_writer, tokens_self_service;
+GRANT EXECUTE ON FUNCTION tokens.set_meta_text(uuid, text) TO tokens_writer, tokens_self_service;
+GRANT EXECUTE ON FUNCTION tokens.set_meta(uuid, jsonb) TO tokens_writer, tokens_self_service;

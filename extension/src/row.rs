@@ -56,13 +56,34 @@ fn type_oid(name: &'static CStr) -> Result<pg_sys::Oid> {
 }
 
 /// A row of composite type `tokens.<type_name>`, attributes in order.
-pub fn build(type_name: &'static CStr, values: Vec<Option<pg_sys::Datum>>) -> Result<Composite> {
+/// Values past the type's last attribute are left out: attributes added by
+/// a later version are absent from a database not yet upgraded.
+pub fn build(
+    type_name: &'static CStr,
+    mut values: Vec<Option<pg_sys::Datum>>,
+) -> Result<Composite> {
     let oid = type_oid(type_name)?;
     let desc = PgTupleDesc::for_composite_type_by_oid(oid)
         .ok_or_else(|| internal("not a composite type"))?;
+    values.truncate(desc.len());
     // SAFETY: every value was made by IntoDatum for the attribute's type,
     // in the order the install script declares the attributes.
     unsafe { PgHeapTuple::from_datums(desc, values) }.map_err(internal)
+}
+
+/// A jsonb value from jsonb's own text.
+pub fn jsonb(text: &str) -> Result<pg_sys::Datum> {
+    let text = std::ffi::CString::new(text).map_err(internal)?;
+    // SAFETY: jsonb_in of a NUL-terminated string; it raises on bad input,
+    // which jsonb's own output never is.
+    Ok(unsafe {
+        pg_sys::OidInputFunctionCall(
+            pg_sys::Oid::from(pg_sys::F_JSONB_IN),
+            text.as_ptr().cast_mut(),
+            pg_sys::InvalidOid,
+            -1,
+        )
+    })
 }
 
 /// One attribute's value.

@@ -32,6 +32,8 @@ pub struct StoredToken {
     pub rate_limit: Option<RateLimit>,
     /// Suspended by tokens.disable (status `disabled`).
     pub disabled: bool,
+    /// Application data (a JSON object, as jsonb's text), returned by verify.
+    pub meta: Option<String>,
 }
 
 /// A token about to be stored.
@@ -49,6 +51,8 @@ pub struct NewToken<'a> {
     pub rate_limit: Option<RateLimit>,
     /// A rotation's successor of a disabled token is disabled too.
     pub disabled: bool,
+    /// Application data, as jsonb's text.
+    pub meta: Option<&'a str>,
 }
 
 pub fn timestamp(micros: i64) -> Result<TimestampWithTimeZone> {
@@ -99,6 +103,7 @@ fn stored_token(row: &SpiHeapTupleData<'_>) -> Result<StoredToken> {
             _ => None,
         },
         disabled: column::<bool>(row, "disabled")?.unwrap_or(false),
+        meta: column(row, "meta")?,
     })
 }
 
@@ -239,7 +244,7 @@ unsafe fn token_relations() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
 /// A token_store row from its attributes, in the order the install scripts
 /// declare them: id, hash, prefix, name, kind, owner, scopes, expires_at,
 /// created_at, revoked_at (0.1.0), allowed_ips (0.2.0), rate_requests,
-/// rate_per, disabled_at (0.3.0).
+/// rate_per, disabled_at, meta (0.3.0).
 unsafe fn deformed_token(values: &[pg_sys::Datum], nulls: &[bool]) -> Result<StoredToken> {
     if values.len() < 10 {
         return Err(internal(
@@ -287,7 +292,18 @@ unsafe fn deformed_token(values: &[pg_sys::Datum], nulls: &[bool]) -> Result<Sto
         },
         // Column 14, disabled_at, arrived with 0.3.0 too.
         disabled: values.get(13).is_some() && !nulls[13],
+        // Column 15, meta (jsonb), arrived with 0.3.0 too.
+        meta: match values.get(14) {
+            Some(&d) if !nulls[14] => Some(jsonb_text(d)),
+            _ => None,
+        },
     })
+}
+
+/// A jsonb datum as its text (jsonb_out).
+unsafe fn jsonb_text(datum: pg_sys::Datum) -> String {
+    let text = pg_sys::OidOutputFunctionCall(pg_sys::Oid::from(pg_sys::F_JSONB_OUT), datum);
+    CStr::from_ptr(text).to_string_lossy().into_owned()
 }
 
 /// A cidr[] datum as its elements' text ("10.0.0.0/8"), via array_out.
@@ -313,7 +329,9 @@ const LOCK_BY_ID: Statement = Statement {
                  (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->>) 'rate_requests')::pg_catalog.int4 AS rate_requests, \
                  (pg_catalog.date_part('epoch', (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->>) 'rate_per')::pg_catalog.interval) \
                     OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8 AS rate_per_us, \
-                 (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->>) 'disabled_at') IS NOT NULL AS disabled \
+                 (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->>) 'disabled_at') IS NOT NULL AS disabled, \
+                 CASE WHEN pg_catalog.jsonb_typeof(pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->) 'meta') OPERATOR(pg_catalog.=) 'object' \
+                      THEN (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->) 'meta')::pg_catalog.text END AS meta \
             FROM tokens.token_store t WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
     args: &[UUIDOID],
     fresh_snapshot: true,
@@ -347,17 +365,18 @@ pub fn insert(client: &mut SpiClient<'_>, token: &NewToken<'_>) -> Result<()> {
     ];
     // Only a rotation of a token with settings stores them; everything else
     // leaves those columns alone (and so works on an older schema too).
-    match (allowed_ips, token.rate_limit, token.disabled) {
-        (None, None, false) => INSERT.run(client, &args)?,
-        (Some(list), None, false) => {
+    match (allowed_ips, token.rate_limit, token.disabled, token.meta) {
+        (None, None, false, None) => INSERT.run(client, &args)?,
+        (Some(list), None, false, None) => {
             args.push(list.into());
             INSERT_WITH_ALLOWLIST.run(client, &args)?
         }
-        (list, limit, disabled) => {
+        (list, limit, disabled, meta) => {
             args.push(list.into());
             args.push(limit.map(|l| l.requests as i32).into());
             args.push(limit.map(|l| l.per_micros).into());
             args.push(disabled.into());
+            args.push(meta.into());
             INSERT_WITH_SETTINGS.run(client, &args)?
         }
     };
@@ -382,14 +401,14 @@ const INSERT_WITH_ALLOWLIST: Statement = Statement {
 
 const INSERT_WITH_SETTINGS: Statement = Statement {
     sql: "WITH t AS (INSERT INTO tokens.token_store (id, hash, prefix, name, kind, owner, scopes, expires_at, created_at, \
-                                                    allowed_ips, rate_requests, rate_per, disabled_at) \
+                                                    allowed_ips, rate_requests, rate_per, disabled_at, meta) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.cidr[], $11, \
                              $12 OPERATOR(pg_catalog.*) interval '1 microsecond', \
-                             CASE WHEN $13 THEN $9 END) RETURNING id) \
+                             CASE WHEN $13 THEN $9 END, $14::pg_catalog.jsonb) RETURNING id) \
           INSERT INTO tokens.token_last_use (token_id) SELECT id FROM t",
     args: &[
         UUIDOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTARRAYOID,
-        INT4OID, INT8OID, BOOLOID,
+        INT4OID, INT8OID, BOOLOID, TEXTOID,
     ],
     fresh_snapshot: true,
 };
@@ -411,6 +430,18 @@ pub fn set_rate_limit(
     let requests = limit.map(|l| l.requests as i32);
     let per = limit.map(|l| l.per_micros);
     SET_RATE_LIMIT.run(client, &[id.into(), requests.into(), per.into()])?;
+    Ok(())
+}
+
+const SET_META: Statement = Statement {
+    sql: "UPDATE tokens.token_store SET meta = $2::pg_catalog.jsonb WHERE id OPERATOR(pg_catalog.=) $1",
+    args: &[UUIDOID, TEXTOID],
+    fresh_snapshot: true,
+};
+
+/// Sets (or with None clears) a token's meta, given as jsonb text.
+pub fn set_meta(client: &mut SpiClient<'_>, id: Uuid, meta: Option<&str>) -> Result<()> {
+    SET_META.run(client, &[id.into(), meta.into()])?;
     Ok(())
 }
 

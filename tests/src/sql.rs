@@ -44,6 +44,8 @@ pub struct Verification {
     pub name: Option<String>,
     pub scopes: Option<Vec<String>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The token's meta (a database not yet at 0.3.0 has no such attribute).
+    pub meta: Option<serde_json::Value>,
 }
 
 impl From<Row> for Verification {
@@ -57,6 +59,7 @@ impl From<Row> for Verification {
             name: r.get("name"),
             scopes: r.get("scopes"),
             expires_at: r.get("expires_at"),
+            meta: r.try_get("meta").ok().flatten(),
         }
     }
 }

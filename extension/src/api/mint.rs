@@ -14,6 +14,8 @@ use crate::error::{OrRaise, Result};
 use crate::privilege::{AsOwner, Caller, WRITER};
 use crate::store::{self, NewToken, StoredToken};
 
+/// `tokens.mint` of the 0.1.0 and 0.2.0 schemas (no meta argument), kept
+/// for databases not yet upgraded.
 #[pg_extern(sql = false)]
 fn mint(
     name: Option<&str>,
@@ -21,6 +23,30 @@ fn mint(
     expires_at: Option<TimestampWithTimeZone>,
     kind: Option<&str>,
     owner: Option<&str>,
+) -> pgrx::composite_type!('static, "tokens.minted") {
+    mint_with(name, scopes, expires_at, kind, owner, None)
+}
+
+/// `tokens.mint(..., meta jsonb)`: the SQL function passes `meta::text`.
+#[pg_extern(sql = false)]
+fn mint_meta_text(
+    name: Option<&str>,
+    scopes: Option<Array<'_, &str>>,
+    expires_at: Option<TimestampWithTimeZone>,
+    kind: Option<&str>,
+    owner: Option<&str>,
+    meta: Option<&str>,
+) -> pgrx::composite_type!('static, "tokens.minted") {
+    mint_with(name, scopes, expires_at, kind, owner, meta)
+}
+
+fn mint_with(
+    name: Option<&str>,
+    scopes: Option<Array<'_, &str>>,
+    expires_at: Option<TimestampWithTimeZone>,
+    kind: Option<&str>,
+    owner: Option<&str>,
+    meta: Option<&str>,
 ) -> pgrx::composite_type!('static, "tokens.minted") {
     let caller = Caller::current();
     let request = Request {
@@ -34,6 +60,7 @@ fn mint(
         allowed_ips: None,
         rate_limit: None,
         disabled: false,
+        meta: validate::token_meta(meta).or_raise().map(str::to_owned),
     };
     authorize(&caller, &request).or_raise();
     let (plaintext, token) = {
@@ -62,6 +89,8 @@ pub struct Request {
     pub rate_limit: Option<RateLimit>,
     /// Carried over by a rotation: a disabled token's successor is disabled.
     pub disabled: bool,
+    /// Application data (jsonb text), from mint or carried over by a rotation.
+    pub meta: Option<String>,
 }
 
 /// tokens_writer mints any kind for any owner; tokens_self_service mints
@@ -129,6 +158,7 @@ pub fn store_new(
             allowed_ips: request.allowed_ips.as_deref(),
             rate_limit: request.rate_limit,
             disabled: request.disabled,
+            meta: request.meta.as_deref(),
         },
     )?;
     let mut meta = serde_json::json!({
@@ -169,5 +199,6 @@ pub fn store_new(
         allowed_ips: request.allowed_ips.clone(),
         rate_limit: request.rate_limit,
         disabled: request.disabled,
+        meta: request.meta.clone(),
     })
 }

@@ -8,6 +8,7 @@ mod auth;
 mod chain;
 mod disable;
 mod leak;
+mod meta;
 mod mint;
 mod rate_limit;
 mod revoke;

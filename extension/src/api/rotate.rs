@@ -60,6 +60,7 @@ fn rotate(
                 allowed_ips: old.allowed_ips.clone(),
                 rate_limit: old.rate_limit,
                 disabled: old.disabled,
+                meta: old.meta.clone(),
             };
             let plaintext = Plaintext::generate()?;
             let new = store_new(client, &caller, &plaintext, &request, Some((id, &actor)))?;

@@ -114,9 +114,11 @@ pub fn verification_row(verdict: &Verdict) -> Result<Composite> {
         value(matches!(verdict, Verdict::Valid(_))),
         value(verdict.status()),
     ];
+    // meta (the last attribute) arrived with 0.3.0: row::build leaves it
+    // out for a database whose type does not have it yet.
     let rest = match verdict {
-        Verdict::Malformed | Verdict::Unknown => vec![None; 6],
-        Verdict::Refused(id, _) => vec![value(*id), None, None, None, None, None],
+        Verdict::Malformed | Verdict::Unknown => vec![None; 7],
+        Verdict::Refused(id, _) => vec![value(*id), None, None, None, None, None, None],
         Verdict::Valid(t) => vec![
             value(t.id),
             value(t.kind.as_str()),
@@ -124,6 +126,7 @@ pub fn verification_row(verdict: &Verdict) -> Result<Composite> {
             value(t.name.as_str()),
             value(t.scopes.clone()),
             value(t.expires_at.map(timestamp).transpose()?),
+            t.meta.as_deref().map(row::jsonb).transpose()?,
         ],
     };
     row::build(c"verification", head.into_iter().chain(rest).collect())

@@ -1,0 +1,148 @@
+//! Token metadata (SPEC §2 `set_meta`, `meta` as a mint argument): a JSON
+//! object of at most 4096 bytes, returned by verify and authenticate when
+//! valid, audited, carried by rotation.
+
+use pg_tokens_tests::sql::{audit_of, mint, try_mint, try_revoke, try_rotate, verify};
+use pg_tokens_tests::{sqlstate, Cluster};
+use serde_json::json;
+
+const APP: &[&str] = &["tokens_writer", "tokens_revoker", "tokens_reader"];
+
+#[test]
+fn meta_from_mint_and_set_meta_comes_back_from_verify() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let (_, mut plain) = db.client(&[]);
+    let m = try_mint(
+        &mut app,
+        "'svc', meta => $1::jsonb",
+        &[&json!({"plan": "pro", "tenant": 42})],
+    )
+    .unwrap();
+    let v = verify(&mut plain, Some(&m.token));
+    assert_eq!(v.meta, Some(json!({"plan": "pro", "tenant": 42})));
+    let mut tx = plain.transaction().unwrap();
+    let meta: Option<serde_json::Value> = tx
+        .query_one("SELECT (tokens.authenticate($1)).meta", &[&m.token])
+        .unwrap()
+        .get(0);
+    assert_eq!(meta, Some(json!({"plan": "pro", "tenant": 42})));
+    tx.commit().unwrap();
+
+    // Big numbers and nesting are kept exactly as jsonb has them.
+    let exact = "{\"n\": 123456789012345678901234567890.5, \"nested\": {\"a\": [1, 2]}}";
+    app.execute(
+        "SELECT tokens.set_meta($1, $2::text::jsonb)",
+        &[&m.id, &exact],
+    )
+    .unwrap();
+    let text: String = plain
+        .query_one("SELECT (tokens.verify($1)).meta::text", &[&m.token])
+        .unwrap()
+        .get(0);
+    assert_eq!(text, exact);
+    let audit = audit_of(&mut app, m.id);
+    let row = audit
+        .iter()
+        .find(|r| r.0 == "token.meta")
+        .expect("token.meta audited");
+    let audited: String = app
+        .query_one(
+            "SELECT (meta -> 'meta')::text FROM tokens.audit_log WHERE target = 'token:' || $1::uuid AND action = 'token.meta'",
+            &[&m.id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(audited, exact);
+    let _ = row;
+
+    // Cleared with NULL; only a valid verification carries it.
+    app.execute(
+        "SELECT tokens.set_meta($1, $2::text::jsonb)",
+        &[&m.id, &"{\"k\": 1}"],
+    )
+    .unwrap();
+    let next = try_rotate(&mut app, m.id, "1 hour", None).unwrap();
+    assert_eq!(
+        verify(&mut plain, Some(&next.token)).meta,
+        Some(json!({"k": 1})),
+        "rotation carries meta"
+    );
+    assert!(try_revoke(&mut app, next.id, None).unwrap());
+    assert_eq!(
+        verify(&mut plain, Some(&next.token)).meta,
+        None,
+        "a refusal carries no meta"
+    );
+    app.execute("SELECT tokens.set_meta($1, NULL)", &[&m.id])
+        .unwrap();
+    assert_eq!(verify(&mut plain, Some(&m.token)).meta, None);
+    let plain_mint = mint(&mut app, "no meta");
+    assert_eq!(verify(&mut plain, Some(&plain_mint.token)).meta, None);
+}
+
+#[test]
+fn meta_must_be_an_object_of_at_most_4096_bytes() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let m = mint(&mut app, "svc");
+    // Exactly 4096 bytes as meta::text is allowed.
+    let fits = format!("{{\"k\": \"{}\"}}", "x".repeat(4096 - 9));
+    app.execute(
+        "SELECT tokens.set_meta($1, $2::text::jsonb)",
+        &[&m.id, &fits],
+    )
+    .unwrap();
+    let over = format!("{{\"k\": \"{}\"}}", "x".repeat(4096 - 8));
+    for bad in ["[1, 2]", "\"plan\"", "42", "true", "null", over.as_str()] {
+        let before = db.counts();
+        let r = app.execute(
+            "SELECT tokens.set_meta($1, $2::text::jsonb)",
+            &[&m.id, &bad],
+        );
+        assert_eq!(
+            sqlstate(&r),
+            "22023",
+            "set_meta {}",
+            &bad[..bad.len().min(20)]
+        );
+        let r = try_mint(&mut app, "'x', meta => $1::text::jsonb", &[&bad]);
+        assert_eq!(sqlstate(&r), "22023", "mint {}", &bad[..bad.len().min(20)]);
+        assert_eq!(db.counts(), before, "nothing written");
+    }
+}
+
+#[test]
+fn who_may_set_meta() {
+    let db = Cluster::shared().database();
+    let (_, mut writer) = db.client(&["tokens_writer"]);
+    let (me, mut own) = db.client(&["tokens_self_service"]);
+    let (_, mut stranger) = db.client(&["tokens_self_service"]);
+    let (_, mut plain) = db.client(&[]);
+    let mine = try_mint(
+        &mut own,
+        "'mine', kind => 'personal', meta => '{\"a\": 1}'",
+        &[],
+    )
+    .unwrap();
+    let service = try_mint(&mut writer, &format!("'svc', owner => '{me}'"), &[]).unwrap();
+    let set = |c: &mut postgres::Client, id| {
+        c.execute("SELECT tokens.set_meta($1, '{\"b\": 2}')", &[&id])
+    };
+    assert!(
+        set(&mut own, mine.id).is_ok(),
+        "the owner of a personal token"
+    );
+    assert_eq!(
+        sqlstate(&set(&mut own, service.id)),
+        "42501",
+        "not one's service token"
+    );
+    assert_eq!(sqlstate(&set(&mut stranger, mine.id)), "42501");
+    assert_eq!(sqlstate(&set(&mut plain, mine.id)), "42501");
+    assert!(set(&mut writer, service.id).is_ok());
+    assert_eq!(
+        sqlstate(&writer.execute("SELECT tokens.set_meta(NULL, '{}')", &[])),
+        "22023"
+    );
+}
