@@ -40,6 +40,11 @@ fn the_sql_examples_run() {
             "{status} missing from:\n{outputs}"
         );
     }
+    // The gateway example: scope-checked verify with meta, a suspension,
+    // and a leak found and revoked.
+    for shown in ["| gold", "forbidden", "disabled", "active", "revoked"] {
+        assert!(outputs.contains(shown), "{shown} missing from:\n{outputs}");
+    }
     // The authorization example: the owner's row is visible with a token and
     // nothing without one; the app's audit event went via the token.
     assert!(outputs.contains("\"via\": \"token\""), "{outputs}");
