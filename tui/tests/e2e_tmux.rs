@@ -127,6 +127,23 @@ impl Tmux {
         }
     }
 
+    /// Pastes `s` as the terminal would: bracketed (`-p`) when the
+    /// console asked for it.
+    fn paste(&self, s: &str) {
+        for args in [
+            vec!["set-buffer", "-b", "e2e", "--", s],
+            vec!["paste-buffer", "-p", "-d", "-b", "e2e", "-t", &self.session],
+        ] {
+            let status = Command::new("tmux")
+                .args(["-L", &self.socket])
+                .args(&args)
+                .status()
+                .expect("tmux paste");
+            assert!(status.success(), "tmux {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(60));
+    }
+
     fn text(&self, s: &str) {
         let status = Command::new("tmux")
             .args([
@@ -593,4 +610,166 @@ fn usage_the_role_may_not_read_is_said_plainly() {
     );
     tmux.keys(&["q"]);
     tmux.wait_for("the console to exit", |s| s.contains("CONSOLE-EXITED 0"));
+}
+
+#[test]
+fn paste_a_leak_and_revoke_every_live_token_for_its_owner() {
+    let db = Cluster::shared().database();
+    let mint = |name: &str, owner: &str| -> (String, String) {
+        let row = db
+            .admin()
+            .query_one(
+                "SELECT token, id::text FROM tokens.mint($1, owner => $2)",
+                &[&name, &owner],
+            )
+            .expect("mint");
+        (row.get(0), row.get(1))
+    };
+    let (a, a_id) = mint("leaked deploy bot", "group:alpha");
+    let (b, b_id) = mint("leaked exporter", "group:beta");
+    let (_, kept_id) = mint("not in the text", "group:alpha");
+    // reader to check, revoker to revoke for the owners (not the owner of either)
+    let role = db.login_role(&["tokens_reader", "tokens_revoker"]);
+    let tmux = Tmux::start(&db, &role);
+    tmux.wait_for("the list", |s| s.contains("leaked exporter"));
+
+    tmux.keys(&["3"]);
+    tmux.wait_for("the leak screen", |s| s.contains("Text to check"));
+    let log = format!(
+        "11:58:01 POST /deploy Authorization: Bearer {a}\n11:58:02\tretry with {b} from .env\nnot one: tbm_short\n"
+    );
+    tmux.paste(&log);
+    // One bracketed paste, tab and all: as keys, the tab would have left
+    // the text area and the rest would have been commands.
+    let size = format!(
+        "{} characters, 3 lines pasted (not shown)",
+        log.chars().count()
+    );
+    let pasted = tmux.wait_for("the size of the paste", |s| s.contains(&size));
+    assert_eq!(
+        plaintext_on(&pasted),
+        None,
+        "the paste is not shown:\n{pasted}"
+    );
+    tmux.keys(&["C-s"]);
+    let found = tmux.wait_for("both tokens, active", |s| {
+        s.contains("Tokens found: 2 · 2 active") && s.contains(&a[..12]) && s.contains(&b[..12])
+    });
+    assert_eq!(plaintext_on(&found), None, "{found}");
+    assert!(found.contains(&a_id) && found.contains(&b_id), "{found}");
+    assert!(
+        found.contains("group:alpha") && found.contains("group:beta"),
+        "{found}"
+    );
+
+    tmux.keys(&["X"]);
+    let dialog = tmux.wait_for("the confirmation", |s| {
+        s.contains("Revoke every live leaked token?")
+    });
+    assert!(dialog.contains("2 active tokens"), "{dialog}");
+    assert!(dialog.contains(&format!("db_role = {role}")), "{dialog}");
+    tmux.keys(&["Enter"]);
+    let done = tmux.wait_for("the summary and the new statuses", |s| {
+        s.contains("revoked 2 · already revoked 0 · errors 0")
+            && s.contains("Tokens found: 2 · 2 revoked")
+    });
+    assert_eq!(plaintext_on(&done), None, "{done}");
+    assert_eq!(verify(&db, &a), (false, "revoked".to_owned()));
+    assert_eq!(verify(&db, &b), (false, "revoked".to_owned()));
+
+    let rows = db
+        .admin()
+        .query(
+            "SELECT target, actor, db_role, meta->>'reason' FROM tokens.audit_log WHERE action = 'token.revoke' ORDER BY id",
+            &[],
+        )
+        .expect("the revoke audit rows");
+    let got: Vec<(String, String, String, Option<String>)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let leak = Some("leak".to_owned());
+    assert_eq!(
+        got,
+        [
+            (
+                format!("token:{a_id}"),
+                "group:alpha".to_owned(),
+                role.clone(),
+                leak.clone()
+            ),
+            (
+                format!("token:{b_id}"),
+                "group:beta".to_owned(),
+                role.clone(),
+                leak
+            ),
+        ],
+        "two revokes, each for its owner, by this role, reason leak"
+    );
+    let kept: String = db
+        .admin()
+        .query_one(
+            "SELECT status FROM tokens.tokens WHERE id = $1::text::uuid",
+            &[&kept_id],
+        )
+        .expect("the token not in the text")
+        .get(0);
+    assert_eq!(kept, "active", "only the tokens in the text are revoked");
+
+    // Leaving the screen wipes the text: nothing left to check again.
+    tmux.keys(&["1", "3", "r"]);
+    tmux.wait_for("the wiped text", |s| s.contains("paste it again"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", |s| s.contains("CONSOLE-EXITED 0"));
+
+    // The subcommand: the same text on stdin, the table on stdout, never the text.
+    let dsn = format!(
+        "host={} port={} user={} dbname={}",
+        db.cluster.socket_dir.display(),
+        db.cluster.port,
+        role,
+        db.name
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokens-console"))
+        .args(["--dsn", &dsn, "leaks", "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tokens-console leaks");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(log.as_bytes()).expect("write the text");
+    }
+    let out = child.wait_with_output().expect("leaks output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    for shown in [&stdout, &stderr] {
+        assert!(
+            !shown.contains(&a) && !shown.contains(&b),
+            "the text is never echoed: {shown}"
+        );
+    }
+    let rows: serde_json::Value = serde_json::from_str(&stdout).expect("JSON rows");
+    let mut statuses: Vec<(String, String)> = rows
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|r| {
+            (
+                r["prefix"].as_str().unwrap_or("").to_owned(),
+                r["status"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    statuses.sort();
+    let mut expected = vec![
+        (a[..12].to_owned(), "revoked".to_owned()),
+        (b[..12].to_owned(), "revoked".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(statuses, expected);
 }

@@ -27,15 +27,19 @@ impl Secret {
         self.0.is_empty()
     }
 
-    /// Characters and lines, to say how much text is held without showing it.
+    /// Characters and lines, to say how much text is held without showing
+    /// it. A line ends at LF, CRLF or a lone CR (what terminals paste).
     pub fn size(&self) -> (usize, usize) {
-        let chars = self.0.chars().count();
-        let lines = if self.0.is_empty() {
-            0
-        } else {
-            self.0.lines().count().max(1)
-        };
-        (chars, lines)
+        let (mut chars, mut breaks) = (0, 0);
+        let mut it = self.0.chars().peekable();
+        while let Some(c) = it.next() {
+            chars += 1;
+            if c == '\n' || (c == '\r' && it.peek() != Some(&'\n')) {
+                breaks += 1;
+            }
+        }
+        let open_line = !self.0.is_empty() && !self.0.ends_with(['\n', '\r']);
+        (chars, breaks + usize::from(open_line))
     }
 
     /// Appends `s`. A `String` that grows copies itself and frees the old
@@ -279,6 +283,15 @@ mod tests {
         assert_eq!(s.size(), (part.len() * 100 + 1, 101));
         assert_eq!(s.pop(), Some('é'));
         assert!(!format!("{s:?}").contains("tbm_"));
+        for (text, lines) in [
+            ("a", 1),
+            ("a\n", 1),
+            ("a\rb\r", 2),
+            ("a\r\nb", 2),
+            ("\n\n", 2),
+        ] {
+            assert_eq!(Secret::new(text.into()).size().1, lines, "{text:?}");
+        }
         s.clear();
         assert!(s.is_empty());
     }
