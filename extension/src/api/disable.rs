@@ -2,16 +2,14 @@
 //! response. verify says `disabled` meanwhile; effective for every
 //! transaction that starts after the change commits.
 
-use pg_tokens_core::Error;
 use pgrx::prelude::*;
 use pgrx::Uuid;
 
-use super::allowlist::authorize_setting;
 use super::clock;
 use super::revoke::required_id;
-use crate::audit::{self, token_target, Event};
+use super::settings::{self, Change};
 use crate::error::OrRaise;
-use crate::privilege::{AsOwner, Caller};
+use crate::privilege::Caller;
 use crate::store;
 
 #[pg_extern(sql = false)]
@@ -33,28 +31,12 @@ fn set(id: Option<Uuid>, disabled: bool) -> bool {
     } else {
         ("enable", "token.enable")
     };
-    let _owner = AsOwner::enter().or_raise();
-    Spi::connect_mut(|client| {
-        let token =
-            store::lock_by_id(client, id)?.ok_or_else(|| Error::UnknownToken(id.to_string()))?;
-        authorize_setting(&caller, &token, verb)?;
+    settings::apply(&caller, id, verb, action, |client, token| {
         if token.disabled == disabled {
-            return Ok(false);
+            return Ok(Change::Unchanged);
         }
-        let now = clock();
-        store::set_disabled(client, id, disabled, now)?;
-        audit::append(
-            client,
-            Event {
-                actor: &caller.name,
-                db_role: &caller.name,
-                action,
-                target: token_target(id),
-                meta: None,
-                at: now,
-            },
-        )?;
-        Ok(true)
+        store::set_disabled(client, id, disabled, clock())?;
+        Ok(Change::Made(None))
     })
     .or_raise()
 }

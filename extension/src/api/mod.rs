@@ -14,6 +14,7 @@ mod rate_limit;
 mod revoke;
 mod rotate;
 mod scope;
+mod settings;
 mod usage;
 mod verify;
 
