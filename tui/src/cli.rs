@@ -360,6 +360,10 @@ fn read_text(file: Option<&std::path::Path>) -> Result<Secret, DbError> {
                     clean(&path.display().to_string())
                 ))
             })?;
+            // Read into a buffer of the right size: a growing one would
+            // leave unwiped copies behind.
+            let len = f.metadata().map(|m| m.len() as usize).unwrap_or(0);
+            bytes.reserve_exact(len.saturating_add(1));
             f.read_to_end(&mut bytes)
         }
         None => {
@@ -638,6 +642,19 @@ mod tests {
         assert!(
             Cli::try_parse_from(["tokens-console", "revoke"]).is_err(),
             "revoke needs an id"
+        );
+        match Cli::try_parse_from(["tokens-console", "leaks", "--file", "app.log", "--json"])
+            .map(|c| c.command)
+        {
+            Ok(Some(Command::Leaks { file, json })) => {
+                assert_eq!(file.as_deref(), Some(std::path::Path::new("app.log")));
+                assert!(json);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(
+            Cli::try_parse_from(["tokens-console", "leaks", "tbm_x"]).is_err(),
+            "the text is never an argument (it would show in ps and shell history)"
         );
     }
 }
