@@ -36,6 +36,6 @@ SELECT prefix, status, owner, name
   FROM tokens.find_leaked('curl -H "Authorization: Bearer ' || :'partner_token' || '" https://api.example.test/orders');
 SELECT tokens.revoke(token_id, actor => owner, reason => 'leak')
   FROM tokens.find_leaked('Bearer ' || :'partner_token')
- WHERE status = 'active';
+ WHERE status IN ('active', 'disabled');
 SELECT valid, status FROM tokens.verify(:'partner_token');
 RESET ROLE;
