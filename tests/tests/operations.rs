@@ -47,6 +47,38 @@ fn no_plaintext_reaches_the_data_directory_the_wal_or_the_log() {
     let unknown = format!("tbm_{}", "Zq9".repeat(10) + "xy");
     assert_eq!(verify(&mut app, Some(&unknown)).status, "unknown");
     plaintexts.push(unknown);
+    // Leak triage, scope-checked verify, meta and a rate limit: none of them
+    // stores or logs the tokens they are given.
+    let (_, mut reader) = db.client(&["tokens_reader"]);
+    let blob = format!("log: {} and {}", plaintexts[0], plaintexts[1]);
+    assert_eq!(
+        reader
+            .query("SELECT * FROM tokens.find_leaked($1)", &[&blob])
+            .unwrap()
+            .len(),
+        2
+    );
+    let scoped: String = app
+        .query_one(
+            "SELECT (tokens.verify($1, ARRAY['docs:write'])).status",
+            &[&plaintexts[2]],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        ["forbidden", "revoked"].contains(&scoped.as_str()),
+        "{scoped}"
+    );
+    let last = try_mint(&mut app, "'with meta', meta => '{\"plan\": \"pro\"}'", &[]).unwrap();
+    app.execute(
+        "SELECT tokens.set_rate_limit($1, 5, '1 minute')",
+        &[&last.id],
+    )
+    .unwrap();
+    assert!(verify(&mut app, Some(&last.token)).valid);
+    plaintexts.push(last.token);
+    // Let the background flush write its usage rows before the scan.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
 
     let mut admin = db.admin();
     admin
