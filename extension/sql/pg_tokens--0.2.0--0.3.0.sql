@@ -156,3 +156,24 @@ GRANT EXECUTE ON FUNCTION tokens.mint_meta_text(text, text[], timestamptz, text,
 GRANT EXECUTE ON FUNCTION tokens.mint(text, text[], timestamptz, text, text, jsonb) TO tokens_writer, tokens_self_service;
 GRANT EXECUTE ON FUNCTION tokens.set_meta_text(uuid, text) TO tokens_writer, tokens_self_service;
 GRANT EXECUTE ON FUNCTION tokens.set_meta(uuid, jsonb) TO tokens_writer, tokens_self_service;
+
+-- The audit chain, checked: the id of the first row whose hash does not
+-- follow from the previous row's hash and its own content (or whose id
+-- breaks the gapless sequence), NULL when the chain is intact. An edit or a
+-- deletion of any row but the newest is reported; so is one made with the
+-- append-only triggers disabled, or before a dump that was restored.
+CREATE FUNCTION tokens.verify_audit_chain() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT min(a.id)
+    FROM (SELECT s.id, s.hash,
+                 tokens.audit_row_hash(lag(s.hash) OVER w, s.id, s.at, s.actor, s.db_role,
+                                       s.action, s.target, s.meta::text) AS expected,
+                 row_number() OVER w AS n
+            FROM tokens.audit_store s
+          WINDOW w AS (ORDER BY s.id)) a
+   WHERE a.id <> a.n OR a.hash IS DISTINCT FROM a.expected
+$$;
+REVOKE EXECUTE ON FUNCTION tokens.verify_audit_chain() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tokens.verify_audit_chain() TO tokens_reader;
