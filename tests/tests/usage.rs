@@ -570,3 +570,61 @@ fn a_terminated_flush_launcher_is_restarted() {
     }
     wait_for_counts(&mut app, m.id, (4, 0));
 }
+
+#[test]
+fn past_max_tracked_tokens_uses_go_uncounted_and_limits_fail_closed_until_entries_are_evicted() {
+    let cluster = Cluster::private("usage_full", "pg_tokens.max_tracked_tokens = 100");
+    let db = cluster.database();
+    let (_, mut app) = db.client(APP);
+    let tokens: Vec<(Uuid, String)> = app
+        .query(
+            "SELECT m.id, m.token FROM generate_series(1, 130) g, tokens.mint('t' || g) m",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let limited = mint(&mut app, "limited");
+    app.execute(
+        "SELECT tokens.set_rate_limit($1, 1000, '1 hour')",
+        &[&limited.id],
+    )
+    .unwrap();
+    // 130 tokens verified in one statement: the table holds 100 of them
+    // (nothing is flushed, so nothing can be evicted yet).
+    let valid: i64 = app
+        .query_one(
+            "SELECT count(*) FROM unnest($1::text[]) t, tokens.verify(t) v WHERE v.valid",
+            &[&tokens.iter().map(|t| t.1.clone()).collect::<Vec<_>>()],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(valid, 130, "every verification is still answered");
+    // The table is full of entries not yet flushed: a rate-limited token
+    // that gets no entry is refused rather than let through uncounted.
+    assert_eq!(
+        verify(&mut app, Some(&limited.token)).status,
+        "rate_limited"
+    );
+    // After a flush the entries are clean and can be evicted: counted again.
+    let counted = |c: &mut Client| -> i64 {
+        c.query_one(
+            "SELECT coalesce(sum(count), 0)::int8 FROM tokens.usage_counts",
+            &[],
+        )
+        .map(|r| r.get(0))
+        .unwrap_or(0)
+    };
+    let mut admin = db.admin();
+    eventually("the first 100 uses are flushed", || {
+        counted(&mut admin) == 100
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // one eviction pass a second
+    assert_eq!(verify(&mut app, Some(&limited.token)).status, "valid");
+    let log = std::fs::read_to_string(cluster.log_file()).unwrap_or_default();
+    assert!(
+        log.contains("were not counted in usage"),
+        "the uncounted uses are logged"
+    );
+}
