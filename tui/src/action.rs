@@ -40,11 +40,16 @@ pub enum Action {
     ToggleUsageWindow,
     EditRateLimit,
     EditAllowedIps,
-    /// Leak screen: revoke every active token found, for its owner.
+    /// Disable an enabled token, enable a disabled one (asks first).
+    ToggleDisabled,
+    /// Detail pane: the token's meta (a JSON object).
+    EditMeta,
+    /// Leak screen: revoke every live (active or disabled) token found, for
+    /// its owner.
     RevokeLeaks,
     /// Text pasted into the terminal (bracketed paste), for the leak screen.
     Paste(Secret),
-    /// Ctrl-U in the leak screen's text area: wipe what was pasted.
+    /// Ctrl-U in a text area (leak screen, meta form): clear it.
     ClearInput,
     // Editing whichever field or dialog has the focus.
     Input(char),

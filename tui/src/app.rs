@@ -81,6 +81,7 @@ pub enum Modal {
     Card(OnceCard),
     RateLimit(RateLimitForm),
     Allowlist(AllowlistForm),
+    Meta(MetaForm),
     RevokeLeaks(RevokeLeaks),
 }
 
@@ -157,6 +158,26 @@ pub struct Detail {
     pub usage_loading: bool,
     /// When the usage was last asked for (the clock of `App::now`).
     pub usage_asked: DateTime<Utc>,
+}
+
+impl Detail {
+    /// The newest `token.meta` event of the loaded history: the only way a
+    /// reader sees a token's meta (the view has no meta; verify needs the
+    /// plaintext). None when the history has none (meta given to mint is
+    /// not audited as such) or could not be read.
+    pub fn meta_event(&self) -> Option<&AuditEvent> {
+        self.history.iter().find(|e| e.action == "token.meta")
+    }
+
+    /// The meta the last `token.meta` event set: Some(None) when it cleared it.
+    pub fn last_meta(&self) -> Option<Option<&serde_json::Value>> {
+        self.meta_event().map(|e| {
+            e.meta
+                .as_ref()
+                .and_then(|m| m.get("meta"))
+                .filter(|v| !v.is_null())
+        })
+    }
 }
 
 /// The detail pane's usage chart.
@@ -282,6 +303,53 @@ impl AllowlistForm {
         } else {
             Some(list)
         }
+    }
+}
+
+/// `tokens.set_meta` for one token: a JSON object typed over several
+/// lines; empty clears the meta.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetaForm {
+    pub token: Token,
+    pub text: String,
+    /// What the last `token.meta` audit event set, as the form shows it
+    /// ("unknown" when the history has none).
+    pub current: String,
+    pub may_set: bool,
+    pub error: Option<DbError>,
+    pub busy: bool,
+}
+
+impl MetaForm {
+    /// The call this form describes, or why the text is not a JSON object.
+    /// The text goes to the server as typed (it casts it to jsonb).
+    pub fn request(&self) -> Result<Request, String> {
+        let text = self.text.trim();
+        if text.is_empty() {
+            return Ok(Request::SetMeta {
+                id: self.token.id,
+                meta: None,
+            });
+        }
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            format!("not valid JSON: {e} (a JSON object like {{\"plan\": \"pro\"}}; empty clears the meta)")
+        })?;
+        let kind = match &value {
+            serde_json::Value::Object(_) => {
+                return Ok(Request::SetMeta {
+                    id: self.token.id,
+                    meta: Some(text.to_owned()),
+                })
+            }
+            serde_json::Value::Array(_) => "an array",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::Bool(_) => "a boolean",
+            serde_json::Value::Null => "null",
+        };
+        Err(format!(
+            "meta must be a JSON object like {{\"plan\": \"pro\"}}, not {kind} (empty clears the meta)"
+        ))
     }
 }
 
@@ -448,6 +516,8 @@ impl CreateForm {
 pub enum ConfirmOp {
     Revoke,
     Rotate,
+    Disable,
+    Enable,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -887,7 +957,7 @@ impl App {
         }
         let targets = self.leaks.live();
         if targets.is_empty() {
-            self.info("no active token in the results: nothing to revoke");
+            self.info("no live (active or disabled) token in the results: nothing to revoke");
             return vec![];
         }
         let mut left_alone: Vec<(String, usize)> = Vec::new();
@@ -1088,6 +1158,7 @@ impl App {
             Action::NewToken => self.open_create_form(),
             Action::Revoke => self.open_confirm(ConfirmOp::Revoke),
             Action::Rotate => self.open_confirm(ConfirmOp::Rotate),
+            Action::ToggleDisabled => self.open_disable(),
             _ => vec![],
         }
     }
@@ -1171,6 +1242,36 @@ impl App {
             }
             Action::Revoke => self.open_confirm(ConfirmOp::Revoke),
             Action::Rotate => self.open_confirm(ConfirmOp::Rotate),
+            Action::ToggleDisabled => self.open_disable(),
+            Action::EditMeta => {
+                if let Some(d) = &self.detail {
+                    let t = d.token.clone();
+                    let (text, current) = match (&d.error, d.last_meta()) {
+                        (Some(_), _) => (String::new(), "unknown: the audit log needs tokens_reader".to_owned()),
+                        (None, Some(Some(m))) => (
+                            serde_json::to_string_pretty(m).unwrap_or_default(),
+                            m.to_string(),
+                        ),
+                        (None, Some(None)) => (String::new(), "none (cleared)".to_owned()),
+                        (None, None) if d.loading => {
+                            (String::new(), "unknown: the audit history is still loading".to_owned())
+                        }
+                        (None, None) => (
+                            String::new(),
+                            "unknown: not set since it was minted (only verify returns meta given to mint)".to_owned(),
+                        ),
+                    };
+                    self.modal = Some(Modal::Meta(MetaForm {
+                        may_set: self.session.may_set_limits(&t),
+                        token: t,
+                        text,
+                        current,
+                        error: None,
+                        busy: false,
+                    }));
+                }
+                vec![]
+            }
             Action::ToggleUsageWindow => {
                 if let Some(d) = &mut self.detail {
                     d.window = d.window.other();
@@ -1393,8 +1494,68 @@ impl App {
         vec![]
     }
 
+    /// Disable an enabled token or enable a disabled one, after a
+    /// confirmation; offered only when the server would allow it.
+    fn open_disable(&mut self) -> Vec<Effect> {
+        let Some(token) = self.focused_token() else {
+            return vec![];
+        };
+        let enable = token.disabled_at.is_some();
+        if !self.session.may_set_limits(&token) {
+            self.error(format!(
+                "{} {} needs tokens_writer, or tokens_self_service on your own personal token (you are {}; it is a {} token of {})",
+                if enable { "enabling" } else { "disabling" },
+                token.prefix,
+                self.session.role,
+                token.kind,
+                token.owner
+            ));
+            return vec![];
+        }
+        self.modal = Some(Modal::Confirm(Confirm {
+            op: if enable {
+                ConfirmOp::Enable
+            } else {
+                ConfirmOp::Disable
+            },
+            not_owner: false,
+            may_act_for_owner: false,
+            act_for_owner: false,
+            token,
+            reason: String::new(),
+            grace: 0,
+            error: None,
+            busy: false,
+        }));
+        vec![]
+    }
+
     fn update_modal(&mut self, modal: Modal, action: Action) -> (Option<Modal>, Vec<Effect>) {
         match modal {
+            Modal::Meta(mut f) => {
+                if f.busy {
+                    return (Some(Modal::Meta(f)), vec![]);
+                }
+                match action {
+                    Action::Cancel => return (None, vec![]),
+                    Action::Input(c) => f.text.push(c),
+                    Action::Toggle => f.text.push(' '),
+                    Action::Backspace => {
+                        f.text.pop();
+                    }
+                    Action::ClearInput => f.text.clear(),
+                    Action::Submit => match f.request() {
+                        Ok(req) => {
+                            f.busy = true;
+                            f.error = None;
+                            return (Some(Modal::Meta(f)), vec![Effect::Db(req)]);
+                        }
+                        Err(why) => f.error = Some(DbError::Client(why)),
+                    },
+                    _ => {}
+                }
+                (Some(Modal::Meta(f)), vec![])
+            }
             Modal::RevokeLeaks(mut r) => {
                 if r.busy {
                     return (Some(Modal::RevokeLeaks(r)), vec![]);
@@ -1476,6 +1637,10 @@ impl App {
                                 id,
                                 grace: GRACES[c.grace].1.to_owned(),
                                 actor,
+                            },
+                            ConfirmOp::Disable | ConfirmOp::Enable => Request::SetDisabled {
+                                id,
+                                disabled: c.op == ConfirmOp::Disable,
                             },
                         };
                         (Some(Modal::Confirm(c)), vec![Effect::Db(req)])
@@ -1708,6 +1873,31 @@ impl App {
             Reply::RevokedForOwners { results } => return self.on_leaks_revoked(results),
             Reply::RateLimitSet { id, result } => return self.on_limit_set(id, result),
             Reply::AllowedIpsSet { id, result } => return self.on_limit_set(id, result),
+            Reply::MetaSet { id, result } => return self.on_limit_set(id, result),
+            Reply::DisabledSet {
+                id,
+                disabled,
+                result,
+            } => {
+                let modal = self.modal.take();
+                match result {
+                    Ok(done) => {
+                        let prefix = token_prefix(&modal).unwrap_or_default();
+                        self.info(match (disabled, done) {
+                            (true, true) => format!("disabled {prefix}: verify answers disabled until it is enabled (d)"),
+                            (false, true) => format!("enabled {prefix}: it verifies again (unless revoked or expired)"),
+                            (true, false) => format!("{prefix} was already disabled: nothing changed"),
+                            (false, false) => format!("{prefix} was already enabled: nothing changed"),
+                        });
+                        let mut fx = self.refresh_tokens();
+                        if self.detail.as_ref().is_some_and(|d| d.token.id == id) {
+                            fx.extend(self.load_detail());
+                        }
+                        return fx;
+                    }
+                    Err(e) => self.refused(modal, e),
+                }
+            }
             Reply::Audit {
                 gen,
                 follow,
@@ -1831,7 +2021,7 @@ impl App {
         vec![]
     }
 
-    /// A rate limit or allowlist was set (the detail and the list are read
+    /// A rate limit, allowlist or meta was set (the detail and the list are read
     /// again), or refused (the form stays open with the server's message).
     fn on_limit_set(&mut self, id: Uuid, result: Result<(), DbError>) -> Vec<Effect> {
         let modal = self.modal.take();
@@ -1846,6 +2036,12 @@ impl App {
                 f.busy = false;
                 f.error = Some(e);
                 self.modal = Some(Modal::Allowlist(f));
+                vec![]
+            }
+            (Some(Modal::Meta(mut f)), Err(e)) => {
+                f.busy = false;
+                f.error = Some(e);
+                self.modal = Some(Modal::Meta(f));
                 vec![]
             }
             (other, Err(e)) => {
@@ -1870,6 +2066,11 @@ impl App {
                         ),
                         Some(_) => format!("allowlist of {} set", f.token.prefix),
                     }),
+                    Some(Modal::Meta(f)) => Some(if f.text.trim().is_empty() {
+                        format!("meta of {} cleared", f.token.prefix)
+                    } else {
+                        format!("meta of {} set: verify returns it", f.token.prefix)
+                    }),
                     _ => {
                         self.modal = other;
                         None
@@ -1887,7 +2088,7 @@ impl App {
         }
     }
 
-    /// A refused revoke or rotate: shown plainly in its dialog.
+    /// A refused revoke, rotate, disable or enable: shown plainly in its dialog.
     fn refused(&mut self, modal: Option<Modal>, e: DbError) {
         match modal {
             Some(Modal::Confirm(mut c)) => {

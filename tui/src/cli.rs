@@ -67,6 +67,31 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Disable a token: verify answers `disabled` until it is enabled
+    /// (tokens_writer, or your own personal token).
+    Disable {
+        /// Token id, or its 12-character prefix.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enable a disabled token again.
+    Enable {
+        /// Token id, or its 12-character prefix.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a token's meta (a JSON object, returned by verify) from a file,
+    /// or stdin with `-`; an empty file clears it.
+    SetMeta {
+        /// Token id, or its 12-character prefix.
+        id: String,
+        #[arg(long = "json-file", value_name = "FILE|-")]
+        json_file: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Audit events, newest first.
     Audit(AuditArgs),
     /// Leak triage: every token in a text (stdin, or --file), looked up by
@@ -304,6 +329,17 @@ pub fn run(client: &mut Client, command: Command) -> Result<(), (DbError, bool)>
             minted_out(&m, json)
         })()
         .map_err(|e| (e, json)),
+        Command::Disable { id, json } => {
+            set_disabled(client, &id, true, json).map_err(|e| (e, json))
+        }
+        Command::Enable { id, json } => {
+            set_disabled(client, &id, false, json).map_err(|e| (e, json))
+        }
+        Command::SetMeta {
+            id,
+            json_file,
+            json,
+        } => set_meta(client, &id, &json_file, json).map_err(|e| (e, json)),
         Command::Audit(a) => {
             let json = a.json;
             audit(client, a).map_err(|e| (e, json))
@@ -319,6 +355,75 @@ pub fn run(client: &mut Client, command: Command) -> Result<(), (DbError, bool)>
             };
             usage(client, &id, window, json).map_err(|e| (e, json))
         }
+    }
+}
+
+fn set_disabled(
+    client: &mut Client,
+    given: &str,
+    disable: bool,
+    json: bool,
+) -> Result<(), DbError> {
+    let id = queries::resolve_token(client, given)?;
+    let done = queries::set_disabled(client, id, disable)?;
+    let (verb, state) = if disable {
+        ("disabled", "disabled")
+    } else {
+        ("enabled", "enabled")
+    };
+    if json {
+        out(json!({ "id": id, verb: done }).to_string())
+    } else if done {
+        out(format!("{verb} {id}"))
+    } else {
+        out(format!("{id} was already {state}: nothing changed"))
+    }
+}
+
+/// The meta as the file holds it, checked to be a JSON object before it is
+/// sent (as text: the server casts it); empty clears.
+fn set_meta(
+    client: &mut Client,
+    given: &str,
+    file: &std::path::Path,
+    json: bool,
+) -> Result<(), DbError> {
+    use std::io::Read;
+    let mut text = String::new();
+    let read = if file == std::path::Path::new("-") {
+        io::stdin().lock().read_to_string(&mut text)
+    } else {
+        std::fs::File::open(file).and_then(|mut f| f.read_to_string(&mut text))
+    };
+    read.map_err(|e| {
+        DbError::Client(format!(
+            "cannot read {}: {e}",
+            clean(&file.display().to_string())
+        ))
+    })?;
+    let id = queries::resolve_token(client, given)?;
+    let form = crate::app::MetaForm {
+        token: queries::token(client, id)?.ok_or_else(|| {
+            DbError::Client(format!("no token with id {id} is visible to this role"))
+        })?,
+        text,
+        current: String::new(),
+        may_set: true,
+        error: None,
+        busy: false,
+    };
+    let meta = match form.request().map_err(DbError::Client)? {
+        crate::db::Request::SetMeta { meta, .. } => meta,
+        _ => None,
+    };
+    queries::set_meta(client, id, meta.as_deref())?;
+    let cleared = meta.is_none();
+    if json {
+        out(json!({ "id": id, "meta_cleared": cleared }).to_string())
+    } else if cleared {
+        out(format!("meta of {id} cleared"))
+    } else {
+        out(format!("meta of {id} set"))
     }
 }
 
@@ -509,6 +614,7 @@ fn show(client: &mut Client, given: &str, json: bool) -> Result<(), DbError> {
         ("last used", when(token.last_used_at, "never")),
         ("created", when(Some(token.created_at), "")),
         ("revoked at", when(token.revoked_at, "-")),
+        ("disabled at", when(token.disabled_at, "-")),
         ("uses 24 h", token.uses_24h.to_string()),
         ("rate limit", crate::text::rate_limit(&token.rate_limit)),
         ("allowlist", crate::text::allowlist(&token.allowed_ips)),
@@ -652,6 +758,31 @@ mod tests {
             }
             other => panic!("parsed as {other:?}"),
         }
+        match Cli::try_parse_from(["tokens-console", "disable", "tbm_3KVNsn-z", "--json"])
+            .map(|c| c.command)
+        {
+            Ok(Some(Command::Disable { id, json })) => {
+                assert_eq!(id, "tbm_3KVNsn-z");
+                assert!(json);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(matches!(
+            Cli::try_parse_from(["tokens-console", "enable", "x"]).map(|c| c.command),
+            Ok(Some(Command::Enable { json: false, .. }))
+        ));
+        match Cli::try_parse_from(["tokens-console", "set-meta", "x", "--json-file", "-"])
+            .map(|c| c.command)
+        {
+            Ok(Some(Command::SetMeta { json_file, .. })) => {
+                assert_eq!(json_file, std::path::PathBuf::from("-"))
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(
+            Cli::try_parse_from(["tokens-console", "set-meta", "x"]).is_err(),
+            "set-meta needs --json-file"
+        );
         assert!(
             Cli::try_parse_from(["tokens-console", "leaks", "tbm_x"]).is_err(),
             "the text is never an argument (it would show in ps and shell history)"

@@ -39,6 +39,7 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
             },
             Modal::Create(_) => text_field_key(key, ctrl, true),
             Modal::RateLimit(_) | Modal::Allowlist(_) => text_field_key(key, ctrl, false),
+            Modal::Meta(_) => meta_text_key(key, ctrl),
         };
     }
     if app.help {
@@ -105,6 +106,7 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('n') | KeyCode::Char('c') => Some(Action::NewToken),
             KeyCode::Char('x') | KeyCode::Delete => Some(Action::Revoke),
             KeyCode::Char('R') => Some(Action::Rotate),
+            KeyCode::Char('d') => Some(Action::ToggleDisabled),
             _ => None,
         },
         View::Detail => match key.code {
@@ -114,6 +116,8 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('u') => Some(Action::ToggleUsageWindow),
             KeyCode::Char('L') => Some(Action::EditRateLimit),
             KeyCode::Char('I') => Some(Action::EditAllowedIps),
+            KeyCode::Char('d') => Some(Action::ToggleDisabled),
+            KeyCode::Char('M') => Some(Action::EditMeta),
             _ => None,
         },
         View::Audit => match key.code {
@@ -147,6 +151,22 @@ fn leak_text_key(key: KeyEvent, ctrl: bool) -> Option<Action> {
     }
 }
 
+/// Keys in the meta form's JSON text area: Enter is a new line, so saving
+/// is Ctrl-S (or F5).
+fn meta_text_key(key: KeyEvent, ctrl: bool) -> Option<Action> {
+    match key.code {
+        KeyCode::Char('s') if ctrl => Some(Action::Submit),
+        KeyCode::F(5) => Some(Action::Submit),
+        KeyCode::Char('u') if ctrl => Some(Action::ClearInput),
+        KeyCode::Enter => Some(Action::Input('\n')),
+        KeyCode::Tab => Some(Action::Toggle),
+        KeyCode::Esc => Some(Action::Cancel),
+        KeyCode::Backspace => Some(Action::Backspace),
+        KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),
+        _ => None,
+    }
+}
+
 /// A bracketed paste. On the leak screen it is the text to check, held as
 /// a `Secret` from here on; elsewhere it is typed into the focused field
 /// (printable characters only), and dropped where nothing takes text.
@@ -160,6 +180,21 @@ pub fn actions_for_paste(app: &App, text: String) -> Vec<Action> {
         || (app.view == View::Audit && app.audit.editing.is_some());
     if !typing || app.help {
         return vec![];
+    }
+    if matches!(app.modal, Some(Modal::Meta(_))) {
+        // JSON over several lines: line ends stay, tabs become spaces.
+        return text
+            .expose()
+            .replace("\r\n", "\n")
+            .chars()
+            .filter_map(|c| match c {
+                '\n' | '\r' => Some('\n'),
+                '\t' => Some(' '),
+                c if c.is_control() => None,
+                c => Some(c),
+            })
+            .map(Action::Input)
+            .collect();
     }
     text.expose()
         .chars()

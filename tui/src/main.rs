@@ -71,7 +71,10 @@ fn wants_json(c: &cli::Command) -> bool {
         | Revoke { json, .. }
         | Rotate { json, .. }
         | Usage { json, .. }
-        | Leaks { json, .. } => *json,
+        | Leaks { json, .. }
+        | Disable { json, .. }
+        | Enable { json, .. }
+        | SetMeta { json, .. } => *json,
         Mint(a) => a.json,
         Audit(a) => a.json,
     }

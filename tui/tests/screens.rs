@@ -401,11 +401,17 @@ fn leaks_with_results() {
 #[test]
 fn leaks_confirm_revoke_every_live_one() {
     let mut app = leaks_found();
+    // A disabled token is live: it could be enabled again.
+    app.leaks.rows[1].status = "disabled".into();
     key(&mut app, KeyCode::Char('X'));
     let screen = render(&app);
     let text = format!("{screen}");
     no_plaintext(&text);
-    assert!(text.contains("3 active tokens"), "{text}");
+    assert!(
+        text.contains("3 live tokens (active or disabled)"),
+        "{text}"
+    );
+    assert!(text.contains("tbm_00000002  disabled"), "{text}");
     assert!(text.contains("actor = the token's"), "{text}");
     assert!(text.contains("reason 'leak'"), "{text}");
     assert_snapshot!(screen);
@@ -464,4 +470,143 @@ fn leaks_without_tokens_revoker() {
     let text = format!("{screen}");
     assert!(text.contains("needs tokens_revoker"), "{text}");
     assert_snapshot!(screen);
+}
+
+#[test]
+fn confirm_disable() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('d'));
+    let screen = render(&app);
+    let text = format!("{screen}");
+    assert!(
+        text.contains("Disable tbm_00000001 \"ci deploy bot\""),
+        "{text}"
+    );
+    assert!(text.contains("owner group:platform"), "{text}");
+    assert!(text.contains("Reversible"), "{text}");
+    assert!(
+        text.contains("recorded in the audit log") || text.contains("Recorded in the audit log"),
+        "{text}"
+    );
+    assert_snapshot!(screen);
+}
+
+#[test]
+fn detail_of_a_disabled_token_with_meta() {
+    use tokens_console::db::model::AuditEvent;
+    let mut t = token(6, "evil\x1b[2Jname\u{202e}", "group:x", "disabled");
+    t.disabled_at = Some(now() - chrono::Duration::minutes(5));
+    let mut app = app_with(vec![t.clone()]);
+    key(&mut app, KeyCode::Enter);
+    let event = |n: i64, action: &str, meta: Option<serde_json::Value>| AuditEvent {
+        id: n,
+        at: now() - chrono::Duration::minutes(10 - n),
+        actor: "alice".into(),
+        db_role: "alice".into(),
+        action: action.into(),
+        target: Some(format!("token:{}", t.id)),
+        meta,
+    };
+    app.update(Action::Db(Reply::Detail {
+        id: t.id,
+        result: Ok((
+            Some(t.clone()),
+            vec![
+                event(5, "token.disable", None),
+                event(
+                    4,
+                    "token.meta",
+                    Some(serde_json::json!({"meta": {"plan": "pro", "note": "a\x1b[2Jb"}})),
+                ),
+                event(
+                    3,
+                    "token.meta",
+                    Some(serde_json::json!({"meta": {"plan": "free"}})),
+                ),
+                event(1, "token.create", Some(serde_json::json!({"name": "bot"}))),
+            ],
+        )),
+    }));
+    let screen = render(&app);
+    let text = format!("{screen}");
+    assert!(
+        text.contains("disabled since 2025-03-14 11:55:00 UTC"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"{"note":"a\u001b[2Jb","plan":"pro"}"#),
+        "{text}"
+    );
+    assert!(text.contains("last set 6m ago by alice"), "{text}");
+    assert!(!text.contains('\x1b'));
+    assert_snapshot!(screen);
+}
+
+#[test]
+fn meta_form_with_an_error() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Enter);
+    let t = app.detail.as_ref().expect("the detail pane").token.clone();
+    app.update(Action::Db(Reply::Detail {
+        id: t.id,
+        result: Ok((
+            Some(t.clone()),
+            vec![tokens_console::db::model::AuditEvent {
+                id: 9,
+                at: now() - chrono::Duration::hours(1),
+                actor: "alice".into(),
+                db_role: "alice".into(),
+                action: "token.meta".into(),
+                target: Some(format!("token:{}", t.id)),
+                meta: Some(serde_json::json!({"meta": {"plan": "free"}})),
+            }],
+        )),
+    }));
+    key(&mut app, KeyCode::Char('M'));
+    assert!(
+        format!("{}", render(&app)).contains("\"plan\": \"free\""),
+        "prefilled"
+    );
+    key_mod(
+        &mut app,
+        KeyCode::Char('u'),
+        crossterm::event::KeyModifiers::CONTROL,
+    );
+    type_text(&mut app, "{\"plan\": \"pro\",");
+    key(&mut app, KeyCode::Enter);
+    type_text(&mut app, " \"seats\": }");
+    key_mod(
+        &mut app,
+        KeyCode::Char('s'),
+        crossterm::event::KeyModifiers::CONTROL,
+    );
+    let screen = render(&app);
+    let text = format!("{screen}");
+    assert!(text.contains("not valid JSON"), "{text}");
+    assert!(text.contains("line 2"), "{text}");
+    assert_snapshot!(screen);
+}
+
+#[test]
+fn meta_form_refused_by_the_server() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('M'));
+    type_text(&mut app, "{\"blob\": \"xxxx\"}");
+    key_mod(
+        &mut app,
+        KeyCode::Char('s'),
+        crossterm::event::KeyModifiers::CONTROL,
+    );
+    app.update(Action::Db(Reply::MetaSet {
+        id: common::id(1),
+        result: Err(DbError::Server {
+            sqlstate: "22023".into(),
+            message: "meta is too big: 5000 bytes as octet_length(meta::text), at most 4096".into(),
+            hint: None,
+        }),
+    }));
+    let text = format!("{}", render(&app));
+    assert!(text.contains("ERROR 22023"), "{text}");
+    assert!(text.contains("\"blob\""), "the text is kept: {text}");
 }

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use crossterm::event::{KeyCode, KeyModifiers};
 use tokens_console::action::{Action, Effect};
-use tokens_console::app::{Conn, Modal, RateField, Usage, View, PAGE};
+use tokens_console::app::{ConfirmOp, Conn, Level, Modal, RateField, Usage, View, PAGE};
 use tokens_console::db::error::DbError;
 use tokens_console::db::model::UsageWindow;
 use tokens_console::db::queries::{Direction, Expiry, SortColumn};
@@ -1107,4 +1107,393 @@ fn a_refused_check_and_a_lost_connection() {
     assert!(!app.leaks.loading && app.leaks.error.is_none());
     let fx = app.update(Action::Db(Reply::Reconnected { session: session() }));
     assert_eq!(find_leaked(&fx).1, leaked_log());
+}
+
+// --- disable / enable (d) and meta (M) ---------------------------------------
+
+fn meta_event(n: i64, meta: serde_json::Value) -> tokens_console::db::model::AuditEvent {
+    tokens_console::db::model::AuditEvent {
+        id: n,
+        at: now() - chrono::Duration::minutes(10 - n),
+        actor: "alice".into(),
+        db_role: "alice".into(),
+        action: "token.meta".into(),
+        target: Some(format!("token:{}", id(1))),
+        meta: Some(meta),
+    }
+}
+
+#[test]
+fn disable_asks_first_naming_the_token_then_reloads_list_and_detail() {
+    let mut app = app_with(sample_tokens());
+    let fx = key(&mut app, KeyCode::Char('d'));
+    assert!(fx.is_empty(), "asks first");
+    match &app.modal {
+        Some(Modal::Confirm(c)) => {
+            assert_eq!(c.op, ConfirmOp::Disable);
+            assert_eq!(c.token.id, id(1));
+            assert!(!c.may_act_for_owner, "no actor: disable has none");
+        }
+        other => panic!("the confirmation, got {other:?}"),
+    }
+    let screen = format!("{}", render(&app));
+    assert!(
+        screen.contains("tbm_00000001")
+            && screen.contains("ci deploy bot")
+            && screen.contains("group:platform")
+            && screen.contains("verify will answer `disabled`"),
+        "{screen}"
+    );
+    // Esc: nothing sent
+    assert!(key(&mut app, KeyCode::Esc).is_empty());
+    assert!(app.modal.is_none());
+
+    key(&mut app, KeyCode::Char('d'));
+    let fx = key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        requests(&fx),
+        [&Request::SetDisabled {
+            id: id(1),
+            disabled: true
+        }]
+    );
+    assert!(key(&mut app, KeyCode::Enter).is_empty(), "busy: sent once");
+    let fx = app.update(Action::Db(Reply::DisabledSet {
+        id: id(1),
+        disabled: true,
+        result: Ok(true),
+    }));
+    assert!(app.modal.is_none());
+    assert!(requests(&fx)
+        .iter()
+        .any(|r| matches!(r, Request::Tokens { .. })));
+    let notice = app.notice.clone().expect("a notice").text;
+    assert!(
+        notice.contains("disabled tbm_00000001") && notice.contains("verify answers disabled"),
+        "{notice}"
+    );
+
+    // from the detail pane: the detail is read again too
+    open_detail(&mut app);
+    key(&mut app, KeyCode::Char('d'));
+    key(&mut app, KeyCode::Enter);
+    let fx = app.update(Action::Db(Reply::DisabledSet {
+        id: id(1),
+        disabled: true,
+        result: Ok(false),
+    }));
+    let asked = requests(&fx);
+    assert!(asked.iter().any(|r| matches!(r, Request::Detail { .. })));
+    assert!(asked.iter().any(|r| matches!(r, Request::Tokens { .. })));
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("already disabled")));
+}
+
+#[test]
+fn a_disabled_token_is_enabled_with_the_same_key_and_shows_disabled_since() {
+    let mut app = app_with(vec![token(7, "paused bot", "group:ops", "disabled")]);
+    open_detail(&mut app);
+    let screen = format!("{}", render(&app));
+    assert!(
+        screen.contains("disabled since 2025-03-14 10:00:00 UTC"),
+        "{screen}"
+    );
+    use tokens_console::components::chrome::hints;
+    assert!(hints(&app).contains(&("d", "enable")));
+    key(&mut app, KeyCode::Char('d'));
+    assert!(matches!(&app.modal, Some(Modal::Confirm(c)) if c.op == ConfirmOp::Enable));
+    let fx = key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        requests(&fx),
+        [&Request::SetDisabled {
+            id: id(7),
+            disabled: false
+        }]
+    );
+    app.update(Action::Db(Reply::DisabledSet {
+        id: id(7),
+        disabled: false,
+        result: Ok(true),
+    }));
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("enabled tbm_00000007")));
+}
+
+#[test]
+fn a_refused_disable_shows_the_sqlstate_in_the_dialog() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('d'));
+    key(&mut app, KeyCode::Enter);
+    let fx = app.update(Action::Db(Reply::DisabledSet {
+        id: id(1),
+        disabled: true,
+        result: Err(DbError::Server {
+            sqlstate: "42501".into(),
+            message: "permission denied: disable needs tokens_writer".into(),
+            hint: None,
+        }),
+    }));
+    assert!(fx.is_empty(), "nothing reloaded: nothing changed");
+    match &app.modal {
+        Some(Modal::Confirm(c)) => {
+            assert!(!c.busy);
+            assert_eq!(c.error.as_ref().and_then(|e| e.sqlstate()), Some("42501"));
+        }
+        other => panic!("the dialog stays open, got {other:?}"),
+    }
+    let screen = format!("{}", render(&app));
+    assert!(
+        screen.contains("42501") && screen.contains("Refused by the server"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn disable_is_offered_to_writers_and_to_owners_of_personal_tokens_only() {
+    use tokens_console::components::chrome::{disabled_hints, hints};
+    let mut app = app_with(sample_tokens());
+    assert!(hints(&app).contains(&("d", "disable")), "tokens_writer");
+    assert!(disabled_hints(&app).is_empty());
+    app.session.writer = false;
+    app.session.self_service = true;
+    assert!(!hints(&app).iter().any(|(k, _)| *k == "d"));
+    assert!(
+        disabled_hints(&app)
+            .iter()
+            .any(|(k, what)| *k == "d" && what.contains("needs tokens_writer")),
+        "shown dimmed, with what it needs"
+    );
+    let fx = key(&mut app, KeyCode::Char('d'));
+    assert!(fx.is_empty());
+    assert!(app.modal.is_none(), "not offered: no dialog");
+    let notice = app.notice.clone().expect("a notice");
+    assert_eq!(notice.level, Level::Error);
+    assert!(
+        notice.text.contains("needs tokens_writer")
+            && notice.text.contains("tbm_00000001")
+            && notice.text.contains("service token of group:platform"),
+        "{}",
+        notice.text
+    );
+    // alice's own personal token (row 3)
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    assert!(hints(&app).contains(&("d", "disable")));
+    key(&mut app, KeyCode::Char('d'));
+    assert!(matches!(&app.modal, Some(Modal::Confirm(c)) if c.token.id == id(3)));
+}
+
+#[test]
+fn the_meta_form_is_prefilled_checks_json_and_sets_or_clears() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Enter);
+    let t = app.detail.as_ref().expect("the detail pane").token.clone();
+    app.update(Action::Db(Reply::Detail {
+        id: t.id,
+        result: Ok((
+            Some(t),
+            vec![
+                meta_event(3, serde_json::json!({"meta": {"plan": "pro"}})),
+                meta_event(2, serde_json::json!({"meta": null})),
+            ],
+        )),
+    }));
+    key(&mut app, KeyCode::Char('M'));
+    match &app.modal {
+        Some(Modal::Meta(f)) => {
+            assert_eq!(f.text, "{\n  \"plan\": \"pro\"\n}", "the last one set");
+            assert!(f.may_set);
+        }
+        other => panic!("the meta form, got {other:?}"),
+    }
+    // Ctrl-U clears; Enter is a new line, not a save; q is text
+    key_mod(&mut app, KeyCode::Char('u'), KeyModifiers::CONTROL);
+    type_text(&mut app, "[1,");
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    type_text(&mut app, " 2]q");
+    assert!(!app.quit);
+    let save = |app: &mut tokens_console::app::App| {
+        key_mod(app, KeyCode::Char('s'), KeyModifiers::CONTROL)
+    };
+    assert!(save(&mut app).is_empty(), "not JSON: nothing sent");
+    match &app.modal {
+        Some(Modal::Meta(f)) => {
+            assert_eq!(f.text, "[1,\n 2]q", "nothing typed is lost");
+            assert!(
+                matches!(&f.error, Some(DbError::Client(m)) if m.starts_with("not valid JSON") && m.contains("line 2")),
+                "{:?}",
+                f.error
+            );
+        }
+        other => panic!("the form stays open, got {other:?}"),
+    }
+    key(&mut app, KeyCode::Backspace);
+    assert!(save(&mut app).is_empty(), "an array: nothing sent");
+    assert!(
+        matches!(&app.modal, Some(Modal::Meta(f)) if matches!(&f.error, Some(DbError::Client(m)) if m.contains("not an array")))
+    );
+    for text in ["\"pro\"", "42", "null"] {
+        key_mod(&mut app, KeyCode::Char('u'), KeyModifiers::CONTROL);
+        type_text(&mut app, text);
+        assert!(save(&mut app).is_empty(), "{text} is not an object");
+    }
+    key_mod(&mut app, KeyCode::Char('u'), KeyModifiers::CONTROL);
+    type_text(&mut app, "{\"plan\": \"team\",");
+    key(&mut app, KeyCode::Enter);
+    type_text(&mut app, " \"seats\": 5}");
+    let fx = save(&mut app);
+    assert_eq!(
+        requests(&fx),
+        [&Request::SetMeta {
+            id: id(1),
+            meta: Some("{\"plan\": \"team\",\n \"seats\": 5}".into()),
+        }],
+        "the text as typed: the server casts it"
+    );
+    // the server refuses: its message in the form, the text kept
+    app.update(Action::Db(Reply::MetaSet {
+        id: id(1),
+        result: Err(DbError::Server {
+            sqlstate: "22023".into(),
+            message: "meta is too big: 5000 bytes, at most 4096 are allowed".into(),
+            hint: None,
+        }),
+    }));
+    match &app.modal {
+        Some(Modal::Meta(f)) => {
+            assert!(!f.busy);
+            assert_eq!(f.error.as_ref().and_then(|e| e.sqlstate()), Some("22023"));
+            assert!(f.text.contains("seats"));
+        }
+        other => panic!("the form stays open, got {other:?}"),
+    }
+    save(&mut app);
+    let fx = app.update(Action::Db(Reply::MetaSet {
+        id: id(1),
+        result: Ok(()),
+    }));
+    assert!(app.modal.is_none(), "closed on success");
+    let asked = requests(&fx);
+    assert!(asked.iter().any(|r| matches!(r, Request::Detail { .. })));
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("meta of tbm_00000001 set")));
+
+    // empty clears (NULL)
+    key(&mut app, KeyCode::Char('M'));
+    key_mod(&mut app, KeyCode::Char('u'), KeyModifiers::CONTROL);
+    type_text(&mut app, "  ");
+    let fx = save(&mut app);
+    assert_eq!(
+        requests(&fx),
+        [&Request::SetMeta {
+            id: id(1),
+            meta: None
+        }]
+    );
+    app.update(Action::Db(Reply::MetaSet {
+        id: id(1),
+        result: Ok(()),
+    }));
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("meta of tbm_00000001 cleared")));
+}
+
+#[test]
+fn the_detail_shows_the_last_meta_set_or_cleared_or_says_it_is_unknown() {
+    let mut app = app_with(sample_tokens());
+    open_detail(&mut app);
+    let screen = format!("{}", render(&app));
+    assert!(screen.contains("not set since minting"), "{screen}");
+    key(&mut app, KeyCode::Char('M'));
+    assert!(matches!(&app.modal, Some(Modal::Meta(f)) if f.text.is_empty()));
+    key(&mut app, KeyCode::Esc);
+
+    let t = app.detail.as_ref().expect("the detail pane").token.clone();
+    app.update(Action::Db(Reply::Detail {
+        id: t.id,
+        result: Ok((
+            Some(t.clone()),
+            vec![
+                meta_event(4, serde_json::json!({"meta": null})),
+                meta_event(3, serde_json::json!({"meta": {"plan": "pro"}})),
+            ],
+        )),
+    }));
+    let d = app.detail.as_ref().expect("the detail pane");
+    assert_eq!(d.last_meta(), Some(None), "the newest event cleared it");
+    let screen = format!("{}", render(&app));
+    assert!(screen.contains("meta       none"), "{screen}");
+    assert!(screen.contains("cleared 6m ago by alice"), "{screen}");
+
+    // without tokens_reader the history (and so the meta) is not readable
+    app.update(Action::Db(Reply::Detail {
+        id: t.id,
+        result: Err(DbError::Server {
+            sqlstate: "42501".into(),
+            message: "permission denied for view audit_log".into(),
+            hint: None,
+        }),
+    }));
+    let screen = format!("{}", render(&app));
+    assert!(screen.contains("unknown: the audit log needs"), "{screen}");
+}
+
+#[test]
+fn a_paste_into_the_meta_form_keeps_its_lines() {
+    let mut app = app_with(sample_tokens());
+    open_detail(&mut app);
+    key(&mut app, KeyCode::Char('M'));
+    for a in tokens_console::event::actions_for_paste(
+        &app,
+        "{\r\n\t\"a\": 1,\x1b\n\t\"b\": 2\r\n}".into(),
+    ) {
+        app.update(a);
+    }
+    assert!(
+        matches!(&app.modal, Some(Modal::Meta(f)) if f.text == "{\n \"a\": 1,\n \"b\": 2\n}"),
+        "{:?}",
+        app.modal
+    );
+}
+
+#[test]
+fn revoke_every_live_one_takes_disabled_tokens_too() {
+    let mut app = leaks_checked();
+    let (gen, _) = find_leaked(&key(&mut app, KeyCode::Char('r')));
+    let mut rows = leak_rows();
+    rows[1].status = "disabled".into();
+    rows[5].status = "revoked".into();
+    app.update(Action::Db(Reply::Leaks {
+        gen,
+        result: Ok(rows),
+    }));
+    key(&mut app, KeyCode::Char('X'));
+    match &app.modal {
+        Some(Modal::RevokeLeaks(r)) => {
+            let t: Vec<(&str, &str)> = r
+                .targets
+                .iter()
+                .map(|t| (t.prefix.as_str(), t.status.as_str()))
+                .collect();
+            assert_eq!(
+                t,
+                [("tbm_00000001", "active"), ("tbm_00000002", "disabled")],
+                "a disabled token could be enabled again: it is revoked too"
+            );
+        }
+        other => panic!("the confirmation: {other:?}"),
+    }
+    let screen = format!("{}", render(&app));
+    assert!(
+        screen.contains("2 live tokens") && screen.contains("(active or disabled)"),
+        "{screen}"
+    );
 }

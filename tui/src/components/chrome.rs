@@ -146,6 +146,13 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 ("Enter", "save (empty requests clears)"),
                 ("Esc", "cancel"),
             ],
+            Modal::Meta(_) => vec![
+                ("type", "a JSON object"),
+                ("Enter", "new line"),
+                ("Ctrl-S", "save (empty clears)"),
+                ("Ctrl-U", "clear"),
+                ("Esc", "cancel"),
+            ],
             Modal::Allowlist(_) => vec![
                 ("type", "CIDRs, comma separated"),
                 ("Enter", "save (empty clears)"),
@@ -171,32 +178,37 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("Enter", "keep"),
             ("Esc", "clear"),
         ],
-        View::Tokens => vec![
-            ("j/k", "move"),
-            ("Enter", "detail"),
-            ("n", "new"),
-            ("x", "revoke"),
-            ("R", "rotate"),
-            ("/", "search"),
-            ("f/F", "status/kind"),
-            ("s/S", "sort/reverse"),
-            ("2", "audit"),
-            ("?", "help"),
-            ("q", "quit"),
-        ],
+        View::Tokens => {
+            let mut h = vec![
+                ("j/k", "move"),
+                ("Enter", "detail"),
+                ("n", "new"),
+                ("x", "revoke"),
+                ("R", "rotate"),
+            ];
+            h.extend(disable_hint(app));
+            h.extend([
+                ("/", "search"),
+                ("f/F", "status/kind"),
+                ("s/S", "sort"),
+                ("?", "help"),
+                ("q", "quit"),
+            ]);
+            h
+        }
         View::Detail => {
             let mut h = vec![("Esc/h", "back"), ("x", "revoke"), ("R", "rotate")];
+            h.extend(disable_hint(app));
             if app
                 .detail
                 .as_ref()
                 .is_some_and(|d| app.session.may_set_limits(&d.token))
             {
-                h.extend([("L", "rate limit"), ("I", "allowlist")]);
+                h.extend([("L", "limit"), ("I", "allowlist"), ("M", "meta")]);
             }
             h.extend([
-                ("u", "24 h/60 min"),
+                ("u", "24h/60m"),
                 ("j/k", "history"),
-                ("r", "reload"),
                 ("?", "help"),
                 ("q", "quit"),
             ]);
@@ -243,8 +255,40 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
     }
 }
 
+/// The token the list or detail keys act on, when no dialog is open.
+fn focused(app: &App) -> Option<&crate::db::model::Token> {
+    if app.modal.is_some() || app.help {
+        return None;
+    }
+    match (app.view, &app.detail) {
+        (View::Detail, Some(d)) => Some(&d.token),
+        (View::Tokens, _) if !app.tokens.search_input => app.tokens.selected_token(),
+        _ => None,
+    }
+}
+
+/// `d` when this role may disable or enable the focused token.
+fn disable_hint(app: &App) -> Option<(&'static str, &'static str)> {
+    let t = focused(app).filter(|t| app.session.may_set_limits(t))?;
+    Some(if t.disabled_at.is_some() {
+        ("d", "enable")
+    } else {
+        ("d", "disable")
+    })
+}
+
 /// Keys shown but not usable by this role, with what they need.
 pub fn disabled_hints(app: &App) -> Vec<(&'static str, &'static str)> {
+    if let Some(t) = focused(app).filter(|t| !app.session.may_set_limits(t)) {
+        return vec![(
+            "d",
+            if t.disabled_at.is_some() {
+                "enable: needs tokens_writer or your own personal token"
+            } else {
+                "disable: needs tokens_writer or your own personal token"
+            },
+        )];
+    }
     if app.modal.is_none()
         && !app.help
         && app.view == View::Leaks

@@ -14,6 +14,8 @@ pub fn draw(f: &mut Frame, area: Rect, c: &Confirm, session: &Session) {
     let verb = match c.op {
         ConfirmOp::Revoke => "Revoke",
         ConfirmOp::Rotate => "Rotate",
+        ConfirmOp::Disable => "Disable",
+        ConfirmOp::Enable => "Enable",
     };
     let warn = Style::default().fg(Color::Yellow);
     let mut lines = vec![
@@ -67,6 +69,26 @@ pub fn draw(f: &mut Frame, area: Rect, c: &Confirm, session: &Session) {
                 }
             }
             lines.push(Line::from(spans));
+        }
+        ConfirmOp::Disable => {
+            lines.push(Line::raw(
+                "verify will answer `disabled` for it until it is enabled again (d), for every transaction that starts after this commits.",
+            ));
+            lines.push(Line::raw(
+                "Reversible: nothing else about the token changes. Recorded in the audit log as token.disable.",
+            ));
+        }
+        ConfirmOp::Enable => {
+            if let Some(at) = t.disabled_at {
+                lines.push(Line::styled(
+                    format!("disabled since {} UTC", crate::text::stamp(at)),
+                    dim(),
+                ));
+            }
+            lines.push(Line::raw(
+                "verify accepts it again (unless it is revoked or expired) for every transaction that starts after this commits.",
+            ));
+            lines.push(Line::raw("Recorded in the audit log as token.enable."));
         }
     }
     lines.push(Line::raw(""));

@@ -26,6 +26,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("n", "new token"),
             ("x / Del", "revoke (asks first)"),
             ("R", "rotate (asks first)"),
+            ("d", "disable / enable (asks first)"),
             ("/", "search name, owner, prefix, id"),
             ("f / F", "filter status / kind"),
             ("s / S", "sort column / reverse"),
@@ -50,6 +51,8 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("u", "usage: 24 h by hour / 60 min by minute"),
             ("L", "rate limit (empty requests clears)"),
             ("I", "IP allowlist (empty = anywhere)"),
+            ("d", "disable / enable this token"),
+            ("M", "meta: JSON object, Ctrl-S saves"),
         ],
     ),
     (
@@ -93,7 +96,7 @@ fn section_lines(sections: &[(&str, &[(&str, &str)])]) -> Vec<Line<'static>> {
 pub fn draw(f: &mut Frame, area: Rect) {
     let notes = [
         "Owner-only: revoke and rotate need actor = owner.",
-        "Limits: tokens_writer, or your own personal token.",
+        "Limits, meta, d: tokens_writer or own personal token.",
         "Leaks: X revokes for each owner; needs tokens_revoker.",
     ];
     let (columns, width): (Vec<Vec<Line>>, u16) = if area.width >= 118 {

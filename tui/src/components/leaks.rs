@@ -290,16 +290,17 @@ pub fn draw_confirm(f: &mut Frame, area: Rect, r: &RevokeLeaks, session: &Sessio
     let mut lines = vec![Line::from(vec![
         Span::styled("Revoke ", Style::default().add_modifier(Modifier::BOLD)),
         Span::styled(
-            plural(n, "active token", "active tokens"),
+            plural(n, "live token", "live tokens"),
             Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
         ),
-        Span::raw(" found in the pasted text:"),
+        Span::raw(" (active or disabled) found in the pasted text:"),
     ])];
     const SHOWN: usize = 8;
     for t in r.targets.iter().take(SHOWN) {
         lines.push(Line::raw(format!(
-            "  {}  owner {}",
+            "  {}  {:<8}  owner {}",
             clean(&t.prefix),
+            clean(&t.status),
             fit(&clean(&t.owner), 40)
         )));
     }
@@ -327,7 +328,7 @@ pub fn draw_confirm(f: &mut Frame, area: Rect, r: &RevokeLeaks, session: &Sessio
         warn.add_modifier(Modifier::BOLD),
     ));
     lines.push(Line::raw(
-        "Each one stops verifying for every transaction that starts after its revoke commits.",
+        "Each one stops verifying for every transaction that starts after its revoke commits. A disabled one is revoked too: it could be enabled again.",
     ));
     lines.push(Line::raw(""));
     lines.push(if r.busy {

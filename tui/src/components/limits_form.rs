@@ -1,4 +1,4 @@
-//! The rate-limit and allowlist forms of the detail pane.
+//! The rate-limit, allowlist and meta forms of the detail pane.
 
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::{centered, dim, key_style};
-use crate::app::{AllowlistForm, RateField, RateLimitForm, PER_PRESETS};
+use crate::app::{AllowlistForm, MetaForm, RateField, RateLimitForm, PER_PRESETS};
 use crate::db::error::DbError;
 use crate::db::model::{Session, Token};
 use crate::text::{allowlist, clean, rate_limit};
@@ -60,6 +60,7 @@ fn footer(
     busy: bool,
     may_set: bool,
     session: &Session,
+    save: &str,
     keys: &str,
 ) {
     lines.push(Line::raw(""));
@@ -95,7 +96,7 @@ fn footer(
         lines.push(Line::styled("saving…", dim()));
     } else {
         lines.push(Line::from(vec![
-            Span::styled("Enter", key_style()),
+            Span::styled(save.to_owned(), key_style()),
             Span::raw(" save  "),
             Span::styled("Esc", key_style()),
             Span::raw(format!(" cancel  {keys}")),
@@ -138,6 +139,7 @@ pub fn draw_rate_limit(f: &mut Frame, area: Rect, form: &RateLimitForm, session:
         form.busy,
         form.may_set,
         session,
+        "Enter",
         "Tab next field",
     );
     frame(f, area, lines, " Rate limit ");
@@ -163,7 +165,42 @@ pub fn draw_allowlist(f: &mut Frame, area: Rect, form: &AllowlistForm, session: 
         form.busy,
         form.may_set,
         session,
+        "Enter",
         "",
     );
     frame(f, area, lines, " IP allowlist ");
+}
+
+pub fn draw_meta(f: &mut Frame, area: Rect, form: &MetaForm, session: &Session) {
+    let mut lines = heading(&form.token, form.current.clone());
+    lines.push(Line::styled(
+        "A JSON object returned by verify (at most 4096 bytes); empty clears it.",
+        dim(),
+    ));
+    let typed: Vec<&str> = form.text.split('\n').collect();
+    let n = typed.len();
+    for (i, l) in typed.iter().enumerate() {
+        let last = i + 1 == n;
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:>3} ", i + 1), dim()),
+            Span::styled(
+                format!("{}{}", clean(l), if last { "▏" } else { "" }),
+                Style::default().add_modifier(Modifier::UNDERLINED),
+            ),
+        ]));
+    }
+    // Room to type in: at least four lines.
+    for _ in n..4 {
+        lines.push(Line::raw(""));
+    }
+    footer(
+        &mut lines,
+        &form.error,
+        form.busy,
+        form.may_set,
+        session,
+        "Ctrl-S",
+        "Enter new line  Ctrl-U clear",
+    );
+    frame(f, area, lines, " Meta ");
 }

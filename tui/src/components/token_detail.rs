@@ -20,18 +20,51 @@ fn when(at: Option<DateTime<Utc>>, now: DateTime<Utc>, none: &str) -> String {
     }
 }
 
+/// The meta the last `token.meta` audit event set: the view has no meta,
+/// so that event is what a reader can see of it.
+fn meta_lines(d: &Detail, now: DateTime<Utc>) -> Vec<Line<'static>> {
+    let label = Span::styled(format!(" {:<11}", "meta"), dim());
+    let (text, note) = match (&d.error, d.meta_event()) {
+        (Some(_), _) => (
+            Span::styled("unknown: the audit log needs tokens_reader", dim()),
+            String::new(),
+        ),
+        (None, None) if d.loading => (Span::styled("…", dim()), String::new()),
+        (None, None) => (
+            // Meta given to mint is not audited as such: only verify shows it.
+            Span::styled("not set since minting", dim()),
+            String::new(),
+        ),
+        (None, Some(e)) => {
+            let by = format!("{} by {}", relative(e.at, now), clean(&e.actor));
+            match d.last_meta() {
+                Some(Some(m)) => (
+                    Span::raw(fit(&clean(&m.to_string()), 60)),
+                    format!("last set {by}"),
+                ),
+                _ => (Span::raw("none"), format!("cleared {by}")),
+            }
+        }
+    };
+    let mut lines = vec![Line::from(vec![label, text])];
+    if !note.is_empty() {
+        lines.push(Line::styled(format!(" {:<11}{note}", ""), dim()));
+    }
+    lines
+}
+
 pub fn draw(f: &mut Frame, area: Rect, d: &Detail, now: DateTime<Utc>, session: &Session) {
     // Side by side when there is room (64 columns hold an hour by
     // minute: 60 bars), else the usage under the fields.
     let (top, usage_area, bottom) = if area.width >= 114 {
         let [top, bottom] =
-            Layout::vertical([Constraint::Length(13), Constraint::Min(3)]).areas(area);
+            Layout::vertical([Constraint::Length(15), Constraint::Min(3)]).areas(area);
         let [fields, usage] =
             Layout::horizontal([Constraint::Min(50), Constraint::Length(64)]).areas(top);
         (fields, usage, bottom)
     } else {
         let [top, usage, bottom] = Layout::vertical([
-            Constraint::Length(13),
+            Constraint::Length(15),
             Constraint::Length(13),
             Constraint::Min(3),
         ])
@@ -53,6 +86,14 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Detail, now: DateTime<Utc>, session: 
         Line::from(vec![
             Span::styled(format!(" {:<11}", "status"), dim()),
             Span::styled(clean(&t.status), status_style(&t.status)),
+            Span::styled(
+                match t.disabled_at {
+                    Some(at) if t.status == "disabled" => format!(" since {} UTC", stamp(at)),
+                    Some(at) => format!(" · also disabled since {} UTC", stamp(at)),
+                    None => String::new(),
+                },
+                status_style("disabled"),
+            ),
         ]),
         field("expires", when(t.expires_at, now, "never")),
         field(
@@ -62,6 +103,7 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Detail, now: DateTime<Utc>, session: 
         field("created", when(Some(t.created_at), now, "")),
         field("revoked at", when(t.revoked_at, now, "—")),
     ];
+    lines.extend(meta_lines(d, now));
     if d.loading {
         lines.push(Line::styled(" loading…", dim()));
     }

@@ -64,6 +64,16 @@ pub enum Request {
         id: Uuid,
         allowed: Option<Vec<String>>,
     },
+    /// `tokens.disable(id)` (true) or `tokens.enable(id)` (false).
+    SetDisabled {
+        id: Uuid,
+        disabled: bool,
+    },
+    /// `tokens.set_meta(id, meta)`: the JSON text as typed; None clears.
+    SetMeta {
+        id: Uuid,
+        meta: Option<String>,
+    },
     /// `tokens.find_leaked(text)`: the pasted text, wiped when the request
     /// is dropped.
     FindLeaked {
@@ -120,6 +130,16 @@ pub enum Reply {
         id: Uuid,
         result: Result<(), DbError>,
     },
+    /// False: it was already in that state.
+    DisabledSet {
+        id: Uuid,
+        disabled: bool,
+        result: Result<bool, DbError>,
+    },
+    MetaSet {
+        id: Uuid,
+        result: Result<(), DbError>,
+    },
     Leaks {
         gen: u64,
         result: Result<Vec<Leak>, DbError>,
@@ -156,6 +176,8 @@ impl Reply {
             | Reply::Rotated { result: Err(e), .. }
             | Reply::RateLimitSet { result: Err(e), .. }
             | Reply::AllowedIpsSet { result: Err(e), .. }
+            | Reply::DisabledSet { result: Err(e), .. }
+            | Reply::MetaSet { result: Err(e), .. }
             | Reply::Leaks { result: Err(e), .. } => Some(e),
             // A lost connection first: the worker must see it.
             Reply::RevokedForOwners { results } => {

@@ -102,6 +102,9 @@ pub struct Token {
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub status: String,
+    /// Since when `tokens.disable` holds it (None: not disabled). A revoked
+    /// or expired token may be disabled too; its status says the first.
+    pub disabled_at: Option<DateTime<Utc>>,
     /// Successful verifications in the last 24 hours.
     pub uses_24h: i64,
     /// None: no limit.
@@ -212,13 +215,15 @@ pub struct Leak {
 
 impl Leak {
     /// A live token found in the text, to revoke for its owner; None for
-    /// one that no longer verifies or is not one of ours.
+    /// one that is revoked, expired or not one of ours. A disabled token is
+    /// live: it is still a credential that anyone may enable again.
     pub fn revoke_target(&self) -> Option<RevokeTarget> {
         match (self.status.as_str(), self.token_id, &self.owner) {
-            ("active", Some(id), Some(owner)) => Some(RevokeTarget {
+            ("active" | "disabled", Some(id), Some(owner)) => Some(RevokeTarget {
                 id,
                 prefix: self.prefix.clone(),
                 owner: owner.clone(),
+                status: self.status.clone(),
             }),
             _ => None,
         }
@@ -231,6 +236,8 @@ pub struct RevokeTarget {
     pub id: Uuid,
     pub prefix: String,
     pub owner: String,
+    /// `active` or `disabled` when it was found.
+    pub status: String,
 }
 
 /// An entry of the scope catalogue (`tokens.scopes`).
@@ -259,8 +266,9 @@ impl Session {
         self.revoker || self.writer
     }
 
-    /// Rate limits and allowlists are set by tokens_writer, or by the owner
-    /// of a personal token through tokens_self_service (SPEC §3, §7).
+    /// Settings (rate limit, allowlist, meta, disable/enable) are changed by
+    /// tokens_writer, or by the owner of a personal token through
+    /// tokens_self_service (SPEC §3, §7).
     pub fn may_set_limits(&self, t: &Token) -> bool {
         self.writer || (self.self_service && t.kind == "personal" && t.owner == self.role)
     }

@@ -30,7 +30,7 @@ fn run<T>(
 /// reads without extra type support.
 const TOKEN_COLUMNS: &str =
     "id, prefix, name, kind, owner, scopes, expires_at, last_used_at, created_at, revoked_at, status,
-     uses_24h, rate_limit_requests,
+     disabled_at, uses_24h, rate_limit_requests,
      extract(epoch FROM rate_limit_per)::float8 AS rate_limit_per_seconds,
      allowed_ips::text[] AS allowed_ips";
 const MINTED_COLUMNS: &str = "token, id, prefix, name, kind, owner, scopes, expires_at, created_at";
@@ -49,6 +49,7 @@ fn token_row(row: &Row) -> Token {
         created_at: row.get("created_at"),
         revoked_at: row.get("revoked_at"),
         status: row.get("status"),
+        disabled_at: row.get("disabled_at"),
         uses_24h: row.get("uses_24h"),
         rate_limit: match (
             row.get::<_, Option<i32>>("rate_limit_requests"),
@@ -702,6 +703,30 @@ pub fn set_allowed_ips(client: &mut Client, id: Uuid, allowed: Option<&[String]>
         c.execute(
             "SELECT tokens.set_allowed_ips(id => $1, allowed => $2::text[]::cidr[])",
             &[&id, &allowed],
+        )
+    })?;
+    Ok(())
+}
+
+/// `tokens.disable` / `tokens.enable`: false when the token was already
+/// in that state (nothing written).
+pub fn set_disabled(client: &mut Client, id: Uuid, disabled: bool) -> Result<bool> {
+    let sql = if disabled {
+        "SELECT tokens.disable(id => $1)"
+    } else {
+        "SELECT tokens.enable(id => $1)"
+    };
+    let row = run(client, |c| c.query_one(sql, &[&id]))?;
+    Ok(row.get(0))
+}
+
+/// `tokens.set_meta`: the JSON goes as text and is cast by the server, so
+/// what the user typed is what the server checks; None clears.
+pub fn set_meta(client: &mut Client, id: Uuid, meta: Option<&str>) -> Result<()> {
+    run(client, |c| {
+        c.execute(
+            "SELECT tokens.set_meta(id => $1, meta => $2::text::jsonb)",
+            &[&id, &meta],
         )
     })?;
     Ok(())

@@ -199,6 +199,15 @@ fn handle(c: &mut Client, req: Request) -> Reply {
             id,
             result: queries::set_allowed_ips(c, id, allowed.as_deref()),
         },
+        Request::SetDisabled { id, disabled } => Reply::DisabledSet {
+            id,
+            disabled,
+            result: queries::set_disabled(c, id, disabled),
+        },
+        Request::SetMeta { id, meta } => Reply::MetaSet {
+            id,
+            result: queries::set_meta(c, id, meta.as_deref()),
+        },
         Request::FindLeaked { gen, text } => Reply::Leaks {
             gen,
             result: queries::find_leaked(c, &text),
@@ -236,6 +245,12 @@ fn fail(req: Request, e: DbError) -> Reply {
         Request::Rotate { id, .. } => Reply::Rotated { id, result: Err(e) },
         Request::SetRateLimit { id, .. } => Reply::RateLimitSet { id, result: Err(e) },
         Request::SetAllowedIps { id, .. } => Reply::AllowedIpsSet { id, result: Err(e) },
+        Request::SetDisabled { id, disabled } => Reply::DisabledSet {
+            id,
+            disabled,
+            result: Err(e),
+        },
+        Request::SetMeta { id, .. } => Reply::MetaSet { id, result: Err(e) },
         Request::FindLeaked { gen, .. } => Reply::Leaks {
             gen,
             result: Err(e),
@@ -286,6 +301,7 @@ mod tests {
                 id: uuid::Uuid::nil(),
                 prefix: "tbm_00000000".into(),
                 owner: "bob".into(),
+                status: "active".into(),
             }],
             reason: "leak".into(),
         };

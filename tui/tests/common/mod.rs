@@ -71,6 +71,7 @@ pub fn token(n: u128, name: &str, owner: &str, status: &str) -> Token {
             None
         },
         status: status.into(),
+        disabled_at: (status == "disabled").then(|| now() - Duration::hours(2)),
         uses_24h: if n == 1 { 1234 } else { 0 },
         rate_limit: (n == 1).then_some(RateLimit {
             requests: 100,
