@@ -628,6 +628,10 @@ fn paste_a_leak_and_revoke_every_live_token_for_its_owner() {
     let (a, a_id) = mint("leaked deploy bot", "group:alpha");
     let (b, b_id) = mint("leaked exporter", "group:beta");
     let (_, kept_id) = mint("not in the text", "group:alpha");
+    // a disabled token is still a credential (it could be enabled again)
+    db.admin()
+        .execute("SELECT tokens.disable($1::text::uuid)", &[&b_id])
+        .expect("disable b");
     // reader to check, revoker to revoke for the owners (not the owner of either)
     let role = db.login_role(&["tokens_reader", "tokens_revoker"]);
     let tmux = Tmux::start(&db, &role);
@@ -652,8 +656,10 @@ fn paste_a_leak_and_revoke_every_live_token_for_its_owner() {
         "the paste is not shown:\n{pasted}"
     );
     tmux.keys(&["C-s"]);
-    let found = tmux.wait_for("both tokens, active", |s| {
-        s.contains("Tokens found: 2 · 2 active") && s.contains(&a[..12]) && s.contains(&b[..12])
+    let found = tmux.wait_for("both tokens, one active, one disabled", |s| {
+        s.contains("Tokens found: 2 · 1 active · 1 disabled")
+            && s.contains(&a[..12])
+            && s.contains(&b[..12])
     });
     assert_eq!(plaintext_on(&found), None, "{found}");
     assert!(found.contains(&a_id) && found.contains(&b_id), "{found}");
@@ -666,7 +672,10 @@ fn paste_a_leak_and_revoke_every_live_token_for_its_owner() {
     let dialog = tmux.wait_for("the confirmation", |s| {
         s.contains("Revoke every live leaked token?")
     });
-    assert!(dialog.contains("2 active tokens"), "{dialog}");
+    assert!(
+        dialog.contains("2 live tokens (active or disabled)"),
+        "{dialog}"
+    );
     assert!(dialog.contains(&format!("db_role = {role}")), "{dialog}");
     tmux.keys(&["Enter"]);
     let done = tmux.wait_for("the summary and the new statuses", |s| {
@@ -772,4 +781,167 @@ fn paste_a_leak_and_revoke_every_live_token_for_its_owner() {
     ];
     expected.sort();
     assert_eq!(statuses, expected);
+}
+
+#[test]
+fn disable_enable_and_set_meta_from_the_console() {
+    let db = Cluster::shared().database();
+    let token: String = db
+        .admin()
+        .query_one("SELECT token FROM tokens.mint('e2e pausable bot')", &[])
+        .expect("mint")
+        .get(0);
+    let prefix = token[..12].to_owned();
+    let status = || -> String {
+        db.admin()
+            .query_one(
+                "SELECT status FROM tokens.tokens WHERE prefix = $1",
+                &[&prefix],
+            )
+            .expect("the token's row")
+            .get(0)
+    };
+    let audited = |action: &str, role: &str| -> i64 {
+        db.admin()
+            .query_one(
+                "SELECT count(*) FROM tokens.audit_log WHERE action = $1 AND db_role = $2",
+                &[&action, &role],
+            )
+            .expect("the audit rows")
+            .get(0)
+    };
+    let role = db.login_role(&["tokens_reader", "tokens_writer"]);
+    let tmux = Tmux::start(&db, &role);
+    tmux.wait_for("the list", |s| s.contains("e2e pausable bot"));
+
+    // disable from the list, after a confirmation that names the token
+    tmux.keys(&["d"]);
+    tmux.wait_for("the confirmation", |s| {
+        s.contains("Disable token?")
+            && s.contains(&format!("Disable {prefix} \"e2e pausable bot\""))
+            && s.contains("verify will answer `disabled`")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the notice and the list's status", |s| {
+        s.contains(&format!("disabled {prefix}"))
+            && s.lines()
+                .any(|l| l.contains(&prefix) && l.contains("disabled"))
+    });
+    assert_eq!(status(), "disabled");
+    assert_eq!(verify(&db, &token), (false, "disabled".to_owned()));
+    assert_eq!(audited("token.disable", &role), 1);
+
+    // the detail says since when; d there enables it again
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the detail pane", |s| {
+        s.contains("disabled since") && s.contains("token.disable")
+    });
+    tmux.keys(&["d"]);
+    tmux.wait_for("the enable confirmation", |s| s.contains("Enable token?"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("enabled", |s| {
+        s.contains(&format!("enabled {prefix}")) && s.contains("token.enable")
+    });
+    assert_eq!(status(), "active");
+    assert_eq!(verify(&db, &token), (true, "valid".to_owned()));
+    assert_eq!(audited("token.enable", &role), 1);
+
+    // meta: the form checks the JSON, then the server gets it
+    tmux.keys(&["M"]);
+    tmux.wait_for("the meta form", |s| s.contains(" Meta "));
+    tmux.text("[1]");
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("the form's own check", |s| s.contains("not an array"));
+    tmux.keys(&["C-u"]);
+    tmux.text("{\"plan\": \"pro\",");
+    tmux.keys(&["Enter"]);
+    tmux.text(" \"seats\": 5}");
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("the meta on the detail pane", |s| {
+        s.contains(&format!("meta of {prefix} set"))
+            && s.contains(r#"{"plan":"pro","seats":5}"#)
+            && s.contains("last set")
+    });
+    let meta: String = db
+        .admin()
+        .query_one("SELECT (tokens.verify($1)).meta::text", &[&token])
+        .expect("verify")
+        .get(0);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&meta).expect("json"),
+        serde_json::json!({"plan": "pro", "seats": 5})
+    );
+    assert_eq!(audited("token.meta", &role), 1);
+    let screen = tmux.screen();
+    assert!(plaintext_on(&screen).is_none(), "no plaintext on screen");
+
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", |s| s.contains("CONSOLE-EXITED 0"));
+
+    // the same through the subcommands
+    let dsn = format!(
+        "host={} port={} user={} dbname={}",
+        db.cluster.socket_dir.display(),
+        db.cluster.port,
+        role,
+        db.name
+    );
+    let cli = |args: &[&str], stdin: &str| -> (bool, String, String) {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tokens-console"))
+            .args(["--dsn", &dsn])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run tokens-console");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("output");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = cli(&["disable", &prefix, "--json"], "");
+    assert!(ok, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["disabled"], serde_json::json!(true), "{out}");
+    assert_eq!(verify(&db, &token), (false, "disabled".to_owned()));
+    let (ok, out, _) = cli(&["disable", &prefix], "");
+    assert!(ok && out.contains("already disabled"), "{out}");
+    let (ok, out, err) = cli(&["show", &prefix], "");
+    assert!(ok, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("disabled at") && l.contains("UTC")),
+        "{out}"
+    );
+    let (ok, out, err) = cli(&["enable", &prefix], "");
+    assert!(ok && out.starts_with("enabled "), "{out}{err}");
+    assert_eq!(verify(&db, &token), (true, "valid".to_owned()));
+    let (ok, _, err) = cli(&["set-meta", &prefix, "--json-file", "-"], "[1, 2]");
+    assert!(!ok && err.contains("not an array"), "{err}");
+    let (ok, _, err) = cli(
+        &["set-meta", &prefix, "--json-file", "-", "--json"],
+        &format!("{{\"blob\": \"{}\"}}", "x".repeat(5000)),
+    );
+    assert!(
+        !ok && err.contains("22023"),
+        "the server's size check: {err}"
+    );
+    let (ok, out, err) = cli(&["set-meta", &prefix, "--json-file", "-"], "");
+    assert!(ok && out.contains("cleared"), "{out}{err}");
+    let cleared: Option<String> = db
+        .admin()
+        .query_one("SELECT (tokens.verify($1)).meta::text", &[&token])
+        .expect("verify")
+        .get(0);
+    assert_eq!(cleared, None);
 }
