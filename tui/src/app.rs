@@ -324,33 +324,35 @@ impl MetaForm {
     /// The call this form describes, or why the text is not a JSON object.
     /// The text goes to the server as typed (it casts it to jsonb).
     pub fn request(&self) -> Result<Request, String> {
-        let text = self.text.trim();
-        if text.is_empty() {
-            return Ok(Request::SetMeta {
-                id: self.token.id,
-                meta: None,
-            });
-        }
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            format!("not valid JSON: {e} (a JSON object like {{\"plan\": \"pro\"}}; empty clears the meta)")
-        })?;
-        let kind = match &value {
-            serde_json::Value::Object(_) => {
-                return Ok(Request::SetMeta {
-                    id: self.token.id,
-                    meta: Some(text.to_owned()),
-                })
-            }
-            serde_json::Value::Array(_) => "an array",
-            serde_json::Value::String(_) => "a string",
-            serde_json::Value::Number(_) => "a number",
-            serde_json::Value::Bool(_) => "a boolean",
-            serde_json::Value::Null => "null",
-        };
-        Err(format!(
-            "meta must be a JSON object like {{\"plan\": \"pro\"}}, not {kind} (empty clears the meta)"
-        ))
+        Ok(Request::SetMeta {
+            id: self.token.id,
+            meta: meta_json(&self.text)?,
+        })
     }
+}
+
+/// Meta as typed: None when empty (no meta, or clear it), the text itself
+/// when it parses as a JSON object, else what is wrong with it. The size
+/// limit (4096 bytes of the server's jsonb text) is the server's to check.
+pub fn meta_json(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        format!("not valid JSON: {e} (a JSON object like {{\"plan\": \"pro\"}}; empty = no meta)")
+    })?;
+    let kind = match &value {
+        serde_json::Value::Object(_) => return Ok(Some(text.to_owned())),
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Null => "null",
+    };
+    Err(format!(
+        "meta must be a JSON object like {{\"plan\": \"pro\"}}, not {kind} (empty = no meta)"
+    ))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -422,6 +424,8 @@ pub enum FormField {
     Scopes,
     Expiry,
     Custom,
+    /// Optional: a JSON object verify returns.
+    Meta,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -437,6 +441,8 @@ pub struct CreateForm {
     pub scope_cursor: usize,
     pub expiry: usize,
     pub custom: String,
+    /// JSON object, one line; empty = no meta.
+    pub meta: String,
     pub error: Option<DbError>,
     pub busy: bool,
 }
@@ -453,6 +459,7 @@ impl CreateForm {
         if EXPIRY_PRESETS[self.expiry] == "custom" {
             f.push(FormField::Custom);
         }
+        f.push(FormField::Meta);
         f
     }
 
@@ -462,12 +469,14 @@ impl CreateForm {
             FormField::Owner => Some(&mut self.owner),
             FormField::Scopes if self.picked.is_empty() => Some(&mut self.scopes_text),
             FormField::Custom => Some(&mut self.custom),
+            FormField::Meta => Some(&mut self.meta),
             _ => None,
         }
     }
 
-    /// The mint call this form describes.
-    pub fn request(&self, catalogue: &[ScopeEntry]) -> MintRequest {
+    /// The mint call this form describes, or why its meta is not a JSON object.
+    pub fn request(&self, catalogue: &[ScopeEntry]) -> Result<MintRequest, String> {
+        let meta = meta_json(&self.meta)?;
         let scopes = if self.picked.is_empty() {
             let list: Vec<String> = self
                 .scopes_text
@@ -502,13 +511,14 @@ impl CreateForm {
         let owner = Some(self.owner.trim())
             .filter(|o| !o.is_empty())
             .map(str::to_owned);
-        MintRequest {
+        Ok(MintRequest {
             name: self.name.clone(),
             kind: if self.personal { "personal" } else { "service" }.to_owned(),
             owner,
             scopes,
             expiry,
-        }
+            meta,
+        })
     }
 }
 
@@ -1469,6 +1479,7 @@ impl App {
             scope_cursor: 0,
             expiry: 2,
             custom: String::new(),
+            meta: String::new(),
             error: None,
             busy: false,
         }));
@@ -1778,12 +1789,17 @@ impl App {
                             t.pop();
                         }
                     }
-                    Action::Submit => {
-                        f.busy = true;
-                        f.error = None;
-                        let req = f.request(&self.scopes);
-                        return (Some(Modal::Create(f)), vec![Effect::Db(Request::Mint(req))]);
-                    }
+                    Action::Submit => match f.request(&self.scopes) {
+                        Ok(req) => {
+                            f.busy = true;
+                            f.error = None;
+                            return (Some(Modal::Create(f)), vec![Effect::Db(Request::Mint(req))]);
+                        }
+                        Err(why) => {
+                            f.field = FormField::Meta;
+                            f.error = Some(DbError::Client(why));
+                        }
+                    },
                     _ => {}
                 }
                 (Some(Modal::Create(f)), vec![])
@@ -2223,6 +2239,8 @@ fn field_of_error(e: &DbError) -> Option<FormField> {
     let m = message.to_lowercase();
     if sqlstate.starts_with("22007") || sqlstate.starts_with("22008") || m.contains("expir") {
         Some(FormField::Expiry)
+    } else if m.contains("meta") {
+        Some(FormField::Meta)
     } else if m.contains("scope") {
         Some(FormField::Scopes)
     } else if m.contains("owner") {

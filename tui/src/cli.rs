@@ -160,6 +160,9 @@ pub struct MintArgs {
     /// never, 7d, 30d, 90d, 12h, or a time the server parses (2026-06-30).
     #[arg(long, default_value = "never")]
     pub expires: String,
+    /// A JSON object verify returns with the token, e.g. '{"plan": "pro"}'.
+    #[arg(long)]
+    pub meta: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -296,6 +299,10 @@ pub fn run(client: &mut Client, command: Command) -> Result<(), (DbError, bool)>
                     Some(a.scopes)
                 },
                 expiry: parse_expiry(&a.expires),
+                meta: match a.meta.as_deref().map(crate::app::meta_json).transpose() {
+                    Ok(m) => m.flatten(),
+                    Err(why) => return Err((DbError::Client(why), json)),
+                },
             };
             queries::mint(client, &req)
                 .and_then(|m| minted_out(&m, json))

@@ -944,4 +944,26 @@ fn disable_enable_and_set_meta_from_the_console() {
         .expect("verify")
         .get(0);
     assert_eq!(cleared, None);
+
+    // mint --meta: checked before it is sent, then returned by verify
+    let (ok, _, err) = cli(&["mint", "--name", "with meta", "--meta", "[1]"], "");
+    assert!(!ok && err.contains("not an array"), "{err}");
+    let (ok, out, _) = cli(
+        &[
+            "mint",
+            "--name",
+            "with meta",
+            "--meta",
+            r#"{"plan": "team"}"#,
+        ],
+        "",
+    );
+    assert!(ok, "mint --meta failed");
+    let minted = out.trim();
+    let meta: String = db
+        .admin()
+        .query_one("SELECT (tokens.verify($1)).meta::text", &[&minted])
+        .expect("verify")
+        .get(0);
+    assert_eq!(meta, r#"{"plan": "team"}"#);
 }

@@ -1497,3 +1497,58 @@ fn revoke_every_live_one_takes_disabled_tokens_too() {
         "{screen}"
     );
 }
+
+#[test]
+fn the_create_form_takes_an_optional_meta_object() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "exporter");
+    for _ in 0..5 {
+        key(&mut app, KeyCode::Tab);
+    }
+    assert!(
+        matches!(&app.modal, Some(Modal::Create(f)) if f.field == tokens_console::app::FormField::Meta)
+    );
+    type_text(&mut app, "[\"pro\"]");
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(fx.is_empty(), "not an object: nothing sent");
+    match &app.modal {
+        Some(Modal::Create(f)) => {
+            assert!(!f.busy);
+            assert!(
+                matches!(&f.error, Some(DbError::Client(m)) if m.contains("not an array")),
+                "{:?}",
+                f.error
+            );
+            assert_eq!(f.name, "exporter", "nothing typed is lost");
+        }
+        other => panic!("the form stays open, got {other:?}"),
+    }
+    for _ in 0..7 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "{\"plan\": \"pro\"}");
+    let fx = key(&mut app, KeyCode::Enter);
+    match requests(&fx).first() {
+        Some(Request::Mint(m)) => {
+            assert_eq!(m.name, "exporter");
+            assert_eq!(m.meta.as_deref(), Some("{\"plan\": \"pro\"}"));
+        }
+        other => panic!("expected a mint, got {other:?}"),
+    }
+    // a server refusal about meta puts the cursor on it
+    app.update(Action::Db(Reply::Minted(Err(DbError::Server {
+        sqlstate: "22023".into(),
+        message: "meta is too big: 5000 bytes, at most 4096".into(),
+        hint: None,
+    }))));
+    assert!(
+        matches!(&app.modal, Some(Modal::Create(f)) if f.field == tokens_console::app::FormField::Meta)
+    );
+    // without meta, none is sent
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "plain");
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(matches!(requests(&fx).first(), Some(Request::Mint(m)) if m.meta.is_none()));
+}

@@ -135,8 +135,24 @@ pub fn draw(
             ),
         ]));
     }
+    lines.push(Line::from(vec![
+        label(FormField::Meta, "meta"),
+        input(
+            FormField::Meta,
+            &form.meta,
+            "optional JSON object verify returns, e.g. {\"plan\": \"pro\"}",
+        ),
+    ]));
     lines.push(Line::raw(""));
-    if let Some(e) = &form.error {
+    if let Some(e @ crate::db::error::DbError::Client(_)) = &form.error {
+        lines.push(Line::styled(
+            "Not sent:",
+            Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+        for l in crate::text::wrap(&clean(&e.to_string()), 80) {
+            lines.push(Line::styled(l, Style::default().fg(Color::Red)));
+        }
+    } else if let Some(e) = &form.error {
         lines.push(Line::styled(
             "The server refused this token:",
             Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),

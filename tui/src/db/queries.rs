@@ -569,6 +569,8 @@ pub struct MintRequest {
     /// None: full access.
     pub scopes: Option<Vec<String>>,
     pub expiry: Expiry,
+    /// A JSON object as text (the server casts it); None: no meta.
+    pub meta: Option<String>,
 }
 
 pub fn mint(client: &mut Client, m: &MintRequest) -> Result<Minted> {
@@ -580,10 +582,13 @@ pub fn mint(client: &mut Client, m: &MintRequest) -> Result<Minted> {
     let sql = format!(
         "SELECT {MINTED_COLUMNS} FROM tokens.mint(name => $1, scopes => $2,
                 expires_at => COALESCE($3::text::timestamptz, now() + $4::text::interval),
-                kind => $5, owner => $6)"
+                kind => $5, owner => $6, meta => $7::text::jsonb)"
     );
     let row = run(client, |c| {
-        c.query_one(&sql, &[&m.name, &m.scopes, &at, &within, &m.kind, &m.owner])
+        c.query_one(
+            &sql,
+            &[&m.name, &m.scopes, &at, &within, &m.kind, &m.owner, &m.meta],
+        )
     })?;
     Ok(minted(&row))
 }
