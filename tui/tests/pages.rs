@@ -105,3 +105,54 @@ fn pages_cover_every_token_once_in_every_order() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn the_disabled_status_filter_reads_the_view() {
+    let db = Cluster::shared().database();
+    let mut admin = db.admin();
+    admin
+        .batch_execute(
+            "SELECT tokens.mint('on ' || g) FROM generate_series(1, 3) g;
+             SELECT tokens.disable(id) FROM tokens.tokens WHERE name IN ('on 1', 'on 3');
+             SELECT tokens.revoke(id, actor => owner) FROM tokens.tokens WHERE name = 'on 3';",
+        )
+        .expect("seed");
+    let role = db.login_role(&["tokens_reader"]);
+    let mut client = db.connect(&role);
+    let filter = |status: &str| TokenFilter {
+        status: Some(status.to_owned()),
+        ..TokenFilter::default()
+    };
+    let page = |client: &mut postgres::Client, status: &str| {
+        queries::token_page(
+            client,
+            &PageQuery {
+                filter: filter(status),
+                sort: SortColumn::Name,
+                descending: false,
+                cursor: None,
+                direction: Direction::Forward,
+                inclusive: false,
+                limit: 10,
+            },
+        )
+        .expect("a page")
+    };
+    let disabled = page(&mut client, "disabled");
+    let names: Vec<&str> = disabled.rows.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["on 1"], "revoked comes first: 'on 3' is revoked");
+    assert!(disabled.rows[0].disabled_at.is_some());
+    assert_eq!(
+        queries::token_count(&mut client, &filter("disabled")).expect("count"),
+        1
+    );
+    let revoked = page(&mut client, "revoked");
+    assert_eq!(revoked.rows.len(), 1);
+    assert!(
+        revoked.rows[0].disabled_at.is_some(),
+        "disabled_at is kept under a revoke"
+    );
+    let active = page(&mut client, "active");
+    assert_eq!(active.rows.len(), 1);
+    assert_eq!(active.rows[0].disabled_at, None);
+}
