@@ -21,6 +21,15 @@ fn meta_from_mint_and_set_meta_comes_back_from_verify() {
     .unwrap();
     let v = verify(&mut plain, Some(&m.token));
     assert_eq!(v.meta, Some(json!({"plan": "pro", "tenant": 42})));
+    let created = audit_of(&mut app, m.id)
+        .into_iter()
+        .find(|r| r.0 == "token.create")
+        .unwrap();
+    assert_eq!(
+        created.3.unwrap()["meta"],
+        json!({"plan": "pro", "tenant": 42}),
+        "the create event records it"
+    );
     let mut tx = plain.transaction().unwrap();
     let meta: Option<serde_json::Value> = tx
         .query_one("SELECT (tokens.authenticate($1)).meta", &[&m.token])

@@ -161,12 +161,16 @@ pub struct Detail {
 }
 
 impl Detail {
-    /// The newest `token.meta` event of the loaded history: the only way a
-    /// reader sees a token's meta (the view has no meta; verify needs the
-    /// plaintext). None when the history has none (meta given to mint is
-    /// not audited as such) or could not be read.
+    /// The newest event that set the token's meta — a `token.meta`, or the
+    /// `token.create` of a token minted (or rotated) with meta: the only way
+    /// a reader sees a token's meta (the view has no meta; verify needs the
+    /// plaintext). None when the history has none or could not be read.
     pub fn meta_event(&self) -> Option<&AuditEvent> {
-        self.history.iter().find(|e| e.action == "token.meta")
+        self.history.iter().find(|e| {
+            e.action == "token.meta"
+                || (e.action == "token.create"
+                    && e.meta.as_ref().is_some_and(|m| m.get("meta").is_some()))
+        })
     }
 
     /// The meta the last `token.meta` event set: Some(None) when it cleared it.

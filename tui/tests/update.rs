@@ -1411,7 +1411,7 @@ fn the_detail_shows_the_last_meta_set_or_cleared_or_says_it_is_unknown() {
     let mut app = app_with(sample_tokens());
     open_detail(&mut app);
     let screen = format!("{}", render(&app));
-    assert!(screen.contains("not set since minting"), "{screen}");
+    assert!(screen.contains("meta       none"), "{screen}");
     key(&mut app, KeyCode::Char('M'));
     assert!(matches!(&app.modal, Some(Modal::Meta(f)) if f.text.is_empty()));
     key(&mut app, KeyCode::Esc);
@@ -1432,6 +1432,32 @@ fn the_detail_shows_the_last_meta_set_or_cleared_or_says_it_is_unknown() {
     let screen = format!("{}", render(&app));
     assert!(screen.contains("meta       none"), "{screen}");
     assert!(screen.contains("cleared 6m ago by alice"), "{screen}");
+
+    // A token minted (or rotated) with meta: its create event carries it.
+    let mut created = meta_event(
+        1,
+        serde_json::json!({"name": "x", "meta": {"plan": "gold"}}),
+    );
+    created.action = "token.create".into();
+    app.update(Action::Db(Reply::Detail {
+        id: t.id,
+        result: Ok((Some(t.clone()), vec![created.clone()])),
+    }));
+    let d = app.detail.as_ref().expect("the detail pane");
+    assert_eq!(
+        d.last_meta(),
+        Some(Some(&serde_json::json!({"plan": "gold"})))
+    );
+    // A create event without meta sets none.
+    created.meta = Some(serde_json::json!({"name": "x"}));
+    app.update(Action::Db(Reply::Detail {
+        id: t.id,
+        result: Ok((Some(t.clone()), vec![created])),
+    }));
+    assert_eq!(
+        app.detail.as_ref().expect("the detail pane").meta_event(),
+        None
+    );
 
     // without tokens_reader the history (and so the meta) is not readable
     app.update(Action::Db(Reply::Detail {

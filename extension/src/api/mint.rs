@@ -76,6 +76,22 @@ fn mint_with(
     minted_row(&plaintext, &token).or_raise()
 }
 
+/// The create event's meta with the token's own meta added as `"meta"`,
+/// spliced in as jsonb's text so that it is recorded exactly (a JSON parser
+/// would round big numbers).
+fn with_token_meta(event: Option<String>, token_meta: Option<&str>) -> Option<String> {
+    match (event, token_meta) {
+        (Some(mut text), Some(m)) if text.ends_with('}') && text.len() > 2 => {
+            text.pop();
+            text.push_str(", \"meta\": ");
+            text.push_str(m);
+            text.push('}');
+            Some(text)
+        }
+        (event, _) => event,
+    }
+}
+
 /// A validated mint request.
 pub struct Request {
     pub name: String,
@@ -182,7 +198,7 @@ pub fn store_new(
             db_role: &caller.name,
             action: "token.create",
             target: token_target(id),
-            meta: audit::meta(meta),
+            meta: with_token_meta(audit::meta(meta), request.meta.as_deref()),
             at: created_at,
         },
     )?;

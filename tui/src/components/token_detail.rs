@@ -31,8 +31,8 @@ fn meta_lines(d: &Detail, now: DateTime<Utc>) -> Vec<Line<'static>> {
         ),
         (None, None) if d.loading => (Span::styled("…", dim()), String::new()),
         (None, None) => (
-            // Meta given to mint is not audited as such: only verify shows it.
-            Span::styled("not set since minting", dim()),
+            // Neither minted with meta nor given any since.
+            Span::styled("none", dim()),
             String::new(),
         ),
         (None, Some(e)) => {
