@@ -32,8 +32,36 @@ pub struct StoredToken {
     pub rate_limit: Option<RateLimit>,
     /// Suspended by tokens.disable (status `disabled`).
     pub disabled: bool,
-    /// Application data (a JSON object, as jsonb's text), returned by verify.
-    pub meta: Option<String>,
+    /// Application data (a JSON object), returned by verify.
+    pub meta: Option<Meta>,
+}
+
+/// A token's meta as it was read: jsonb's text from SQL, or (on verify's
+/// index probe) the jsonb value itself, copied out of the page, so that a
+/// verification hands it on without printing and parsing it again.
+#[derive(Debug, Clone)]
+pub enum Meta {
+    Text(String),
+    Jsonb(pg_sys::Datum),
+}
+
+impl Meta {
+    /// The value as a jsonb datum for a result row.
+    pub fn datum(&self) -> Result<pg_sys::Datum> {
+        match self {
+            Meta::Text(text) => crate::row::jsonb(text),
+            Meta::Jsonb(datum) => Ok(*datum),
+        }
+    }
+
+    /// The value as jsonb's text (to store it again, e.g. on a rotation).
+    pub fn text(&self) -> String {
+        match self {
+            Meta::Text(text) => text.clone(),
+            // SAFETY: a datum copied from a jsonb column.
+            Meta::Jsonb(datum) => unsafe { jsonb_text(*datum) },
+        }
+    }
 }
 
 /// A token about to be stored.
@@ -103,7 +131,7 @@ fn stored_token(row: &SpiHeapTupleData<'_>) -> Result<StoredToken> {
             _ => None,
         },
         disabled: column::<bool>(row, "disabled")?.unwrap_or(false),
-        meta: column(row, "meta")?,
+        meta: column::<String>(row, "meta")?.map(Meta::Text),
     })
 }
 
@@ -294,7 +322,10 @@ unsafe fn deformed_token(values: &[pg_sys::Datum], nulls: &[bool]) -> Result<Sto
         disabled: values.get(13).is_some() && !nulls[13],
         // Column 15, meta (jsonb), arrived with 0.3.0 too.
         meta: match values.get(14) {
-            Some(&d) if !nulls[14] => Some(jsonb_text(d)),
+            Some(&d) if !nulls[14] => {
+                let copy = pg_sys::pg_detoast_datum_copy(d.cast_mut_ptr());
+                Some(Meta::Jsonb(pg_sys::Datum::from(copy)))
+            }
             _ => None,
         },
     })

@@ -295,19 +295,19 @@ pub struct AllowlistForm {
 impl AllowlistForm {
     /// The entries typed; None (clear) when there are none.
     pub fn entries(&self) -> Option<Vec<String>> {
-        let list: Vec<String> = self
-            .text
-            .split([',', ' '])
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-        if list.is_empty() {
-            None
-        } else {
-            Some(list)
-        }
+        typed_list(&self.text)
     }
+}
+
+/// Items typed separated by commas or spaces; None when there are none.
+fn typed_list(text: &str) -> Option<Vec<String>> {
+    let list: Vec<String> = text
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (!list.is_empty()).then_some(list)
 }
 
 /// `tokens.set_meta` for one token: a JSON object typed over several
@@ -482,18 +482,7 @@ impl CreateForm {
     pub fn request(&self, catalogue: &[ScopeEntry]) -> Result<MintRequest, String> {
         let meta = meta_json(&self.meta)?;
         let scopes = if self.picked.is_empty() {
-            let list: Vec<String> = self
-                .scopes_text
-                .split([',', ' '])
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect();
-            if list.is_empty() {
-                None
-            } else {
-                Some(list)
-            }
+            typed_list(&self.scopes_text)
         } else {
             let list: Vec<String> = catalogue
                 .iter()

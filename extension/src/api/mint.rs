@@ -12,7 +12,7 @@ use super::{clock, minted_row, now, text_list, timestamp_arg};
 use crate::audit::{self, token_target, Event};
 use crate::error::{OrRaise, Result};
 use crate::privilege::{AsOwner, Caller, WRITER};
-use crate::store::{self, NewToken, StoredToken};
+use crate::store::{self, Meta, NewToken, StoredToken};
 
 /// `tokens.mint` of the 0.1.0 and 0.2.0 schemas (no meta argument), kept
 /// for databases not yet upgraded.
@@ -215,6 +215,6 @@ pub fn store_new(
         allowed_ips: request.allowed_ips.clone(),
         rate_limit: request.rate_limit,
         disabled: request.disabled,
-        meta: request.meta.clone(),
+        meta: request.meta.clone().map(Meta::Text),
     })
 }

@@ -14,7 +14,7 @@ use super::{clock, minted_row};
 use crate::audit::{self, token_target, Event};
 use crate::error::{OrRaise, Result};
 use crate::privilege::{AsOwner, Caller, WRITER};
-use crate::store;
+use crate::store::{self, Meta};
 
 #[pg_extern(sql = false)]
 fn rotate(
@@ -60,7 +60,7 @@ fn rotate(
                 allowed_ips: old.allowed_ips.clone(),
                 rate_limit: old.rate_limit,
                 disabled: old.disabled,
-                meta: old.meta.clone(),
+                meta: old.meta.as_ref().map(Meta::text),
             };
             let plaintext = Plaintext::generate()?;
             let new = store_new(client, &caller, &plaintext, &request, Some((id, &actor)))?;

@@ -13,7 +13,7 @@ use pgrx::Uuid;
 use super::now;
 use crate::error::{OrRaise, Result};
 use crate::row::{self, value, Composite};
-use crate::store::{self, timestamp, StoredToken};
+use crate::store::{self, timestamp, Meta, StoredToken};
 use crate::usage;
 
 /// What verification concluded. Only `Valid` carries the token's fields.
@@ -126,7 +126,7 @@ pub fn verification_row(verdict: &Verdict) -> Result<Composite> {
             value(t.name.as_str()),
             value(t.scopes.clone()),
             value(t.expires_at.map(timestamp).transpose()?),
-            t.meta.as_deref().map(row::jsonb).transpose()?,
+            t.meta.as_ref().map(Meta::datum).transpose()?,
         ],
     };
     row::build(c"verification", head.into_iter().chain(rest).collect())
