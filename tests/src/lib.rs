@@ -377,6 +377,30 @@ impl Db<'_> {
         (role, client)
     }
 
+    /// `pg_dump -Fc` of this database restored with `pg_restore` into a new
+    /// database of the same cluster; returns the new database's name.
+    pub fn dump_and_restore(&self) -> String {
+        let dump = std::env::temp_dir().join(format!("{}.dump", unique("pg_tokens")));
+        let mut pg_dump = self.cluster.client_tool("pg_dump");
+        pg_dump
+            .args(["-U", "postgres", "-Fc", "-f"])
+            .arg(&dump)
+            .arg(&self.name);
+        run(pg_dump);
+        let restored = unique("restored");
+        self.cluster
+            .connect("postgres", "postgres")
+            .batch_execute(&format!("CREATE DATABASE {restored}"))
+            .expect("create the restore target");
+        let mut pg_restore = self.cluster.client_tool("pg_restore");
+        pg_restore
+            .args(["-U", "postgres", "--exit-on-error", "-d", &restored])
+            .arg(&dump);
+        run(pg_restore);
+        let _ = std::fs::remove_file(&dump);
+        restored
+    }
+
     /// Rows in the token table and the audit log: what "nothing written" is
     /// measured by.
     pub fn counts(&self) -> (i64, i64) {

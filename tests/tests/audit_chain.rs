@@ -3,7 +3,7 @@
 //! behind the append-only guard is reported, also after dump and restore.
 
 use pg_tokens_tests::sql::{mint, try_revoke};
-use pg_tokens_tests::{run, sqlstate, unique, Cluster};
+use pg_tokens_tests::{sqlstate, Cluster};
 
 const APP: &[&str] = &["tokens_writer", "tokens_revoker", "tokens_reader"];
 
@@ -57,23 +57,7 @@ fn an_edit_or_a_deletion_behind_the_guard_is_reported() {
 
     // Dumped and restored, the break is still reported (ids and hashes are
     // restored as they were, never recomputed).
-    let dump = std::env::temp_dir().join(format!("{}.dump", unique("chain")));
-    let mut pg_dump = cluster.client_tool("pg_dump");
-    pg_dump
-        .args(["-U", "postgres", "-Fc", "-f"])
-        .arg(&dump)
-        .arg(&db.name);
-    run(pg_dump);
-    let restored = unique("restored");
-    admin
-        .batch_execute(&format!("CREATE DATABASE {restored}"))
-        .unwrap();
-    let mut pg_restore = cluster.client_tool("pg_restore");
-    pg_restore
-        .args(["-U", "postgres", "--exit-on-error", "-d", &restored])
-        .arg(&dump);
-    run(pg_restore);
-    let _ = std::fs::remove_file(&dump);
+    let restored = db.dump_and_restore();
     let mut copy = cluster.connect("postgres", &restored);
     assert_eq!(broken(&mut copy), Some(4), "reported after the restore too");
     drop(copy);

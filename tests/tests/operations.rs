@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use pg_tokens_tests::sql::{mint, try_mint, try_revoke, try_rotate, verify};
-use pg_tokens_tests::{run, unique, Cluster};
+use pg_tokens_tests::Cluster;
 
 fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir)
@@ -154,25 +154,7 @@ fn dump_and_restore_keep_tokens_statuses_and_the_audit_log_row_for_row() {
         .get(0)
     });
 
-    let dump = std::env::temp_dir().join(format!("{}.dump", unique("pg_tokens")));
-    let mut pg_dump = cluster.client_tool("pg_dump");
-    pg_dump
-        .args(["-U", "postgres", "-Fc", "-f"])
-        .arg(&dump)
-        .arg(&db.name);
-    run(pg_dump);
-
-    let restored = unique("restored");
-    cluster
-        .connect("postgres", "postgres")
-        .batch_execute(&format!("CREATE DATABASE {restored}"))
-        .unwrap();
-    let mut pg_restore = cluster.client_tool("pg_restore");
-    pg_restore
-        .args(["-U", "postgres", "--exit-on-error", "-d", &restored])
-        .arg(&dump);
-    run(pg_restore);
-    let _ = std::fs::remove_file(&dump);
+    let restored = db.dump_and_restore();
 
     let mut before = db.admin();
     let mut after = cluster.connect("postgres", &restored);
