@@ -31,6 +31,11 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/pg_tokens--0.2.0--0.3.0.sql",
     name = "v0_3_0",
+    requires = ["v0_2_0"]
+);
+extension_sql_file!(
+    "../sql/pg_tokens--0.3.0--0.4.0.sql",
+    name = "v0_4_0",
     finalize
 );
 

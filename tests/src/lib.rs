@@ -194,6 +194,48 @@ impl Cluster {
         let _ = stop.output();
     }
 
+    /// `kill -9` of the postmaster, as a power cut would leave it: no
+    /// shutdown checkpoint, no exit hooks. Its children notice the death and
+    /// exit; `restart_after_crash` then starts the cluster again (crash
+    /// recovery), waiting until the old shared memory is released.
+    pub fn kill_postmaster(&self) {
+        let pid_file = std::fs::read_to_string(self.data.join("postmaster.pid"))
+            .expect("postmaster.pid of a running cluster");
+        let pid = pid_file
+            .lines()
+            .next()
+            .expect("the postmaster's pid")
+            .trim();
+        run({
+            let mut kill = Command::new("kill");
+            kill.args(["-9", pid]);
+            kill
+        });
+    }
+
+    /// Start a cluster whose postmaster was killed: retried until the killed
+    /// postmaster's children have exited (at most 60 s).
+    pub fn restart_after_crash(&self) {
+        for _ in 0..120 {
+            let mut start = as_cluster_user(&pg_bin().join("pg_ctl"));
+            start
+                .args(["start", "-w", "-t", "60", "-D"])
+                .arg(&self.data)
+                .arg("-l")
+                .arg(self.log_file())
+                .arg("-o")
+                .arg(format!("-p {} -k {}", self.port, self.socket_dir.display()));
+            if start.output().map(|o| o.status.success()).unwrap_or(false) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        panic!(
+            "the cluster in {} did not restart after the crash",
+            self.data.display()
+        );
+    }
+
     pub fn log_file(&self) -> PathBuf {
         self.dir.join("server.log")
     }

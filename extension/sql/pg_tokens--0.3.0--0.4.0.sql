@@ -1,0 +1,1 @@
+-- pg_tokens 0.3.0 -> 0.4.0: usage-capped tokens.
