@@ -12,6 +12,7 @@ pub mod validate;
 pub use error::{Error, SqlState};
 pub use format::{display_prefix, hash, parse, Plaintext, TokenHash, WellFormed};
 pub mod allowlist;
+pub mod credits;
 pub mod leak;
 pub mod status;
 pub mod time;

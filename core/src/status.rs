@@ -16,6 +16,9 @@ pub enum Status {
     /// Refused by the token's rate limit (decided by verify from shared
     /// memory, never stored).
     RateLimited,
+    /// A usage-capped token with no credit left in its period (decided by
+    /// verify, after every other check).
+    UsageExceeded,
 }
 
 impl Status {
@@ -28,6 +31,7 @@ impl Status {
             Status::IpDenied => "ip_denied",
             Status::Forbidden => "forbidden",
             Status::RateLimited => "rate_limited",
+            Status::UsageExceeded => "usage_exceeded",
         }
     }
 }

@@ -6,6 +6,7 @@ use pgrx::prelude::*;
 
 mod api;
 mod audit;
+mod credits;
 mod error;
 mod flush;
 mod gucs;

@@ -53,6 +53,28 @@ struct State {
     window: RateWindow,
     /// The window's length when it was last used (to know when it is over).
     window_per: i64,
+    /// Credits leased for a usage-capped token, spent one per success.
+    lease: Lease,
+}
+
+/// Credits of a pool leased to this server (made durable in the pool before
+/// the first is spent): `credits` left of the grant for `period`, spendable
+/// until `until`. `size` and `granted_at` pace the next lease.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub pool: i64,
+    pub period: i64,
+    pub until: i64,
+    pub credits: i64,
+    pub size: i64,
+    pub granted_at: i64,
+}
+
+impl Lease {
+    pub fn spendable(&self, pool: i64, now: i64) -> bool {
+        self.pool == pool && self.credits > 0 && now < self.until
+    }
 }
 
 #[repr(C)]
@@ -65,6 +87,9 @@ struct Entry {
 #[repr(C)]
 struct Shared {
     lock: *mut pg_sys::LWLock,
+    /// Taken exclusively to lease credits: one lease at a time, so a pool's
+    /// leased counter is read and written by one process at a time.
+    lease_lock: *mut pg_sys::LWLock,
     /// Uses that found no room in the table (counted, then logged by the flush).
     dropped: AtomicU64,
     /// When an eviction pass last ran: at most one per second.
@@ -113,7 +138,7 @@ unsafe extern "C-unwind" fn request() {
     }
     let table = pg_sys::hash_estimate_size(capacity() as _, std::mem::size_of::<Entry>());
     pg_sys::RequestAddinShmemSpace(shared_size() + table);
-    pg_sys::RequestNamedLWLockTranche(TRANCHE.as_ptr(), 1);
+    pg_sys::RequestNamedLWLockTranche(TRANCHE.as_ptr(), 2);
 }
 
 #[pgrx::pg_guard]
@@ -127,10 +152,12 @@ unsafe extern "C-unwind" fn startup() {
     let mut found = false;
     SHARED = pg_sys::ShmemInitStruct(c"pg_tokens".as_ptr(), shared_size(), &mut found).cast();
     if !found {
+        let locks = pg_sys::GetNamedLWLockTranche(TRANCHE.as_ptr());
         ptr::write(
             SHARED,
             Shared {
-                lock: ptr::addr_of_mut!((*pg_sys::GetNamedLWLockTranche(TRANCHE.as_ptr())).lock),
+                lock: ptr::addr_of_mut!((*locks).lock),
+                lease_lock: ptr::addr_of_mut!((*locks.add(1)).lock),
                 dropped: AtomicU64::new(0),
                 last_eviction: AtomicI64::new(0),
                 flushing_pid: AtomicI32::new(0),
@@ -165,28 +192,66 @@ pub enum Use {
     /// A refusal of the token (revoked, expired, ip_denied, …).
     Denied,
     /// A verification that passed every other check; with a rate limit it
-    /// still needs a slot in the window.
-    Valid(Option<RateLimit>),
+    /// still needs a slot in the window, and with a cap (its credit pool)
+    /// a credit of this server's lease.
+    Valid {
+        limit: Option<RateLimit>,
+        pool: Option<i64>,
+    },
 }
 
-/// Records a verification of `token` in database `db` at `now`. Returns
-/// whether a `Valid` use was admitted by its rate limit (always true for
-/// no limit), or None when the table had no room for the token (the use is
-/// not counted). `count` is false on a standby: only the rate window is kept.
-pub fn record(key: Key, what: Use, now: i64, count: bool) -> Option<bool> {
-    let needs_entry = count || matches!(what, Use::Valid(Some(_)));
+/// What [`record`] decided about a `Valid` use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Admitted (and counted): a rate slot and a credit spent, if any.
+    Admitted,
+    /// Refused by the rate limit (counted as a refusal).
+    RateLimited,
+    /// The rate limit would admit it but the lease has no credit left:
+    /// nothing was spent or counted; lease credits, then record again.
+    NeedsCredits,
+    /// A `Denied` use, counted.
+    Denied,
+}
+
+/// Records a verification of `token` in database `db` at `now`, or None
+/// when the table had no room for the token (the use is not counted).
+/// `count` is false on a standby: only the rate window is kept. A refused
+/// verification spends neither a rate slot nor a credit.
+pub fn record(key: Key, what: Use, now: i64, count: bool) -> Option<Outcome> {
+    let needs_entry =
+        count || matches!(what, Use::Valid { limit, pool } if limit.is_some() || pool.is_some());
     if !needs_entry {
-        return Some(true);
+        return Some(match what {
+            Use::Denied => Outcome::Denied,
+            Use::Valid { .. } => Outcome::Admitted,
+        });
     }
     with_entry(key, now, |state| {
-        let admitted = match what {
-            Use::Denied => false,
-            Use::Valid(None) => true,
-            Use::Valid(Some(limit)) => {
-                state.window_per = limit.per_micros;
-                state.window.admit(limit, now)
+        let outcome = match what {
+            Use::Denied => Outcome::Denied,
+            Use::Valid { limit, pool } => {
+                let mut window = state.window;
+                let within_limit = limit.is_none_or(|limit| window.admit(limit, now));
+                if within_limit && pool.is_some_and(|pool| !state.lease.spendable(pool, now)) {
+                    // Nothing spent: the window is left as it was.
+                    return Outcome::NeedsCredits;
+                }
+                if let Some(limit) = limit {
+                    state.window_per = limit.per_micros;
+                    state.window = window;
+                }
+                if !within_limit {
+                    Outcome::RateLimited
+                } else {
+                    if pool.is_some() {
+                        state.lease.credits -= 1;
+                    }
+                    Outcome::Admitted
+                }
             }
         };
+        let admitted = outcome == Outcome::Admitted;
         if count {
             let slot = slot_for(&mut state.slots, minute_of(now));
             if admitted {
@@ -196,8 +261,51 @@ pub fn record(key: Key, what: Use, now: i64, count: bool) -> Option<bool> {
                 slot.denied += 1;
             }
         }
-        matches!(what, Use::Valid(_)) && admitted
+        outcome
     })
+}
+
+/// The lease in `key`'s entry (a default one when there is no entry).
+pub fn lease_of(key: Key) -> Lease {
+    // SAFETY: as in with_entry; a lookup that does not allocate.
+    unsafe {
+        let shared = &*SHARED;
+        pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_SHARED);
+        let entry = pg_sys::hash_search(
+            HASH,
+            ptr::addr_of!(key).cast(),
+            pg_sys::HASHACTION::HASH_FIND,
+            null_mut(),
+        )
+        .cast::<Entry>();
+        let lease = if entry.is_null() {
+            Lease::default()
+        } else {
+            locked(entry, |s| s.lease)
+        };
+        pg_sys::LWLockRelease(shared.lock);
+        lease
+    }
+}
+
+/// Puts a new lease in `key`'s entry (created when missing), replacing the
+/// previous one; false when the table has no room (the lease is lost, as
+/// in a crash: its credits are never granted).
+pub fn set_lease(key: Key, lease: Lease, now: i64) -> bool {
+    with_entry(key, now, |s| s.lease = lease).is_some()
+}
+
+/// Runs `f` holding the lease lock: leases are taken one at a time.
+pub fn leasing<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: the lock exists with shared memory; an error raised by `f`
+    // releases it with every other LWLock when the transaction aborts.
+    unsafe {
+        let lock = (*SHARED).lease_lock;
+        pg_sys::LWLockAcquire(lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+        let result = f();
+        pg_sys::LWLockRelease(lock);
+        result
+    }
 }
 
 /// The slot counting `minute`: its own, a free one, or (if the flush has
@@ -285,14 +393,22 @@ unsafe fn locked<R>(entry: *mut Entry, f: impl FnOnce(&mut State) -> R) -> R {
 
 /// An entry that can go without losing anything: nothing left to flush
 /// (its last use is on record, or within the last-used interval of the
-/// recorded one) and no open rate window.
+/// recorded one), no open rate window and no credits leased (unless the
+/// lease has been idle for an hour).
 fn clean(state: &State, now: i64, interval: i64) -> bool {
     state.slots.iter().all(|s| s.minute == 0)
         && (state.last_used <= state.flushed_last_used
             || (state.flushed_last_used != 0
                 && state.last_used - state.flushed_last_used < interval))
         && state.window.closed(state.window_per, now)
+        && (state.lease.credits == 0
+            || now >= state.lease.until
+            || now.saturating_sub(state.lease.granted_at) > IDLE_LEASE_MICROS)
 }
+
+/// A lease untouched for an hour may be evicted (losing its credits, never
+/// granting them) when the table is full.
+const IDLE_LEASE_MICROS: i64 = 3600 * MICROS_PER_SECOND;
 
 /// Frees up to a tenth of the table from clean entries. Called with the
 /// LWLock held exclusively; at most one pass per second, so a full table of

@@ -11,6 +11,7 @@ use pgrx::pg_sys::{self, PgBuiltInOids};
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiHeapTupleData, SpiTupleTable};
 use pgrx::{IntoDatum, PgOid, Uuid};
 
+use pg_tokens_core::credits::Cap;
 use pg_tokens_core::usage::{interval_micros, RateLimit};
 
 use crate::error::{internal, Result};
@@ -34,6 +35,8 @@ pub struct StoredToken {
     pub disabled: bool,
     /// Application data (a JSON object), returned by verify.
     pub meta: Option<Meta>,
+    /// The credit pool of a usage-capped token (tokens.set_remaining).
+    pub credit_pool: Option<i64>,
 }
 
 /// A token's meta as it was read: jsonb's text from SQL, or (on verify's
@@ -132,6 +135,7 @@ fn stored_token(row: &SpiHeapTupleData<'_>) -> Result<StoredToken> {
         },
         disabled: column::<bool>(row, "disabled")?.unwrap_or(false),
         meta: column::<String>(row, "meta")?.map(Meta::Text),
+        credit_pool: column::<i64>(row, "credit_pool")?,
     })
 }
 
@@ -272,7 +276,7 @@ unsafe fn token_relations() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
 /// A token_store row from its attributes, in the order the install scripts
 /// declare them: id, hash, prefix, name, kind, owner, scopes, expires_at,
 /// created_at, revoked_at (0.1.0), allowed_ips (0.2.0), rate_requests,
-/// rate_per, disabled_at, meta (0.3.0).
+/// rate_per, disabled_at, meta (0.3.0), credit_pool (0.4.0).
 unsafe fn deformed_token(values: &[pg_sys::Datum], nulls: &[bool]) -> Result<StoredToken> {
     if values.len() < 10 {
         return Err(internal(
@@ -328,6 +332,11 @@ unsafe fn deformed_token(values: &[pg_sys::Datum], nulls: &[bool]) -> Result<Sto
             }
             _ => None,
         },
+        // Column 16, credit_pool, arrived with 0.4.0.
+        credit_pool: match values.get(15) {
+            Some(&d) if !nulls[15] => Some(d.value() as i64),
+            _ => None,
+        },
     })
 }
 
@@ -362,7 +371,8 @@ const LOCK_BY_ID: Statement = Statement {
                     OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8 AS rate_per_us, \
                  (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->>) 'disabled_at') IS NOT NULL AS disabled, \
                  CASE WHEN pg_catalog.jsonb_typeof(pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->) 'meta') OPERATOR(pg_catalog.=) 'object' \
-                      THEN (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->) 'meta')::pg_catalog.text END AS meta \
+                      THEN (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->) 'meta')::pg_catalog.text END AS meta, \
+                 (pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.->>) 'credit_pool')::pg_catalog.int8 AS credit_pool \
             FROM tokens.token_store t WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
     args: &[UUIDOID],
     fresh_snapshot: true,
@@ -461,6 +471,45 @@ pub fn set_rate_limit(
     let requests = limit.map(|l| l.requests as i32);
     let per = limit.map(|l| l.per_micros);
     SET_RATE_LIMIT.run(client, &[id.into(), requests.into(), per.into()])?;
+    Ok(())
+}
+
+const NEW_CREDIT_POOL: Statement = Statement {
+    sql: "INSERT INTO tokens.credit_store (pool, remaining, refill_amount, refill_every, started_at) \
+          VALUES (pg_catalog.nextval('tokens.credit_pool_seq'::pg_catalog.regclass), $1, $2, \
+                  $3 OPERATOR(pg_catalog.*) interval '1 microsecond', $4) \
+          RETURNING pool",
+    args: &[INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID],
+    fresh_snapshot: true,
+};
+
+/// A new credit pool for `cap`, its periods starting at `started_at`.
+pub fn new_credit_pool(client: &mut SpiClient<'_>, cap: &Cap, started_at: i64) -> Result<i64> {
+    let table = NEW_CREDIT_POOL.run(
+        client,
+        &[
+            cap.remaining.into(),
+            cap.refill.map(|r| r.amount).into(),
+            cap.refill.map(|r| r.every_micros).into(),
+            timestamp(started_at)?.into(),
+        ],
+    )?;
+    let row = table
+        .into_iter()
+        .next()
+        .ok_or_else(|| internal("INSERT ... RETURNING gave no row"))?;
+    required(&row, "pool")
+}
+
+const SET_CREDIT_POOL: Statement = Statement {
+    sql: "UPDATE tokens.token_store SET credit_pool = $2 WHERE id OPERATOR(pg_catalog.=) $1",
+    args: &[UUIDOID, INT8OID],
+    fresh_snapshot: true,
+};
+
+/// Caps a token with `pool`'s credits, or (None) removes its cap.
+pub fn set_credit_pool(client: &mut SpiClient<'_>, id: Uuid, pool: Option<i64>) -> Result<()> {
+    SET_CREDIT_POOL.run(client, &[id.into(), pool.into()])?;
     Ok(())
 }
 

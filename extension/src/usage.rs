@@ -15,13 +15,15 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, Uuid};
 
 use crate::api::clock;
+use crate::credits;
+use crate::error::internal;
 use crate::error::Result;
 use crate::gucs;
 use crate::privilege::AsOwner;
-use crate::shmem::{self, Key, Use};
+use crate::shmem::{self, Key, Outcome, Use};
 use crate::store;
 
-fn key(id: Uuid) -> Key {
+pub fn key(id: Uuid) -> Key {
     // SAFETY: reads backend state.
     Key {
         db: u32::from(unsafe { pg_sys::MyDatabaseId }),
@@ -42,27 +44,88 @@ pub fn denied(id: Uuid) {
     }
 }
 
+/// The last two checks of a verification (SPEC §2's order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Admitted,
+    RateLimited,
+    UsageExceeded,
+}
+
 /// Whether a verification that passed every other check is admitted by the
-/// token's rate limit; an admitted one is recorded as a use.
-pub fn admitted(id: Uuid, limit: Option<RateLimit>, now: i64) -> Result<bool> {
+/// token's rate limit and, for a capped token (`pool`), has a credit to
+/// spend; an admitted one is recorded as a use. A refusal spends nothing.
+pub fn admitted(
+    id: Uuid,
+    limit: Option<RateLimit>,
+    pool: Option<i64>,
+    now: i64,
+) -> Result<Admission> {
     if shmem::available() {
-        return Ok(
-            match shmem::record(key(id), Use::Valid(limit), clock(), counting()) {
-                Some(admitted) => admitted,
-                // No room in shared memory: the use goes uncounted, and a
-                // limit that cannot be counted refuses rather than lets through.
-                None => limit.is_none(),
-            },
-        );
+        return shared_admission(key(id), limit, pool);
     }
     notice_no_preload();
-    if let Some(limit) = limit {
-        if !backend_window_admits(id, limit) {
-            return Ok(false);
+    let admission = backend_admission(id, limit, pool)?;
+    if admission == Admission::Admitted {
+        record_use(id, now)?;
+    }
+    Ok(admission)
+}
+
+fn shared_admission(key: Key, limit: Option<RateLimit>, pool: Option<i64>) -> Result<Admission> {
+    loop {
+        match shmem::record(key, Use::Valid { limit, pool }, clock(), counting()) {
+            Some(Outcome::Admitted) => return Ok(Admission::Admitted),
+            Some(Outcome::RateLimited) => return Ok(Admission::RateLimited),
+            Some(Outcome::NeedsCredits) => {
+                // Each lease either adds credits to spend or ends the loop.
+                let Some(pool) = pool else {
+                    return Err(internal("credits needed by a token without a cap"));
+                };
+                if !credits::lease(key, pool)? {
+                    if counting() {
+                        shmem::record(key, Use::Denied, clock(), true);
+                    }
+                    return Ok(Admission::UsageExceeded);
+                }
+            }
+            Some(Outcome::Denied) => return Err(internal("a valid use recorded as denied")),
+            // No room in shared memory: the use goes uncounted, and a limit
+            // or a cap that cannot be kept refuses rather than lets through.
+            None if limit.is_some() => return Ok(Admission::RateLimited),
+            None if pool.is_some() => return Ok(Admission::UsageExceeded),
+            None => return Ok(Admission::Admitted),
         }
     }
-    record_use(id, now)?;
-    Ok(true)
+}
+
+/// Without shared memory: the rate window of this backend, then one credit
+/// spent durably; the window's slot is taken only when both admit.
+fn backend_admission(id: Uuid, limit: Option<RateLimit>, pool: Option<i64>) -> Result<Admission> {
+    let now = clock();
+    let window = limit.map(|limit| {
+        let mut window = WINDOWS.with(|w| w.borrow().get(&id).map(|(w, _)| *w).unwrap_or_default());
+        let admits = window.admit(limit, now);
+        (limit, window, admits)
+    });
+    if matches!(window, Some((_, _, false))) {
+        return Ok(Admission::RateLimited);
+    }
+    if let Some(pool) = pool {
+        if !credits::spend_one(pool)? {
+            return Ok(Admission::UsageExceeded);
+        }
+    }
+    if let Some((limit, window, _)) = window {
+        WINDOWS.with(|w| {
+            let mut windows = w.borrow_mut();
+            if windows.len() >= RECORDED_MAX {
+                windows.retain(|_, (window, per)| !window.closed(*per, now));
+            }
+            windows.insert(id, (window, limit.per_micros));
+        });
+    }
+    Ok(Admission::Admitted)
 }
 
 thread_local! {
@@ -79,19 +142,6 @@ fn notice_no_preload() {
              add pg_tokens to shared_preload_libraries and restart to enable them"
         );
     }
-}
-
-fn backend_window_admits(id: Uuid, limit: RateLimit) -> bool {
-    let now = clock();
-    WINDOWS.with(|w| {
-        let mut windows = w.borrow_mut();
-        if windows.len() >= RECORDED_MAX {
-            windows.retain(|_, (window, per)| !window.closed(*per, now));
-        }
-        let (window, per) = windows.entry(id).or_default();
-        *per = limit.per_micros;
-        window.admit(limit, now)
-    })
 }
 
 thread_local! {

@@ -194,10 +194,11 @@ impl Cluster {
         let _ = stop.output();
     }
 
-    /// `kill -9` of the postmaster, as a power cut would leave it: no
-    /// shutdown checkpoint, no exit hooks. Its children notice the death and
-    /// exit; `restart_after_crash` then starts the cluster again (crash
-    /// recovery), waiting until the old shared memory is released.
+    /// `kill -9` of the postmaster and, at once, of every process it
+    /// started, as a power cut would leave the server: no shutdown
+    /// checkpoint, no exit hooks, no backend left to finish its work (a
+    /// backend busy with a client does not look for its postmaster until it
+    /// waits). `restart_after_crash` then starts it again (crash recovery).
     pub fn kill_postmaster(&self) {
         let pid_file = std::fs::read_to_string(self.data.join("postmaster.pid"))
             .expect("postmaster.pid of a running cluster");
@@ -205,12 +206,21 @@ impl Cluster {
             .lines()
             .next()
             .expect("the postmaster's pid")
-            .trim();
-        run({
-            let mut kill = Command::new("kill");
-            kill.args(["-9", pid]);
-            kill
-        });
+            .trim()
+            .to_owned();
+        let children: Vec<String> = std::fs::read_dir("/proc")
+            .expect("/proc")
+            .flatten()
+            .filter_map(|e| {
+                let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+                // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+                let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+                (ppid == pid).then(|| e.file_name().to_string_lossy().into_owned())
+            })
+            .collect();
+        let mut kill = Command::new("kill");
+        kill.arg("-9").arg(&pid).args(&children);
+        let _ = kill.output();
     }
 
     /// Start a cluster whose postmaster was killed: retried until the killed

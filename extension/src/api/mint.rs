@@ -216,5 +216,6 @@ pub fn store_new(
         rate_limit: request.rate_limit,
         disabled: request.disabled,
         meta: request.meta.clone().map(Meta::Text),
+        credit_pool: None,
     })
 }

@@ -6,6 +6,7 @@ mod allowlist;
 mod audit_event;
 mod auth;
 mod chain;
+mod credits;
 mod disable;
 mod leak;
 mod meta;

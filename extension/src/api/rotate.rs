@@ -48,8 +48,15 @@ fn rotate(
                          or revoke it to end the grace period now"
                     )))
                 }
-                // IpDenied, Forbidden and RateLimited are decided by verify, never by the stored state.
-                (None, Status::Active) | (_, Status::Disabled | Status::IpDenied | Status::Forbidden | Status::RateLimited) => {}
+                // IpDenied, Forbidden, RateLimited and UsageExceeded are decided by verify, never by the stored state.
+                (None, Status::Active) | (
+                    _,
+                    Status::Disabled
+                    | Status::IpDenied
+                    | Status::Forbidden
+                    | Status::RateLimited
+                    | Status::UsageExceeded,
+                ) => {}
             }
             let request = Request {
                 name: old.name.clone(),
@@ -63,7 +70,14 @@ fn rotate(
                 meta: old.meta.as_ref().map(Meta::text),
             };
             let plaintext = Plaintext::generate()?;
-            let new = store_new(client, &caller, &plaintext, &request, Some((id, &actor)))?;
+            let mut new = store_new(client, &caller, &plaintext, &request, Some((id, &actor)))?;
+            // The credits move with the token: the successor spends from the
+            // same pool (during a grace period, both do), so none is duplicated.
+            if let Some(pool) = old.credit_pool {
+                crate::credits::give_back(crate::usage::key(id), pool)?;
+                store::set_credit_pool(client, new.id, Some(pool))?;
+                new.credit_pool = Some(pool);
+            }
             store::set_revoked_at(client, id, now.saturating_add(grace))?;
             audit::append(
                 client,

@@ -14,7 +14,7 @@ use super::now;
 use crate::error::{OrRaise, Result};
 use crate::row::{self, value, Composite};
 use crate::store::{self, timestamp, Meta, StoredToken};
-use crate::usage;
+use crate::usage::{self, Admission};
 
 /// What verification concluded. Only `Valid` carries the token's fields.
 pub enum Verdict {
@@ -76,11 +76,12 @@ pub fn check(presented: Option<&[u8]>, required: Option<&[Option<String>]>) -> R
         usage::denied(token.id);
         return Ok(Verdict::Refused(token.id, refused));
     }
-    // Last: a refused verification spends no slot of the rate limit.
-    if !usage::admitted(token.id, token.rate_limit, now)? {
-        return Ok(Verdict::Refused(token.id, Status::RateLimited));
+    // Last: a refused verification spends no rate slot and no credit.
+    match usage::admitted(token.id, token.rate_limit, token.credit_pool, now)? {
+        Admission::Admitted => Ok(Verdict::Valid(token)),
+        Admission::RateLimited => Ok(Verdict::Refused(token.id, Status::RateLimited)),
+        Admission::UsageExceeded => Ok(Verdict::Refused(token.id, Status::UsageExceeded)),
     }
-    Ok(Verdict::Valid(token))
 }
 
 fn client_permitted(token: &StoredToken) -> bool {

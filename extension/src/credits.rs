@@ -1,0 +1,318 @@
+//! Usage-capped tokens: leasing credits from a pool row.
+//!
+//! A pool row (`tokens.credit_store`) is inserted by `tokens.set_remaining`
+//! and never updated by SQL. Leases change only its `period` and `leased`
+//! columns, in place (`heap_inplace_update`: WAL-logged, outside any
+//! transaction, never rolled back), and the WAL is flushed before the
+//! leased credits are handed out. So a credit is spent whatever the
+//! caller's transaction does afterwards, and a crash can lose only the
+//! unspent part of a lease, never grant a credit twice.
+//!
+//! With shared memory a lease is a block of credits kept in the token's
+//! entry ([`crate::shmem::Lease`]), taken one lease at a time under an
+//! LWLock. Without it, every success leases (and spends) one credit, under
+//! a lock on the pool, in a read-write transaction only.
+
+use pg_tokens_core::credits::{next_lease_size, Cap, Grant, Ledger, Refill, MIN_LEASE};
+use pg_tokens_core::usage::interval_micros;
+use pgrx::pg_sys;
+use pgrx::IntoDatum;
+
+use crate::api::clock;
+use crate::error::{internal, Result};
+use crate::shmem::{self, Key, Lease};
+
+/// A pool row as read: its cap, when its periods start, its ledger.
+pub struct Pool {
+    pub cap: Cap,
+    pub started_at: i64,
+    pub ledger: Ledger,
+}
+
+/// Leases credits of `pool` into `key`'s shared-memory entry. False when
+/// none can be leased: the period's credits are all out, the pool is gone,
+/// a newer cap of the token is already in use, or no credit can be spent
+/// here (a standby, a parallel worker).
+pub fn lease(key: Key, pool: i64) -> Result<bool> {
+    if !can_write_wal() {
+        return Ok(false);
+    }
+    shmem::leasing(|| {
+        let now = clock();
+        let held = shmem::lease_of(key);
+        if held.spendable(pool, now) {
+            return Ok(true); // leased by another backend while we waited
+        }
+        if held.pool > pool {
+            // Pools are numbered in order: this transaction still sees the
+            // cap that a later set_remaining replaced.
+            return Ok(false);
+        }
+        let size = if held.pool == pool {
+            next_lease_size(held.size, held.granted_at, now)
+        } else {
+            MIN_LEASE
+        };
+        let Some(grant) = take(pool, now, size)? else {
+            return Ok(false);
+        };
+        Ok(grant.credits > 0
+            && shmem::set_lease(
+                key,
+                Lease {
+                    pool,
+                    period: grant.period,
+                    until: grant.until,
+                    credits: grant.credits,
+                    size,
+                    granted_at: now,
+                },
+                now,
+            ))
+    })
+}
+
+/// Returns the unspent credits of `key`'s lease of `pool` to the pool (a
+/// rotation: the successor spends from the same pool, and credits stuck in
+/// the old token's lease would be lost to it). Not transactional, and safe
+/// either way: the lease is emptied before the pool is credited, so a crash
+/// in between loses them, and a rollback leaves them in the pool.
+pub fn give_back(key: Key, pool: i64) -> Result<()> {
+    if !shmem::available() || !can_write_wal() {
+        return Ok(());
+    }
+    shmem::leasing(|| {
+        let lease = shmem::lease_of(key);
+        if lease.pool != pool || lease.credits <= 0 {
+            return Ok(());
+        }
+        shmem::set_lease(
+            key,
+            Lease {
+                credits: 0,
+                ..lease
+            },
+            clock(),
+        );
+        read(pool, |p| {
+            let back = (p.ledger.period == lease.period).then(|| Ledger {
+                period: p.ledger.period,
+                leased: (p.ledger.leased - lease.credits).max(0),
+            });
+            (back, ())
+        })?;
+        Ok(())
+    })
+}
+
+/// Without shared memory: spends one credit of `pool` for this
+/// verification, durably, before it is answered `valid`. False when no
+/// credit is left, or none can be spent (a read-only transaction, a standby).
+pub fn spend_one(pool: i64) -> Result<bool> {
+    // SAFETY: reads backend state.
+    if unsafe { pg_sys::XactReadOnly } || !can_write_wal() {
+        return Ok(false);
+    }
+    let tag = pool_lock_tag(pool)?;
+    // SAFETY: a session-level lock, so that it is released right after the
+    // lease (not at the end of the caller's transaction); the finally arm
+    // releases it on an error too.
+    unsafe {
+        pg_sys::LockAcquire(&tag, pg_sys::ExclusiveLock as _, true, false);
+    }
+    pgrx::PgTryBuilder::new(|| take(pool, clock(), 1))
+        .finally(|| unsafe {
+            pg_sys::LockRelease(&tag, pg_sys::ExclusiveLock as _, true);
+        })
+        .execute()
+        .map(|grant| grant.is_some_and(|g| g.credits == 1))
+}
+
+/// What `token` (capped by `pool`) can still spend on this server in the
+/// current period: the credits not leased yet, plus this server's unspent
+/// lease. None when the pool is gone.
+pub fn left(key: Key, pool: i64) -> Result<Option<i64>> {
+    let now = clock();
+    let Some((period, available)) = read(pool, |p| {
+        (None, p.ledger.available(&p.cap, p.started_at, now))
+    })?
+    else {
+        return Ok(None);
+    };
+    let leased = if shmem::available() {
+        let lease = shmem::lease_of(key);
+        if lease.spendable(pool, now) && lease.period == period {
+            lease.credits
+        } else {
+            0
+        }
+    } else {
+        0
+    };
+    Ok(Some(available + leased))
+}
+
+/// Leases up to `want` credits of `pool` at `now`, durably: the pool row is
+/// updated in place and the WAL flushed before this returns. None when the
+/// pool row is gone; a grant of 0 credits when its period has none left.
+fn take(pool: i64, now: i64, want: i64) -> Result<Option<Grant>> {
+    read(pool, |p| {
+        let (ledger, grant) = p.ledger.lease(&p.cap, p.started_at, now, want);
+        ((grant.credits > 0).then_some(ledger), grant)
+    })
+}
+
+fn can_write_wal() -> bool {
+    // SAFETY: read backend and shared state.
+    unsafe { !pg_sys::RecoveryInProgress() && !pg_sys::IsInParallelMode() }
+}
+
+/// A heavyweight lock tag for `pool` (the pool table's oid as class, the
+/// pool number as object): without shared memory, one lease at a time.
+fn pool_lock_tag(pool: i64) -> Result<pg_sys::LOCKTAG> {
+    // SAFETY: reads backend state; the relation lookup is cached.
+    let (table, _) = unsafe { pool_relations()? };
+    Ok(pg_sys::LOCKTAG {
+        locktag_field1: u32::from(unsafe { pg_sys::MyDatabaseId }),
+        locktag_field2: u32::from(table),
+        locktag_field3: pool as u32,
+        locktag_field4: (pool >> 32) as u16,
+        locktag_type: pg_sys::LockTagType::LOCKTAG_OBJECT as u8,
+        locktag_lockmethodid: pg_sys::DEFAULT_LOCKMETHOD as u8,
+    })
+}
+
+/// Reads pool row `pool` (one probe of its primary key, as the caller's
+/// snapshot sees it) and hands it to `decide`, which returns the ledger to
+/// write in place (if any) and a result. None when there is no such row.
+fn read<R>(pool: i64, decide: impl FnOnce(&Pool) -> (Option<Ledger>, R)) -> Result<Option<R>> {
+    // SAFETY: relation and index are opened, scanned and closed here with
+    // PostgreSQL's own APIs, as in store::find_by_hash. The tuple is copied
+    // out of the buffer before it is deformed; heap_inplace_update checks
+    // that the new tuple has the old one's length and header, which holds
+    // because only two NOT NULL bigint columns change.
+    unsafe {
+        let (table_oid, index_oid) = pool_relations()?;
+        let heap = pg_sys::try_table_open(table_oid, pg_sys::AccessShareLock as _);
+        if heap.is_null() {
+            POOL_RELATIONS.with(|r| r.set(None));
+            return Err(internal(
+                "tokens.credit_store was dropped in this transaction",
+            ));
+        }
+        let index = pg_sys::index_open(index_oid, pg_sys::AccessShareLock as _);
+        let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
+        pg_sys::ScanKeyInit(
+            &mut key,
+            1,
+            pg_sys::BTEqualStrategyNumber as _,
+            pg_sys::Oid::from(pg_sys::F_INT8EQ),
+            pool.into_datum().ok_or_else(|| internal("pool datum"))?,
+        );
+        let snapshot = if pg_sys::ActiveSnapshotSet() {
+            pg_sys::GetActiveSnapshot()
+        } else {
+            pg_sys::GetTransactionSnapshot()
+        };
+        let scan = pg_sys::index_beginscan(heap, index, snapshot, 1, 0);
+        pg_sys::index_rescan(scan, &mut key, 1, std::ptr::null_mut(), 0);
+        let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
+        let found =
+            pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot);
+        let tuple = if found {
+            pg_sys::ExecCopySlotHeapTuple(slot)
+        } else {
+            std::ptr::null_mut()
+        };
+        pg_sys::ExecDropSingleTupleTableSlot(slot);
+        pg_sys::index_endscan(scan);
+        pg_sys::index_close(index, pg_sys::NoLock as _);
+        let result = if tuple.is_null() {
+            Ok(None)
+        } else {
+            decide_and_write(heap, tuple, decide).map(Some)
+        };
+        pg_sys::table_close(heap, pg_sys::NoLock as _);
+        result
+    }
+}
+
+/// Columns of tokens.credit_store, in declaration order.
+const POOL_COLUMNS: usize = 7;
+const PERIOD: usize = 5;
+const LEASED: usize = 6;
+
+unsafe fn decide_and_write<R>(
+    heap: pg_sys::Relation,
+    tuple: pg_sys::HeapTuple,
+    decide: impl FnOnce(&Pool) -> (Option<Ledger>, R),
+) -> Result<R> {
+    let desc = (*heap).rd_att;
+    if (*desc).natts as usize != POOL_COLUMNS {
+        return Err(internal(
+            "tokens.credit_store does not have the expected columns",
+        ));
+    }
+    let mut values = [pg_sys::Datum::from(0usize); POOL_COLUMNS];
+    let mut nulls = [false; POOL_COLUMNS];
+    pg_sys::heap_deform_tuple(tuple, desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+    let int8 = |i: usize| (!nulls[i]).then(|| values[i].value() as i64);
+    let refill_every = (!nulls[3]).then(|| {
+        let every = &*values[3].cast_mut_ptr::<pg_sys::Interval>();
+        interval_micros(every.month, every.day, every.time).clamp(1, i64::MAX as i128) as i64
+    });
+    let pool = Pool {
+        cap: Cap {
+            remaining: int8(1).unwrap_or(0),
+            refill: match (int8(2), refill_every) {
+                (Some(amount), Some(every_micros)) => Some(Refill {
+                    amount,
+                    every_micros,
+                }),
+                _ => None,
+            },
+        },
+        started_at: int8(4).unwrap_or(0),
+        ledger: Ledger {
+            period: int8(PERIOD).unwrap_or(0),
+            leased: int8(LEASED).unwrap_or(0),
+        },
+    };
+    let (write, result) = decide(&pool);
+    if let Some(ledger) = write {
+        values[PERIOD] = pg_sys::Datum::from(ledger.period);
+        values[LEASED] = pg_sys::Datum::from(ledger.leased);
+        let new = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+        (*new).t_self = (*tuple).t_self;
+        (*new).t_tableOid = (*tuple).t_tableOid;
+        pg_sys::heap_inplace_update(heap, new);
+        // Durable before any of the leased credits is spent.
+        pg_sys::XLogFlush(pg_sys::XactLastRecEnd);
+    }
+    Ok(result)
+}
+
+thread_local! {
+    /// The pool table and its primary key, looked up once per transaction.
+    static POOL_RELATIONS: std::cell::Cell<Option<(pg_sys::LocalTransactionId, pg_sys::Oid, pg_sys::Oid)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+unsafe fn pool_relations() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
+    let lxid = (*pg_sys::MyProc).lxid;
+    if let Some((at, table, index)) = POOL_RELATIONS.with(|r| r.get()) {
+        if at == lxid {
+            return Ok((table, index));
+        }
+    }
+    let schema = pg_sys::get_namespace_oid(c"tokens".as_ptr(), true);
+    let table = pg_sys::get_relname_relid(c"credit_store".as_ptr(), schema);
+    let index = pg_sys::get_relname_relid(c"credit_store_pkey".as_ptr(), schema);
+    if table == pg_sys::InvalidOid || index == pg_sys::InvalidOid {
+        return Err(internal(
+            "tokens.credit_store is missing: run ALTER EXTENSION pg_tokens UPDATE",
+        ));
+    }
+    POOL_RELATIONS.with(|r| r.set(Some((lxid, table, index))));
+    Ok((table, index))
+}
