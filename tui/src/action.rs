@@ -40,6 +40,8 @@ pub enum Action {
     ToggleUsageWindow,
     EditRateLimit,
     EditAllowedIps,
+    /// Detail pane: the usage cap (`tokens.set_remaining`).
+    EditCredits,
     /// Disable an enabled token, enable a disabled one (asks first).
     ToggleDisabled,
     /// Detail pane: the token's meta (a JSON object).

@@ -33,6 +33,8 @@ pub const KINDS: [Option<&str>; 3] = [None, Some("service"), Some("personal")];
 pub const EXPIRY_PRESETS: [&str; 5] = ["never", "7 days", "30 days", "90 days", "custom"];
 /// Rate-limit windows offered by ←/→ in the rate-limit form.
 pub const PER_PRESETS: [&str; 4] = ["1 second", "1 minute", "1 hour", "1 day"];
+/// Refill intervals offered by ←/→ in the credits form.
+pub const REFILL_PRESETS: [&str; 4] = ["1 hour", "1 day", "7 days", "30 days"];
 /// How often the detail pane reads the usage again while it is open
 /// (usage reaches the server within 10 s).
 pub const USAGE_REFRESH: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
@@ -81,6 +83,7 @@ pub enum Modal {
     Card(OnceCard),
     RateLimit(RateLimitForm),
     Allowlist(AllowlistForm),
+    Credits(CreditsForm),
     Meta(MetaForm),
     RevokeLeaks(RevokeLeaks),
 }
@@ -255,6 +258,12 @@ pub fn per_interval(s: &str) -> String {
     ] {
         if let Some(n) = s.strip_suffix(short) {
             if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) {
+                // "1 hour", as the detail pane and the notices say it.
+                let long = if n == "1" {
+                    long.trim_end_matches('s')
+                } else {
+                    long
+                };
                 return format!("{n} {long}");
             }
         }
@@ -262,23 +271,170 @@ pub fn per_interval(s: &str) -> String {
     s.to_owned()
 }
 
-/// A window in seconds as the form shows it: "1 minute", "2 hours".
-pub fn per_text(seconds: f64) -> String {
-    let whole = seconds.round();
-    if (seconds - whole).abs() > 1e-6 {
-        return format!("{seconds} seconds");
+/// A window in seconds as the forms show it: "1 minute", "2 hours".
+pub use crate::text::per_text;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreditField {
+    Remaining,
+    RefillAmount,
+    RefillEvery,
+}
+
+impl CreditField {
+    pub const ALL: [CreditField; 3] = [
+        CreditField::Remaining,
+        CreditField::RefillAmount,
+        CreditField::RefillEvery,
+    ];
+}
+
+/// `tokens.set_remaining` for one token: empty remaining removes the cap;
+/// refill amount and refill every go together (both empty: no refill).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreditsForm {
+    pub token: Token,
+    pub field: CreditField,
+    pub remaining: String,
+    pub refill_amount: String,
+    pub refill_every: String,
+    /// False when the session's grants say the server will refuse.
+    pub may_set: bool,
+    pub error: Option<DbError>,
+    pub busy: bool,
+}
+
+impl CreditsForm {
+    /// Prefilled from the token's cap: what is left now and its refill.
+    pub fn new(token: Token, may_set: bool) -> CreditsForm {
+        let (remaining, refill_amount, refill_every) = match &token.credits {
+            None => Default::default(),
+            Some(c) => match &c.refill {
+                None => (c.remaining.to_string(), String::new(), String::new()),
+                Some(r) => (
+                    c.remaining.to_string(),
+                    r.amount.to_string(),
+                    per_text(r.every_seconds),
+                ),
+            },
+        };
+        CreditsForm {
+            token,
+            field: CreditField::Remaining,
+            remaining,
+            refill_amount,
+            refill_every,
+            may_set,
+            error: None,
+            busy: false,
+        }
     }
-    let s = whole as i64;
-    let (n, unit) = if s > 0 && s % 86_400 == 0 {
-        (s / 86_400, "day")
-    } else if s > 0 && s % 3600 == 0 {
-        (s / 3600, "hour")
-    } else if s > 0 && s % 60 == 0 {
-        (s / 60, "minute")
-    } else {
-        (s, "second")
+
+    /// The call this form describes, or the field that is wrong and why.
+    pub fn request(&self) -> Result<Request, (CreditField, String)> {
+        credits_call(
+            self.token.id,
+            &self.remaining,
+            &self.refill_amount,
+            &self.refill_every,
+        )
+    }
+
+    fn text_mut(&mut self) -> &mut String {
+        match self.field {
+            CreditField::Remaining => &mut self.remaining,
+            CreditField::RefillAmount => &mut self.refill_amount,
+            CreditField::RefillEvery => &mut self.refill_every,
+        }
+    }
+}
+
+/// `tokens.set_remaining` as typed in the credits form (or given to the
+/// `set-remaining` subcommand), or the field that is wrong and why.
+/// Numbers are checked to be whole numbers; their range and the refill
+/// interval are the server's to check.
+pub fn credits_call(
+    id: Uuid,
+    remaining: &str,
+    refill_amount: &str,
+    refill_every: &str,
+) -> Result<Request, (CreditField, String)> {
+    let whole = |field, text: &str| {
+        text.parse::<i64>().map_err(|_| {
+            (
+                field,
+                if field == CreditField::Remaining {
+                    "remaining must be a whole number of credits, 0 or more, e.g. 1000 (empty removes the cap)"
+                } else {
+                    "refill amount must be a whole number of credits, 0 or more, e.g. 100 (empty, with every empty too: no refill)"
+                }
+                .to_owned(),
+            )
+        })
     };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+    let remaining = remaining.trim();
+    if remaining.is_empty() {
+        return Ok(Request::SetRemaining {
+            id,
+            remaining: None,
+            refill_amount: None,
+            refill_every: None,
+        });
+    }
+    let remaining = whole(CreditField::Remaining, remaining)?;
+    let every = per_interval(refill_every);
+    let refill = match (refill_amount.trim(), every.as_str()) {
+        ("", "") => None,
+        ("", _) => {
+            return Err((
+                CreditField::RefillAmount,
+                "refill amount is needed with refill every: the credits each period starts with (or empty both for no refill)".into(),
+            ))
+        }
+        (_, "") => {
+            return Err((
+                CreditField::RefillEvery,
+                "refill every is needed with a refill amount: from 1 second to 3650 days, e.g. 1 hour (or empty both for no refill)".into(),
+            ))
+        }
+        (amount, _) => Some((
+            whole(CreditField::RefillAmount, amount)?,
+            every,
+        )),
+    };
+    let (refill_amount, refill_every) = refill.unzip();
+    Ok(Request::SetRemaining {
+        id,
+        remaining: Some(remaining),
+        refill_amount,
+        refill_every,
+    })
+}
+
+/// The credits-form field a server refusal is about, to put the cursor
+/// there; None leaves it where it is (a missing grant, an unknown token).
+pub fn credit_field_of_error(e: &DbError) -> Option<CreditField> {
+    let DbError::Server {
+        sqlstate, message, ..
+    } = e
+    else {
+        return None;
+    };
+    let m = message.to_lowercase();
+    if sqlstate.starts_with("22007")
+        || sqlstate.starts_with("22008")
+        || sqlstate.starts_with("22015")
+        || m.contains("interval")
+        || (m.contains("refill_every") && !m.contains("refill_amount"))
+    {
+        Some(CreditField::RefillEvery)
+    } else if m.contains("refill_amount") {
+        Some(CreditField::RefillAmount)
+    } else if m.contains("remaining") || sqlstate == "22003" {
+        Some(CreditField::Remaining)
+    } else {
+        None
+    }
 }
 
 /// `tokens.set_allowed_ips` for one token: empty clears the allowlist.
@@ -1301,6 +1457,14 @@ impl App {
                 }
                 vec![]
             }
+            Action::EditCredits => {
+                if let Some(d) = &self.detail {
+                    let t = d.token.clone();
+                    let may_set = self.session.may_set_limits(&t);
+                    self.modal = Some(Modal::Credits(CreditsForm::new(t, may_set)));
+                }
+                vec![]
+            }
             Action::EditAllowedIps => {
                 if let Some(d) = &self.detail {
                     let t = d.token.clone();
@@ -1702,6 +1866,48 @@ impl App {
                 }
                 (Some(Modal::RateLimit(f)), vec![])
             }
+            Modal::Credits(mut f) => {
+                if f.busy {
+                    return (Some(Modal::Credits(f)), vec![]);
+                }
+                let fields = CreditField::ALL;
+                let i = fields.iter().position(|x| *x == f.field).unwrap_or(0);
+                match action {
+                    Action::Cancel => return (None, vec![]),
+                    Action::NextField => f.field = fields[(i + 1) % fields.len()],
+                    Action::PrevField => f.field = fields[(i + fields.len() - 1) % fields.len()],
+                    Action::Input(c) => f.text_mut().push(c),
+                    Action::Toggle => f.text_mut().push(' '),
+                    Action::Backspace => {
+                        f.text_mut().pop();
+                    }
+                    Action::Left | Action::Right if f.field == CreditField::RefillEvery => {
+                        let n = REFILL_PRESETS.len();
+                        let i = REFILL_PRESETS
+                            .iter()
+                            .position(|p| *p == f.refill_every.trim());
+                        let next = match (i, action == Action::Right) {
+                            (Some(i), true) => (i + 1) % n,
+                            (Some(i), false) => (i + n - 1) % n,
+                            (None, _) => 0,
+                        };
+                        f.refill_every = REFILL_PRESETS[next].to_owned();
+                    }
+                    Action::Submit => match f.request() {
+                        Ok(req) => {
+                            f.busy = true;
+                            f.error = None;
+                            return (Some(Modal::Credits(f)), vec![Effect::Db(req)]);
+                        }
+                        Err((field, why)) => {
+                            f.field = field;
+                            f.error = Some(DbError::Client(why));
+                        }
+                    },
+                    _ => {}
+                }
+                (Some(Modal::Credits(f)), vec![])
+            }
             Modal::Allowlist(mut f) => {
                 if f.busy {
                     return (Some(Modal::Allowlist(f)), vec![]);
@@ -1882,6 +2088,7 @@ impl App {
             Reply::RevokedForOwners { results } => return self.on_leaks_revoked(results),
             Reply::RateLimitSet { id, result } => return self.on_limit_set(id, result),
             Reply::AllowedIpsSet { id, result } => return self.on_limit_set(id, result),
+            Reply::RemainingSet { id, result } => return self.on_limit_set(id, result),
             Reply::MetaSet { id, result } => return self.on_limit_set(id, result),
             Reply::DisabledSet {
                 id,
@@ -2030,8 +2237,10 @@ impl App {
         vec![]
     }
 
-    /// A rate limit, allowlist or meta was set (the detail and the list are read
-    /// again), or refused (the form stays open with the server's message).
+    /// A rate limit, allowlist, credit cap or meta was set (the detail and
+    /// the list are read again), or refused (the form stays open with the
+    /// server's message; the credits form puts the cursor on the field it
+    /// is about).
     fn on_limit_set(&mut self, id: Uuid, result: Result<(), DbError>) -> Vec<Effect> {
         let modal = self.modal.take();
         match (modal, result) {
@@ -2045,6 +2254,13 @@ impl App {
                 f.busy = false;
                 f.error = Some(e);
                 self.modal = Some(Modal::Allowlist(f));
+                vec![]
+            }
+            (Some(Modal::Credits(mut f)), Err(e)) => {
+                f.busy = false;
+                f.field = credit_field_of_error(&e).unwrap_or(f.field);
+                f.error = Some(e);
+                self.modal = Some(Modal::Credits(f));
                 vec![]
             }
             (Some(Modal::Meta(mut f)), Err(e)) => {
@@ -2074,6 +2290,25 @@ impl App {
                             f.token.prefix
                         ),
                         Some(_) => format!("allowlist of {} set", f.token.prefix),
+                    }),
+                    Some(Modal::Credits(f)) => Some(match f.request() {
+                        Ok(Request::SetRemaining {
+                            remaining: Some(n),
+                            refill_amount,
+                            refill_every,
+                            ..
+                        }) => format!(
+                            "credits of {} set: {n} left{}",
+                            f.token.prefix,
+                            match (refill_amount, refill_every) {
+                                (Some(a), Some(e)) => format!(", refill {a} every {e}"),
+                                _ => ", no refill".to_owned(),
+                            }
+                        ),
+                        _ => format!(
+                            "credit cap of {} removed: it no longer runs out of credits",
+                            f.token.prefix
+                        ),
                     }),
                     Some(Modal::Meta(f)) => Some(if f.text.trim().is_empty() {
                         format!("meta of {} cleared", f.token.prefix)

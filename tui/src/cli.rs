@@ -92,6 +92,30 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Cap a token's uses: each successful verification spends one credit,
+    /// and at zero verify answers `usage_exceeded` (tokens_writer, or your
+    /// own personal token). `none` removes the cap.
+    SetRemaining {
+        /// Token id, or its 12-character prefix.
+        id: String,
+        /// Credits from now (0 or more), or `none` to remove the cap.
+        #[arg(value_name = "REMAINING|none", allow_negative_numbers = true)]
+        remaining: String,
+        /// The credits each later period starts with (with --refill-every).
+        #[arg(
+            long,
+            value_name = "N",
+            requires = "refill_every",
+            allow_negative_numbers = true
+        )]
+        refill_amount: Option<i64>,
+        /// How long a period lasts: 30s, 1h, 1d, or an interval the server
+        /// parses ("1 hour", "30 days"); from 1 second to 3650 days.
+        #[arg(long, value_name = "INTERVAL", requires = "refill_amount")]
+        refill_every: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Audit events, newest first.
     Audit(AuditArgs),
     /// Leak triage: every token in a text (stdin, or --file), looked up by
@@ -347,6 +371,21 @@ pub fn run(client: &mut Client, command: Command) -> Result<(), (DbError, bool)>
             json_file,
             json,
         } => set_meta(client, &id, &json_file, json).map_err(|e| (e, json)),
+        Command::SetRemaining {
+            id,
+            remaining,
+            refill_amount,
+            refill_every,
+            json,
+        } => set_remaining(
+            client,
+            &id,
+            &remaining,
+            refill_amount,
+            refill_every.as_deref(),
+            json,
+        )
+        .map_err(|e| (e, json)),
         Command::Audit(a) => {
             let json = a.json;
             audit(client, a).map_err(|e| (e, json))
@@ -431,6 +470,82 @@ fn set_meta(
         out(format!("meta of {id} cleared"))
     } else {
         out(format!("meta of {id} set"))
+    }
+}
+
+/// The cap as given, checked like the console's credits form before it
+/// is sent; then the token's credits as the server now reports them.
+fn set_remaining(
+    client: &mut Client,
+    given: &str,
+    remaining: &str,
+    refill_amount: Option<i64>,
+    refill_every: Option<&str>,
+    json: bool,
+) -> Result<(), DbError> {
+    let remove = remaining.trim().eq_ignore_ascii_case("none");
+    if remove && (refill_amount.is_some() || refill_every.is_some()) {
+        return Err(DbError::Client(
+            "none removes the cap: --refill-amount and --refill-every go with a number of credits"
+                .into(),
+        ));
+    }
+    if !remove && remaining.trim().is_empty() {
+        return Err(DbError::Client(
+            "give the remaining credits (0 or more), or none to remove the cap".into(),
+        ));
+    }
+    let id = queries::resolve_token(client, given)?;
+    let crate::db::Request::SetRemaining {
+        remaining,
+        refill_amount,
+        refill_every,
+        ..
+    } = crate::app::credits_call(
+        id,
+        if remove { "" } else { remaining },
+        &refill_amount.map(|n| n.to_string()).unwrap_or_default(),
+        refill_every.unwrap_or_default(),
+    )
+    .map_err(|(_, why)| DbError::Client(why))?
+    else {
+        return Err(DbError::Client("not a set_remaining call".into()));
+    };
+    queries::set_remaining(
+        client,
+        id,
+        remaining,
+        refill_amount,
+        refill_every.as_deref(),
+    )?;
+    // The cap as the server now reports it, when this role can see the
+    // token (tokens_writer without tokens_reader sees only its own).
+    let now = queries::token(client, id).ok().flatten().map(|t| t.credits);
+    if json {
+        let mut v = json!({
+            "id": id,
+            "remaining": remaining,
+            "refill_amount": refill_amount,
+            "refill_every": refill_every,
+        });
+        if let Some(credits) = &now {
+            v["credits"] = json!(credits);
+        }
+        return out(v.to_string());
+    }
+    match (remaining, now) {
+        (None, _) => out(format!("credit cap of {id} removed")),
+        (Some(_), Some(credits)) => out(format!(
+            "credits of {id} set: {}",
+            crate::text::credits(&credits)
+        )),
+        (Some(n), None) => out(format!(
+            "credits of {id} set: {n}{}",
+            match (refill_amount, refill_every) {
+                (Some(a), Some(e)) => format!(", refill {a} every {}", clean(&e)),
+                _ => String::new(),
+            }
+        )),
     }
 }
 
@@ -624,6 +739,7 @@ fn show(client: &mut Client, given: &str, json: bool) -> Result<(), DbError> {
         ("disabled at", when(token.disabled_at, "-")),
         ("uses 24 h", token.uses_24h.to_string()),
         ("rate limit", crate::text::rate_limit(&token.rate_limit)),
+        ("credits", crate::text::credits(&token.credits)),
         ("allowlist", crate::text::allowlist(&token.allowed_ips)),
     ] {
         out(format!("{k:<11} {v}"))?;
@@ -789,6 +905,69 @@ mod tests {
         assert!(
             Cli::try_parse_from(["tokens-console", "set-meta", "x"]).is_err(),
             "set-meta needs --json-file"
+        );
+        match Cli::try_parse_from([
+            "tokens-console",
+            "set-remaining",
+            "tbm_3KVNsn-z",
+            "1000",
+            "--refill-amount",
+            "100",
+            "--refill-every",
+            "1 hour",
+            "--json",
+        ])
+        .map(|c| c.command)
+        {
+            Ok(Some(Command::SetRemaining {
+                id,
+                remaining,
+                refill_amount,
+                refill_every,
+                json,
+            })) => {
+                assert_eq!((id.as_str(), remaining.as_str()), ("tbm_3KVNsn-z", "1000"));
+                assert_eq!(refill_amount, Some(100));
+                assert_eq!(refill_every.as_deref(), Some("1 hour"));
+                assert!(json);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        match Cli::try_parse_from(["tokens-console", "set-remaining", "x", "none"])
+            .map(|c| c.command)
+        {
+            Ok(Some(Command::SetRemaining {
+                remaining,
+                refill_amount: None,
+                refill_every: None,
+                ..
+            })) => assert_eq!(remaining, "none"),
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(
+            matches!(
+                Cli::try_parse_from(["tokens-console", "set-remaining", "x", "-5"]).map(|c| c.command),
+                Ok(Some(Command::SetRemaining { remaining, .. })) if remaining == "-5"
+            ),
+            "a negative number is the server's to refuse, not an unknown flag"
+        );
+        for half in [["--refill-amount", "100"], ["--refill-every", "1h"]] {
+            assert!(
+                Cli::try_parse_from([
+                    "tokens-console",
+                    "set-remaining",
+                    "x",
+                    "5",
+                    half[0],
+                    half[1]
+                ])
+                .is_err(),
+                "a refill needs both {half:?}"
+            );
+        }
+        assert!(
+            Cli::try_parse_from(["tokens-console", "set-remaining", "x"]).is_err(),
+            "set-remaining needs the remaining credits (or none)"
         );
         assert!(
             Cli::try_parse_from(["tokens-console", "leaks", "tbm_x"]).is_err(),

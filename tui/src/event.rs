@@ -38,7 +38,9 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
                 _ => None,
             },
             Modal::Create(_) => text_field_key(key, ctrl, true),
-            Modal::RateLimit(_) | Modal::Allowlist(_) => text_field_key(key, ctrl, false),
+            Modal::RateLimit(_) | Modal::Allowlist(_) | Modal::Credits(_) => {
+                text_field_key(key, ctrl, false)
+            }
             Modal::Meta(_) => meta_text_key(key, ctrl),
         };
     }
@@ -116,6 +118,7 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('u') => Some(Action::ToggleUsageWindow),
             KeyCode::Char('L') => Some(Action::EditRateLimit),
             KeyCode::Char('I') => Some(Action::EditAllowedIps),
+            KeyCode::Char('C') => Some(Action::EditCredits),
             KeyCode::Char('d') => Some(Action::ToggleDisabled),
             KeyCode::Char('M') => Some(Action::EditMeta),
             _ => None,

@@ -74,7 +74,8 @@ fn wants_json(c: &cli::Command) -> bool {
         | Leaks { json, .. }
         | Disable { json, .. }
         | Enable { json, .. }
-        | SetMeta { json, .. } => *json,
+        | SetMeta { json, .. }
+        | SetRemaining { json, .. } => *json,
         Mint(a) => a.json,
         Audit(a) => a.json,
     }

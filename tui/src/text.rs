@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::model::RateLimit;
+use crate::db::model::{Credits, RateLimit};
 
 /// `s` with every control character written as a visible escape (`\x1b`,
 /// `\n`, `\u{202e}`).
@@ -66,6 +66,45 @@ pub fn span(seconds: f64) -> String {
         format!("{} min", s / 60)
     } else {
         format!("{s} s")
+    }
+}
+
+/// A window in seconds as the forms show it: "1 minute", "2 hours".
+pub fn per_text(seconds: f64) -> String {
+    let whole = seconds.round();
+    if (seconds - whole).abs() > 1e-6 {
+        return format!("{seconds} seconds");
+    }
+    let s = whole as i64;
+    let (n, unit) = if s > 0 && s % 86_400 == 0 {
+        (s / 86_400, "day")
+    } else if s > 0 && s % 3600 == 0 {
+        (s / 3600, "hour")
+    } else if s > 0 && s % 60 == 0 {
+        (s / 60, "minute")
+    } else {
+        (s, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// A usage cap: "42 left", "42 left, refill 100 every 1 hour", or
+/// "none (no cap)".
+pub fn credits(credits: &Option<Credits>) -> String {
+    match credits {
+        None => "none (no cap)".to_owned(),
+        Some(Credits {
+            remaining,
+            refill: None,
+        }) => format!("{remaining} left"),
+        Some(Credits {
+            remaining,
+            refill: Some(r),
+        }) => format!(
+            "{remaining} left, refill {} every {}",
+            r.amount,
+            per_text(r.every_seconds)
+        ),
     }
 }
 
@@ -187,6 +226,37 @@ mod tests {
             allowlist(&Some(vec!["10.0.0.0/8".into(), "::1/128".into()])),
             "10.0.0.0/8, ::1/128"
         );
+    }
+
+    #[test]
+    fn credits_say_what_is_left_and_how_it_refills() {
+        use crate::db::model::Refill;
+        assert_eq!(credits(&None), "none (no cap)");
+        let cap = |remaining, refill| Some(Credits { remaining, refill });
+        assert_eq!(credits(&cap(42, None)), "42 left");
+        assert_eq!(credits(&cap(0, None)), "0 left");
+        assert_eq!(
+            credits(&cap(
+                42,
+                Some(Refill {
+                    amount: 100,
+                    every_seconds: 3600.0
+                })
+            )),
+            "42 left, refill 100 every 1 hour"
+        );
+        assert_eq!(
+            credits(&cap(
+                7,
+                Some(Refill {
+                    amount: 0,
+                    every_seconds: 30.0 * 86_400.0
+                })
+            )),
+            "7 left, refill 0 every 30 days"
+        );
+        assert_eq!(per_text(90.0), "90 seconds");
+        assert_eq!(per_text(1.5), "1.5 seconds");
     }
 
     #[test]

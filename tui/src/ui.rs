@@ -34,6 +34,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Some(Modal::Card(card)) => once_card::draw(f, body, card, app.now),
         Some(Modal::RateLimit(form)) => limits_form::draw_rate_limit(f, body, form, &app.session),
         Some(Modal::Allowlist(form)) => limits_form::draw_allowlist(f, body, form, &app.session),
+        Some(Modal::Credits(form)) => limits_form::draw_credits(f, body, form, &app.session),
         Some(Modal::Meta(form)) => limits_form::draw_meta(f, body, form, &app.session),
         Some(Modal::RevokeLeaks(r)) => leaks::draw_confirm(f, body, r, &app.session),
         None => {}

@@ -153,6 +153,8 @@ impl Tmux {
                 "-l",
                 "-t",
                 &self.session,
+                // Text that starts with '-' is not an option.
+                "--",
                 s,
             ])
             .status()
@@ -260,6 +262,38 @@ fn verify(db: &Db, token: &str) -> (bool, String) {
         .query_one("SELECT valid, status FROM tokens.verify($1)", &[&token])
         .expect("verify");
     (row.get(0), row.get(1))
+}
+
+/// Runs a subcommand as `role` with `stdin`: (success, stdout, stderr).
+fn console(db: &Db, role: &str, args: &[&str], stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+    let dsn = format!(
+        "host={} port={} user={} dbname={}",
+        db.cluster.socket_dir.display(),
+        db.cluster.port,
+        role,
+        db.name
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokens-console"))
+        .args(["--dsn", &dsn])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tokens-console");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -879,36 +913,7 @@ fn disable_enable_and_set_meta_from_the_console() {
     tmux.wait_for("the console to exit", |s| s.contains("CONSOLE-EXITED 0"));
 
     // the same through the subcommands
-    let dsn = format!(
-        "host={} port={} user={} dbname={}",
-        db.cluster.socket_dir.display(),
-        db.cluster.port,
-        role,
-        db.name
-    );
-    let cli = |args: &[&str], stdin: &str| -> (bool, String, String) {
-        use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tokens-console"))
-            .args(["--dsn", &dsn])
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("run tokens-console");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin.as_bytes())
-            .expect("write stdin");
-        let out = child.wait_with_output().expect("output");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let cli = |args: &[&str], stdin: &str| console(&db, &role, args, stdin);
     let (ok, out, err) = cli(&["disable", &prefix, "--json"], "");
     assert!(ok, "{out}{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
@@ -966,4 +971,162 @@ fn disable_enable_and_set_meta_from_the_console() {
         .expect("verify")
         .get(0);
     assert_eq!(meta, r#"{"plan": "team"}"#);
+}
+
+#[test]
+fn cap_a_token_with_credits_in_the_detail_pane_and_by_subcommand() {
+    let db = Cluster::shared().database();
+    let token: String = db
+        .admin()
+        .query_one("SELECT token FROM tokens.mint('e2e metered bot')", &[])
+        .expect("mint")
+        .get(0);
+    let prefix = token[..12].to_owned();
+    let role = db.login_role(&["tokens_reader", "tokens_writer"]);
+    let audited = || -> i64 {
+        db.admin()
+            .query_one(
+                "SELECT count(*) FROM tokens.audit_log WHERE action = 'token.remaining' AND db_role = $1",
+                &[&role],
+            )
+            .expect("the audit rows")
+            .get(0)
+    };
+    let tmux = Tmux::start(&db, &role);
+    tmux.wait_for("the list", |s| s.contains("e2e metered bot"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the detail pane without a cap", |s| {
+        s.contains("C credits") && s.contains("credits    none (no cap)")
+    });
+
+    // a negative number goes to the server, which refuses it in the form
+    tmux.keys(&["C"]);
+    tmux.wait_for("the credits form", |s| {
+        s.contains(" Credits ") && s.contains("now: none (no cap)")
+    });
+    tmux.text("-1");
+    tmux.keys(&["Enter"]);
+    let refused = tmux.wait_for("the server's refusal in the form", |s| {
+        s.contains("Refused by the server")
+    });
+    assert!(refused.contains("22023"), "{refused}");
+    assert!(
+        refused.contains("▶ credits  -1"),
+        "the input is kept, the cursor on it:\n{refused}"
+    );
+    assert_eq!(audited(), 0, "a refused call writes nothing");
+    // a refill amount without its interval is caught by the form
+    tmux.keys(&["BSpace", "BSpace"]);
+    tmux.text("3");
+    tmux.keys(&["Tab"]);
+    tmux.text("100");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the form's own check", |s| {
+        s.contains("refill every is needed")
+    });
+    tmux.text("1h");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the cap on the detail pane", |s| {
+        s.contains("credits    3 left, refill 100 every 1 hour")
+            && s.contains(&format!(
+                "credits of {prefix} set: 3 left, refill 100 every 1 hour"
+            ))
+            && s.contains(r#""refill_every_seconds":3600.0,"remaining":3"#)
+    });
+    let row = db
+        .admin()
+        .query_one(
+            "SELECT remaining, refill_amount, refill_every = interval '1 hour' FROM tokens.tokens WHERE prefix = $1",
+            &[&prefix],
+        )
+        .expect("the token's row");
+    assert_eq!(row.get::<_, Option<i64>>(0), Some(3));
+    assert_eq!(row.get::<_, Option<i64>>(1), Some(100));
+    assert_eq!(row.get::<_, Option<bool>>(2), Some(true));
+    assert_eq!(audited(), 1, "one set_remaining call, audited");
+
+    // three credits, three successful verifications; then usage_exceeded
+    for _ in 0..3 {
+        assert_eq!(verify(&db, &token), (true, "valid".to_owned()));
+    }
+    assert_eq!(verify(&db, &token), (false, "usage_exceeded".to_owned()));
+    tmux.keys(&["r"]);
+    tmux.wait_for("no credit left", |s| {
+        s.contains("credits    0 left, refill 100 every 1 hour")
+    });
+
+    // empty credits removes the cap: it verifies again
+    tmux.keys(&["C"]);
+    tmux.wait_for("the form, prefilled", |s| s.contains("▶ credits  0▏"));
+    tmux.keys(&["BSpace", "Enter"]);
+    tmux.wait_for("no cap on the pane", |s| {
+        s.contains("credits    none (no cap)")
+            && s.contains(&format!("credit cap of {prefix} removed"))
+    });
+    assert_eq!(verify(&db, &token), (true, "valid".to_owned()));
+    assert_eq!(audited(), 2);
+    assert!(
+        plaintext_on(&tmux.screen()).is_none(),
+        "no plaintext on screen"
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", |s| s.contains("CONSOLE-EXITED 0"));
+
+    // the same through the subcommand; show prints the credits line
+    let cli = |args: &[&str]| console(&db, &role, args, "");
+    let (ok, out, err) = cli(&[
+        "set-remaining",
+        &prefix,
+        "2",
+        "--refill-amount",
+        "10",
+        "--refill-every",
+        "1d",
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.starts_with("credits of ") && out.contains("set: 2 left, refill 10 every 1 day"),
+        "{out}"
+    );
+    let (ok, out, err) = cli(&["show", &prefix]);
+    assert!(ok, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l == "credits     2 left, refill 10 every 1 day"),
+        "{out}"
+    );
+    assert_eq!(verify(&db, &token), (true, "valid".to_owned()));
+    assert_eq!(verify(&db, &token), (true, "valid".to_owned()));
+    assert_eq!(verify(&db, &token), (false, "usage_exceeded".to_owned()));
+    let (ok, _, err) = cli(&["set-remaining", &prefix, "-5", "--json"]);
+    assert!(!ok, "the server refuses a negative cap");
+    let e: serde_json::Value = serde_json::from_str(&err).expect("a JSON error");
+    assert_eq!(e["error"]["sqlstate"], "22023", "{err}");
+    let (ok, _, err) = cli(&["set-remaining", &prefix, "5", "--refill-amount", "10"]);
+    assert!(
+        !ok && err.contains("--refill-every"),
+        "clap wants both: {err}"
+    );
+    let (ok, out, err) = cli(&["set-remaining", &prefix, "none", "--json"]);
+    assert!(ok, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["remaining"], serde_json::Value::Null, "{out}");
+    assert_eq!(v["credits"], serde_json::Value::Null, "{out}");
+    assert_eq!(verify(&db, &token), (true, "valid".to_owned()));
+    let (ok, out, err) = cli(&["set-remaining", &prefix, "7", "--json"]);
+    assert!(ok, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["credits"]["remaining"], 7, "{out}");
+    assert_eq!(v["credits"]["refill"], serde_json::Value::Null, "{out}");
+    let (ok, out, _) = cli(&["show", &prefix, "--json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["credits"]["remaining"], 7, "{out}");
+    let (_, out, _) = cli(&["show", &prefix]);
+    assert!(out.lines().any(|l| l == "credits     7 left"), "{out}");
+    assert_eq!(
+        audited(),
+        5,
+        "the subcommand's three accepted calls are audited too"
+    );
 }

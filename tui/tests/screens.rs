@@ -134,6 +134,7 @@ fn detail() {
     let text = format!("{screen}");
     for shown in [
         "100 / 1 min",
+        "credits    42 left, refill 100 every 1 hour",
         "10.0.0.0/8, 192.168.1.0/24",
         "1234",
         "verified",
@@ -255,6 +256,39 @@ fn detail_usage_not_visible_and_no_limits() {
         "no error banner for a refused usage:\n{text}"
     );
     assert!(text.contains("none") && text.contains("anywhere"), "{text}");
+    assert!(text.contains("credits    none (no cap)"), "{text}");
+}
+
+#[test]
+fn detail_narrow_with_a_cap_without_refill() {
+    // Under 114 columns the usage panel goes under the fields: every
+    // limit line still fits in it.
+    let mut t = token(3, "alice laptop", "alice", "active");
+    t.credits = Some(tokens_console::db::model::Credits {
+        remaining: 0,
+        refill: None,
+    });
+    let mut app = app_with(vec![t.clone()]);
+    key(&mut app, KeyCode::Enter);
+    app.update(Action::Db(Reply::Detail {
+        id: t.id,
+        result: Ok((Some(t), vec![])),
+    }));
+    app.update(Action::Db(Reply::Usage {
+        id: id(3),
+        window: UsageWindow::Day,
+        result: Ok(usage_day()),
+    }));
+    let screen = render_at(&app, 100, 40);
+    let text = format!("{screen}");
+    for shown in [
+        "rate limit none",
+        "credits    0 left",
+        "allowlist  anywhere",
+    ] {
+        assert!(text.contains(shown), "{shown} is on the pane:\n{text}");
+    }
+    assert_snapshot!(screen);
 }
 
 #[test]
@@ -306,6 +340,55 @@ fn rate_limit_form_rejects_a_non_number() {
     let screen = render(&app);
     assert_snapshot!(screen);
     assert!(!format!("{screen}").contains('\x1b'));
+}
+
+#[test]
+fn credits_form_refused_by_the_server() {
+    let mut app = detail_of(0);
+    key(&mut app, KeyCode::Char('C'));
+    let prefilled = format!("{}", render(&app));
+    for shown in ["now: 42 left, refill 100 every 1 hour", "42▏", "1 hour"] {
+        assert!(prefilled.contains(shown), "{shown}:\n{prefilled}");
+    }
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    for _ in 0..6 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "20 years");
+    key(&mut app, KeyCode::BackTab);
+    key(&mut app, KeyCode::BackTab);
+    key(&mut app, KeyCode::Enter);
+    app.update(Action::Db(Reply::RemainingSet {
+        id: id(1),
+        result: Err(DbError::Server {
+            sqlstate: "22023".into(),
+            message: "refill_every must be between '1 second' and '3650 days'".into(),
+            hint: None,
+        }),
+    }));
+    let screen = render(&app);
+    let text = format!("{screen}");
+    assert!(
+        text.contains("▶ every    20 years▏"),
+        "the cursor is on the interval:\n{text}"
+    );
+    assert!(text.contains("ERROR 22023"), "{text}");
+    assert_snapshot!(screen);
+}
+
+#[test]
+fn credits_form_for_a_token_without_a_cap() {
+    let mut app = detail_of(1);
+    app.session.writer = false;
+    key(&mut app, KeyCode::Char('C'));
+    let screen = render(&app);
+    let text = format!("{screen}");
+    assert!(text.contains("now: none (no cap)"), "{text}");
+    assert!(text.contains("▶ credits  ▏"), "{text}");
+    assert!(text.contains("empty = no refill"), "{text}");
+    assert!(text.contains("have neither tokens_writer"), "{text}");
+    assert_snapshot!(screen);
 }
 
 #[test]

@@ -6,7 +6,9 @@ mod common;
 use common::*;
 use crossterm::event::{KeyCode, KeyModifiers};
 use tokens_console::action::{Action, Effect};
-use tokens_console::app::{ConfirmOp, Conn, Level, Modal, RateField, Usage, View, PAGE};
+use tokens_console::app::{
+    ConfirmOp, Conn, CreditField, Level, Modal, RateField, Usage, View, PAGE,
+};
 use tokens_console::db::error::DbError;
 use tokens_console::db::model::UsageWindow;
 use tokens_console::db::queries::{Direction, Expiry, SortColumn};
@@ -645,6 +647,274 @@ fn the_rate_limit_form_sets_validates_and_clears() {
     ));
 }
 
+fn credits_form(app: &tokens_console::app::App) -> &tokens_console::app::CreditsForm {
+    match &app.modal {
+        Some(Modal::Credits(f)) => f,
+        other => panic!("the credits form, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_credits_form_sets_validates_and_removes_the_cap() {
+    let mut app = app_with(sample_tokens());
+    open_detail(&mut app);
+    key(&mut app, KeyCode::Char('C'));
+    let f = credits_form(&app);
+    assert_eq!(
+        (
+            f.remaining.as_str(),
+            f.refill_amount.as_str(),
+            f.refill_every.as_str()
+        ),
+        ("42", "100", "1 hour"),
+        "prefilled from the token's cap"
+    );
+    assert_eq!(f.field, CreditField::Remaining);
+    assert!(f.may_set);
+
+    // a non-number is caught in the form: nothing is sent
+    type_text(&mut app, "x");
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(fx.is_empty(), "{fx:?}");
+    let f = credits_form(&app);
+    assert_eq!(f.field, CreditField::Remaining);
+    assert!(matches!(&f.error, Some(DbError::Client(m)) if m.contains("whole number")));
+    key(&mut app, KeyCode::Backspace);
+
+    // ←/→ pick a refill interval on the last field; q is text in a form
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(credits_form(&app).field, CreditField::RefillEvery);
+    key(&mut app, KeyCode::Right);
+    assert_eq!(credits_form(&app).refill_every, "1 day");
+    key(&mut app, KeyCode::Left);
+    key(&mut app, KeyCode::Left);
+    assert_eq!(credits_form(&app).refill_every, "30 days");
+    key(&mut app, KeyCode::Up);
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    type_text(&mut app, "-1");
+    assert!(!app.quit);
+    key(&mut app, KeyCode::Up);
+    let fx = key(&mut app, KeyCode::Enter);
+    match requests(&fx)[..] {
+        [Request::SetRemaining {
+            id: rid,
+            remaining,
+            refill_amount,
+            refill_every,
+        }] => {
+            assert_eq!(*rid, id(1));
+            assert_eq!(*remaining, Some(42));
+            assert_eq!(
+                *refill_amount,
+                Some(-1),
+                "the range is the server's to check"
+            );
+            assert_eq!(refill_every.as_deref(), Some("30 days"));
+        }
+        ref other => panic!("set_remaining, got {other:?}"),
+    }
+    assert!(credits_form(&app).busy);
+    // the server refuses: the cursor goes to the field it names, nothing is lost
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(
+        credits_form(&app).field,
+        CreditField::Remaining,
+        "keys wait while it is busy"
+    );
+    app.update(Action::Db(Reply::RemainingSet {
+        id: id(1),
+        result: Err(DbError::Server {
+            sqlstate: "22023".into(),
+            message: "refill_amount must be zero or more (got -1)".into(),
+            hint: None,
+        }),
+    }));
+    let f = credits_form(&app);
+    assert!(!f.busy);
+    assert_eq!(f.field, CreditField::RefillAmount);
+    assert_eq!(f.error.as_ref().and_then(|e| e.sqlstate()), Some("22023"));
+    assert_eq!(
+        (
+            f.remaining.as_str(),
+            f.refill_amount.as_str(),
+            f.refill_every.as_str()
+        ),
+        ("42", "-1", "30 days")
+    );
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "500");
+    key(&mut app, KeyCode::Up);
+    key(&mut app, KeyCode::Enter);
+    // a missing grant names no field: the cursor stays where it was
+    app.update(Action::Db(Reply::RemainingSet {
+        id: id(1),
+        result: Err(DbError::Server {
+            sqlstate: "42501".into(),
+            message: "permission denied to set the remaining credits of this token".into(),
+            hint: None,
+        }),
+    }));
+    assert_eq!(credits_form(&app).field, CreditField::Remaining);
+    key(&mut app, KeyCode::Enter);
+    let fx = app.update(Action::Db(Reply::RemainingSet {
+        id: id(1),
+        result: Ok(()),
+    }));
+    assert!(app.modal.is_none(), "closed on success");
+    let asked = requests(&fx);
+    assert!(asked.iter().any(|r| matches!(r, Request::Detail { .. })));
+    assert!(asked.iter().any(|r| matches!(r, Request::Tokens { .. })));
+    assert!(
+        app.notice.as_ref().is_some_and(
+            |n| n.text == "credits of tbm_00000001 set: 42 left, refill 500 every 30 days"
+        ),
+        "{:?}",
+        app.notice
+    );
+
+    // a refill needs both values: the form says which one is missing
+    key(&mut app, KeyCode::Char('C'));
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    for _ in 0..6 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    let f = credits_form(&app);
+    assert_eq!(f.field, CreditField::RefillEvery);
+    assert!(matches!(&f.error, Some(DbError::Client(m)) if m.contains("refill every is needed")));
+    type_text(&mut app, "30m");
+    key(&mut app, KeyCode::Up);
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert_eq!(credits_form(&app).field, CreditField::RefillAmount);
+    type_text(&mut app, "10");
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(
+            requests(&fx)[..],
+            [Request::SetRemaining { remaining: Some(42), refill_amount: Some(10), refill_every: Some(e), .. }] if e == "30 minutes"
+        ),
+        "{fx:?}"
+    );
+    key(&mut app, KeyCode::Esc);
+    assert!(
+        credits_form(&app).busy,
+        "a busy form waits for the server's answer"
+    );
+}
+
+#[test]
+fn empty_remaining_removes_the_cap_and_no_refill_is_no_refill() {
+    let mut app = app_with(sample_tokens());
+    open_detail(&mut app);
+    key(&mut app, KeyCode::Char('C'));
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(
+            requests(&fx)[..],
+            [Request::SetRemaining {
+                remaining: None,
+                refill_amount: None,
+                refill_every: None,
+                ..
+            }]
+        ),
+        "the refill left in the form goes too: {fx:?}"
+    );
+    app.update(Action::Db(Reply::RemainingSet {
+        id: id(1),
+        result: Ok(()),
+    }));
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.starts_with("credit cap of tbm_00000001 removed")));
+
+    // a token without a cap: an empty form, and a cap without refill
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('j'));
+    open_detail(&mut app);
+    key(&mut app, KeyCode::Char('C'));
+    let f = credits_form(&app);
+    assert_eq!(
+        (
+            f.remaining.as_str(),
+            f.refill_amount.as_str(),
+            f.refill_every.as_str()
+        ),
+        ("", "", "")
+    );
+    type_text(&mut app, "1000");
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(matches!(
+        requests(&fx)[..],
+        [Request::SetRemaining {
+            remaining: Some(1000),
+            refill_amount: None,
+            refill_every: None,
+            ..
+        }]
+    ));
+    app.update(Action::Db(Reply::RemainingSet {
+        id: id(2),
+        result: Ok(()),
+    }));
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text == "credits of tbm_00000002 set: 1000 left, no refill"));
+}
+
+#[test]
+fn a_server_refusal_names_the_credits_field_it_is_about() {
+    use tokens_console::app::credit_field_of_error;
+    let server = |sqlstate: &str, message: &str| DbError::Server {
+        sqlstate: sqlstate.into(),
+        message: message.into(),
+        hint: None,
+    };
+    for (e, field) in [
+        (
+            server("22023", "remaining must be zero or more (got -3); pass NULL to remove the cap"),
+            Some(CreditField::Remaining),
+        ),
+        (
+            server("22023", "a refill needs remaining credits: pass remaining, or NULL for all three to remove the cap"),
+            Some(CreditField::Remaining),
+        ),
+        (
+            server("22023", "refill_amount must be zero or more (got -1)"),
+            Some(CreditField::RefillAmount),
+        ),
+        (
+            server("22023", "refill_amount and refill_every go together: pass both, or neither for no refill"),
+            Some(CreditField::RefillAmount),
+        ),
+        (
+            server("22023", "refill_every must be between '1 second' and '3650 days'"),
+            Some(CreditField::RefillEvery),
+        ),
+        (
+            server("22007", "invalid input syntax for type interval: \"soon\""),
+            Some(CreditField::RefillEvery),
+        ),
+        (server("42501", "permission denied"), None),
+        (server("P0002", "no token with id 0195"), None),
+        (DbError::Client("anything".into()), None),
+    ] {
+        assert_eq!(credit_field_of_error(&e), field, "{e}");
+    }
+}
+
 #[test]
 fn the_allowlist_form_sets_and_clears() {
     let mut app = app_with(sample_tokens());
@@ -707,7 +977,16 @@ fn the_allowlist_form_sets_and_clears() {
 #[test]
 fn limits_are_offered_to_writers_and_to_owners_of_personal_tokens() {
     use tokens_console::components::chrome::hints;
-    let offered = |app: &tokens_console::app::App| hints(app).iter().any(|(k, _)| *k == "L");
+    let offered = |app: &tokens_console::app::App| {
+        let h = hints(app);
+        let l = h.iter().any(|(k, _)| *k == "L");
+        assert_eq!(
+            l,
+            h.iter().any(|(k, _)| *k == "C"),
+            "credits are offered with the rate limit"
+        );
+        l
+    };
     let mut app = app_with(sample_tokens());
     open_detail(&mut app);
     assert!(offered(&app), "tokens_writer");
@@ -718,6 +997,12 @@ fn limits_are_offered_to_writers_and_to_owners_of_personal_tokens() {
     assert!(
         matches!(&app.modal, Some(Modal::RateLimit(f)) if !f.may_set),
         "the form still opens, and says the server will refuse"
+    );
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('C'));
+    assert!(
+        matches!(&app.modal, Some(Modal::Credits(f)) if !f.may_set),
+        "so does the credits form"
     );
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Esc);

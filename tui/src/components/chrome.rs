@@ -146,6 +146,12 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 ("Enter", "save (empty requests clears)"),
                 ("Esc", "cancel"),
             ],
+            Modal::Credits(_) => vec![
+                ("Tab", "credits/refill/every"),
+                ("←/→", "every preset"),
+                ("Enter", "save (empty credits removes the cap)"),
+                ("Esc", "cancel"),
+            ],
             Modal::Meta(_) => vec![
                 ("type", "a JSON object"),
                 ("Enter", "new line"),
@@ -204,7 +210,12 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 .as_ref()
                 .is_some_and(|d| app.session.may_set_limits(&d.token))
             {
-                h.extend([("L", "limit"), ("I", "allowlist"), ("M", "meta")]);
+                h.extend([
+                    ("L", "limit"),
+                    ("I", "IPs"),
+                    ("C", "credits"),
+                    ("M", "meta"),
+                ]);
             }
             h.extend([
                 ("u", "24h/60m"),

@@ -51,6 +51,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("u", "usage: 24 h by hour / 60 min by minute"),
             ("L", "rate limit (empty requests clears)"),
             ("I", "IP allowlist (empty = anywhere)"),
+            ("C", "credits: usage cap (empty removes)"),
             ("d", "disable / enable this token"),
             ("M", "meta: JSON object, Ctrl-S saves"),
         ],
@@ -96,7 +97,7 @@ fn section_lines(sections: &[(&str, &[(&str, &str)])]) -> Vec<Line<'static>> {
 pub fn draw(f: &mut Frame, area: Rect) {
     let notes = [
         "Owner-only: revoke and rotate need actor = owner.",
-        "Limits, meta, d: tokens_writer or own personal token.",
+        "L, I, C, M, d: tokens_writer or own personal token.",
         "Leaks: X revokes for each owner; needs tokens_revoker.",
     ];
     let (columns, width): (Vec<Vec<Line>>, u16) = if area.width >= 118 {

@@ -1,4 +1,4 @@
-//! The rate-limit, allowlist and meta forms of the detail pane.
+//! The rate-limit, allowlist, credits and meta forms of the detail pane.
 
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -7,10 +7,13 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::{centered, dim, key_style};
-use crate::app::{AllowlistForm, MetaForm, RateField, RateLimitForm, PER_PRESETS};
+use crate::app::{
+    AllowlistForm, CreditField, CreditsForm, MetaForm, RateField, RateLimitForm, PER_PRESETS,
+    REFILL_PRESETS,
+};
 use crate::db::error::DbError;
 use crate::db::model::{Session, Token};
-use crate::text::{allowlist, clean, rate_limit};
+use crate::text::{allowlist, clean, credits, rate_limit};
 
 fn label(on: bool, text: &str) -> Span<'static> {
     let style = if on {
@@ -143,6 +146,55 @@ pub fn draw_rate_limit(f: &mut Frame, area: Rect, form: &RateLimitForm, session:
         "Tab next field",
     );
     frame(f, area, lines, " Rate limit ");
+}
+
+pub fn draw_credits(f: &mut Frame, area: Rect, form: &CreditsForm, session: &Session) {
+    let on = |field| form.field == field;
+    let mut lines = heading(&form.token, credits(&form.token.credits));
+    lines.push(Line::styled(
+        "One credit per successful verification; at zero verify answers usage_exceeded.",
+        dim(),
+    ));
+    lines.push(Line::from(vec![
+        label(on(CreditField::Remaining), "credits"),
+        input(
+            on(CreditField::Remaining),
+            &form.remaining,
+            "empty = no cap",
+        ),
+        Span::styled("  remaining from now (≥ 0; empty removes the cap)", dim()),
+    ]));
+    lines.push(Line::from(vec![
+        label(on(CreditField::RefillAmount), "refill"),
+        input(
+            on(CreditField::RefillAmount),
+            &form.refill_amount,
+            "empty = no refill",
+        ),
+        Span::styled("  credits at each refill (≥ 0)", dim()),
+    ]));
+    lines.push(Line::from(vec![
+        label(on(CreditField::RefillEvery), "every"),
+        input(
+            on(CreditField::RefillEvery),
+            &form.refill_every,
+            "e.g. 1 hour",
+        ),
+        Span::styled(
+            format!("  1 s to 3650 days; ←/→ {}", REFILL_PRESETS.join(" · ")),
+            dim(),
+        ),
+    ]));
+    footer(
+        &mut lines,
+        &form.error,
+        form.busy,
+        form.may_set,
+        session,
+        "Enter",
+        "Tab next field",
+    );
+    frame(f, area, lines, " Credits ");
 }
 
 pub fn draw_allowlist(f: &mut Frame, area: Rect, form: &AllowlistForm, session: &Session) {

@@ -8,7 +8,7 @@ use ratatui::Frame;
 use super::{dim, key_style, status_style};
 use crate::app::{Detail, Usage};
 use crate::db::model::{Session, UsageBucket, UsageWindow};
-use crate::text::{allowlist, clean, fit, rate_limit, relative, scopes, stamp};
+use crate::text::{allowlist, clean, credits, fit, rate_limit, relative, scopes, stamp};
 
 /// Rows of the usage chart (each row has eight levels).
 const CHART_ROWS: u16 = 3;
@@ -65,7 +65,7 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Detail, now: DateTime<Utc>, session: 
     } else {
         let [top, usage, bottom] = Layout::vertical([
             Constraint::Length(15),
-            Constraint::Length(13),
+            Constraint::Length(14),
             Constraint::Min(3),
         ])
         .areas(area);
@@ -162,7 +162,7 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Detail, now: DateTime<Utc>, session: 
     f.render_stateful_widget(table, bottom, &mut state);
 }
 
-/// Usage chart, totals, rate limit and allowlist.
+/// Usage chart, totals, rate limit, credits and allowlist.
 fn draw_usage(f: &mut Frame, area: Rect, d: &Detail, session: &Session) {
     let t = &d.token;
     let mut title = vec![Span::raw(" Usage & limits ")];
@@ -172,7 +172,9 @@ fn draw_usage(f: &mut Frame, area: Rect, d: &Detail, session: &Session) {
             Span::styled("L", key_style()),
             Span::raw(" rate limit · "),
             Span::styled("I", key_style()),
-            Span::raw(" allowlist "),
+            Span::raw(" allowlist · "),
+            Span::styled("C", key_style()),
+            Span::raw(" credits "),
         ]);
     }
     let block = Block::default()
@@ -245,6 +247,7 @@ fn draw_usage(f: &mut Frame, area: Rect, d: &Detail, session: &Session) {
     let lines = vec![
         field("uses 24 h", t.uses_24h.to_string()),
         field("rate limit", rate_limit(&t.rate_limit)),
+        field("credits", fit(&credits(&t.credits), width)),
         field("allowlist", fit(&allowlist(&t.allowed_ips), width)),
     ];
     f.render_widget(Paragraph::new(lines), limits);

@@ -64,6 +64,14 @@ pub enum Request {
         id: Uuid,
         allowed: Option<Vec<String>>,
     },
+    /// `tokens.set_remaining`: `remaining` None removes the cap; the refill
+    /// is both values or neither.
+    SetRemaining {
+        id: Uuid,
+        remaining: Option<i64>,
+        refill_amount: Option<i64>,
+        refill_every: Option<String>,
+    },
     /// `tokens.disable(id)` (true) or `tokens.enable(id)` (false).
     SetDisabled {
         id: Uuid,
@@ -130,6 +138,10 @@ pub enum Reply {
         id: Uuid,
         result: Result<(), DbError>,
     },
+    RemainingSet {
+        id: Uuid,
+        result: Result<(), DbError>,
+    },
     /// False: it was already in that state.
     DisabledSet {
         id: Uuid,
@@ -176,6 +188,7 @@ impl Reply {
             | Reply::Rotated { result: Err(e), .. }
             | Reply::RateLimitSet { result: Err(e), .. }
             | Reply::AllowedIpsSet { result: Err(e), .. }
+            | Reply::RemainingSet { result: Err(e), .. }
             | Reply::DisabledSet { result: Err(e), .. }
             | Reply::MetaSet { result: Err(e), .. }
             | Reply::Leaks { result: Err(e), .. } => Some(e),

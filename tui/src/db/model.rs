@@ -111,6 +111,8 @@ pub struct Token {
     pub rate_limit: Option<RateLimit>,
     /// CIDRs a verification may come from; None: anywhere.
     pub allowed_ips: Option<Vec<String>>,
+    /// The usage cap (`tokens.set_remaining`); None: no cap.
+    pub credits: Option<Credits>,
 }
 
 /// At most `requests` successful verifications per `per_seconds`.
@@ -118,6 +120,23 @@ pub struct Token {
 pub struct RateLimit {
     pub requests: i32,
     pub per_seconds: f64,
+}
+
+/// A usage cap: each successful verification spends one credit; at zero
+/// verify answers `usage_exceeded` until the next refill, if any.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Credits {
+    /// Credits left in the current period, on this server.
+    pub remaining: i64,
+    /// None: no refill, the credits are all there will be.
+    pub refill: Option<Refill>,
+}
+
+/// Every `every_seconds` the credits are set back to `amount`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Refill {
+    pub amount: i64,
+    pub every_seconds: f64,
 }
 
 /// The span of the usage chart: a day by hour, or an hour by minute.
@@ -266,7 +285,7 @@ impl Session {
         self.revoker || self.writer
     }
 
-    /// Settings (rate limit, allowlist, meta, disable/enable) are changed by
+    /// Settings (rate limit, allowlist, credits, meta, disable/enable) are changed by
     /// tokens_writer, or by the owner of a personal token through
     /// tokens_self_service (SPEC §3, §7).
     pub fn may_set_limits(&self, t: &Token) -> bool {

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::error::DbError;
 use super::model::{
-    AuditEvent, Leak, Minted, RateLimit, RevokeTarget, ScopeEntry, Secret, Session, Token,
-    UsageBucket, UsageWindow,
+    AuditEvent, Credits, Leak, Minted, RateLimit, Refill, RevokeTarget, ScopeEntry, Secret,
+    Session, Token, UsageBucket, UsageWindow,
 };
 
 type Result<T> = std::result::Result<T, DbError>;
@@ -26,13 +26,15 @@ fn run<T>(
     })
 }
 
-/// The view's columns; the interval and the CIDRs in forms the client
+/// The view's columns; the intervals and the CIDRs in forms the client
 /// reads without extra type support.
 const TOKEN_COLUMNS: &str =
     "id, prefix, name, kind, owner, scopes, expires_at, last_used_at, created_at, revoked_at, status,
      disabled_at, uses_24h, rate_limit_requests,
      extract(epoch FROM rate_limit_per)::float8 AS rate_limit_per_seconds,
-     allowed_ips::text[] AS allowed_ips";
+     allowed_ips::text[] AS allowed_ips,
+     remaining, refill_amount,
+     extract(epoch FROM refill_every)::float8 AS refill_every_seconds";
 const MINTED_COLUMNS: &str = "token, id, prefix, name, kind, owner, scopes, expires_at, created_at";
 const AUDIT_COLUMNS: &str = "id, at, actor, db_role, action, target, meta";
 
@@ -62,6 +64,21 @@ fn token_row(row: &Row) -> Token {
             _ => None,
         },
         allowed_ips: row.get("allowed_ips"),
+        credits: row
+            .get::<_, Option<i64>>("remaining")
+            .map(|remaining| Credits {
+                remaining,
+                refill: match (
+                    row.get::<_, Option<i64>>("refill_amount"),
+                    row.get::<_, Option<f64>>("refill_every_seconds"),
+                ) {
+                    (Some(amount), Some(every_seconds)) => Some(Refill {
+                        amount,
+                        every_seconds,
+                    }),
+                    _ => None,
+                },
+            }),
     }
 }
 
@@ -708,6 +725,26 @@ pub fn set_allowed_ips(client: &mut Client, id: Uuid, allowed: Option<&[String]>
         c.execute(
             "SELECT tokens.set_allowed_ips(id => $1, allowed => $2::text[]::cidr[])",
             &[&id, &allowed],
+        )
+    })?;
+    Ok(())
+}
+
+/// `tokens.set_remaining`: `remaining` None removes the cap (the refill
+/// is then None too). `refill_every` is an interval the server parses
+/// (`1 hour`, `30 days`).
+pub fn set_remaining(
+    client: &mut Client,
+    id: Uuid,
+    remaining: Option<i64>,
+    refill_amount: Option<i64>,
+    refill_every: Option<&str>,
+) -> Result<()> {
+    run(client, |c| {
+        c.execute(
+            "SELECT tokens.set_remaining(id => $1, remaining => $2, refill_amount => $3,
+                    refill_every => $4::text::interval)",
+            &[&id, &remaining, &refill_amount, &refill_every],
         )
     })?;
     Ok(())

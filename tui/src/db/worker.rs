@@ -199,6 +199,21 @@ fn handle(c: &mut Client, req: Request) -> Reply {
             id,
             result: queries::set_allowed_ips(c, id, allowed.as_deref()),
         },
+        Request::SetRemaining {
+            id,
+            remaining,
+            refill_amount,
+            refill_every,
+        } => Reply::RemainingSet {
+            id,
+            result: queries::set_remaining(
+                c,
+                id,
+                remaining,
+                refill_amount,
+                refill_every.as_deref(),
+            ),
+        },
         Request::SetDisabled { id, disabled } => Reply::DisabledSet {
             id,
             disabled,
@@ -245,6 +260,7 @@ fn fail(req: Request, e: DbError) -> Reply {
         Request::Rotate { id, .. } => Reply::Rotated { id, result: Err(e) },
         Request::SetRateLimit { id, .. } => Reply::RateLimitSet { id, result: Err(e) },
         Request::SetAllowedIps { id, .. } => Reply::AllowedIpsSet { id, result: Err(e) },
+        Request::SetRemaining { id, .. } => Reply::RemainingSet { id, result: Err(e) },
         Request::SetDisabled { id, disabled } => Reply::DisabledSet {
             id,
             disabled,

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use tokens_console::action::{Action, Effect};
 use tokens_console::app::App;
 use tokens_console::db::model::{
-    AuditEvent, Minted, RateLimit, Secret, Session, Token, UsageBucket,
+    AuditEvent, Credits, Minted, RateLimit, Refill, Secret, Session, Token, UsageBucket,
 };
 use tokens_console::db::queries::{Cursor, SortKey, TokenPage};
 use tokens_console::db::Reply;
@@ -78,6 +78,13 @@ pub fn token(n: u128, name: &str, owner: &str, status: &str) -> Token {
             per_seconds: 60.0,
         }),
         allowed_ips: (n == 1).then(|| vec!["10.0.0.0/8".into(), "192.168.1.0/24".into()]),
+        credits: (n == 1).then_some(Credits {
+            remaining: 42,
+            refill: Some(Refill {
+                amount: 100,
+                every_seconds: 3600.0,
+            }),
+        }),
     }
 }
 
@@ -204,7 +211,11 @@ pub fn type_text(app: &mut App, s: &str) -> Vec<Effect> {
 }
 
 pub fn render(app: &App) -> TestBackend {
-    let mut t = Terminal::new(TestBackend::new(120, 30)).expect("a test terminal");
+    render_at(app, 120, 30)
+}
+
+pub fn render_at(app: &App, width: u16, height: u16) -> TestBackend {
+    let mut t = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
     t.draw(|f| tokens_console::ui::draw(f, app)).expect("draw");
     t.backend().clone()
 }
