@@ -108,6 +108,24 @@ set_limits NULL NULL
 ours_plain_b=$(tps pgb_ours_verify.sql)
 ours_plain2=$(awk -v a="$ours_plain_a" -v b="$ours_plain_b" 'BEGIN { printf "%.1f", (a + b) / 2 }')
 
+log "verify TPS of usage-capped tokens (a cap on every token, never used up)"
+# Straight into the tables, as the rate limits above: one pool of 10^12
+# credits per token. The first pass over random tokens takes each token's
+# first lease (a durable write of its pool row); the second spends leases.
+psql_b -d "$DB" -c "INSERT INTO tokens.credit_store (pool, remaining, started_at)
+    SELECT row_number() OVER (ORDER BY id), 1000000000000, now() FROM tokens.token_store" \
+  -c "UPDATE tokens.token_store t SET credit_pool = p.n
+        FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM tokens.token_store) p WHERE p.id = t.id" \
+  -c "SELECT setval('tokens.credit_pool_seq', (SELECT max(pool) FROM tokens.credit_store))" \
+  -c "VACUUM FULL tokens.token_store" -c "ANALYZE tokens.token_store" -c "CHECKPOINT" >/dev/null
+wal0=$(psql_b -d "$DB" -tA -c "SELECT pg_current_wal_insert_lsn()")
+ours_capped_first=$(tps pgb_ours_verify.sql)
+wal_capped=$(psql_b -d "$DB" -tA -c "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$wal0')")
+ours_capped=$(tps pgb_ours_verify.sql)
+ours_capped_hot=$(tps pgb_ours_hot.sql)
+psql_b -d "$DB" -c "UPDATE tokens.token_store SET credit_pool = NULL" \
+  -c "VACUUM FULL tokens.token_store" -c "ANALYZE tokens.token_store" >/dev/null
+
 log "RLS: the example policy over 1M rows"
 psql_b -d "$DB" -f bench/setup_rls.sql >/dev/null
 rls_none=$(tps pgb_rls_none.sql postgres 1)
@@ -151,6 +169,10 @@ row "verify TPS, random tokens (ref: peer)" "$ours" "$peer" "$(ratio "$ours" "$p
 row "verify TPS, one hot token (ref: floor)" "$ours_hot" "$floor" "$(ratio "$ours_hot" "$floor")"
 row "peer TPS, random / hot (ref: floor)" "$peer / $peer_hot" "$floor" "$(ratio "$peer" "$floor") / $(ratio "$peer_hot" "$floor")"
 row "verify TPS with a rate limit (ref: without, mean of before/after)" "$ours_limited" "$ours_plain2" "$(ratio "$ours_limited" "$ours_plain2")"
+row "capped verify TPS, random, first leases (ref: floor)" "$ours_capped_first" "$floor" "$(ratio "$ours_capped_first" "$floor")"
+row "  ... WAL bytes of that run (leases written in place)" "$wal_capped" "" ""
+row "capped verify TPS, random, leases held (ref: floor)" "$ours_capped" "$floor" "$(ratio "$ours_capped" "$floor")"
+row "capped verify TPS, one hot token (ref: floor)" "$ours_capped_hot" "$floor" "$(ratio "$ours_capped_hot" "$floor")"
 row "verify latency us, 1 client, $BIG tokens (ref: 100k)" "${lat_big:-skipped}" "$lat_100k" "$(ratio "${lat_big:-0}" "$lat_100k")"
 row "instructions per verify, callgrind (ref: floor)" "${cg_ours:-skipped}" "$cg_floor" "$(ratio "${cg_ours:-0}" "${cg_floor:-0}")"
 row "instructions per verify, callgrind (ref: peer)" "${cg_ours:-skipped}" "$cg_peer" "$(ratio "${cg_ours:-0}" "${cg_peer:-0}")"

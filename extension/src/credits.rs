@@ -32,44 +32,80 @@ pub struct Pool {
 /// Leases credits of `pool` into `key`'s shared-memory entry. False when
 /// none can be leased: the period's credits are all out, the pool is gone,
 /// a newer cap of the token is already in use, or no credit can be spent
-/// here (a standby, a parallel worker).
+/// here (a standby, a parallel worker). True when credits may be there now
+/// (the caller records its use again).
 pub fn lease(key: Key, pool: i64) -> Result<bool> {
     if !can_write_wal() {
         return Ok(false);
     }
-    shmem::leasing(|| {
+    // The pool row is written under the lease lock; its WAL is flushed
+    // after the lock is released (so that leases of different tokens share
+    // their flushes), and only then are the credits handed out. Meanwhile
+    // the entry is marked pending: other backends wait instead of leasing
+    // a second block for the same token.
+    let step = shmem::leasing(|| {
         let now = clock();
         let held = shmem::lease_of(key);
         if held.spendable(pool, now) {
-            return Ok(true); // leased by another backend while we waited
+            return Ok(Step::Ready); // leased by another backend meanwhile
+        }
+        if held.pending_since != 0 && (0..PENDING_MICROS).contains(&(now - held.pending_since)) {
+            return Ok(Step::Wait);
         }
         if held.pool > pool {
             // Pools are numbered in order: this transaction still sees the
             // cap that a later set_remaining replaced.
-            return Ok(false);
+            return Ok(Step::Refused);
         }
         let size = if held.pool == pool {
             next_lease_size(held.size, held.granted_at, now)
         } else {
             MIN_LEASE
         };
-        let Some(grant) = take(pool, now, size)? else {
-            return Ok(false);
+        let Some((grant, lsn)) = take(pool, now, size)? else {
+            return Ok(Step::Refused);
         };
-        Ok(grant.credits > 0
-            && shmem::set_lease(
-                key,
-                Lease {
-                    pool,
-                    period: grant.period,
-                    until: grant.until,
-                    credits: grant.credits,
-                    size,
-                    granted_at: now,
-                },
-                now,
-            ))
-    })
+        if grant.credits == 0 || !shmem::mark_lease_pending(key, now) {
+            return Ok(Step::Refused);
+        }
+        Ok(Step::Flush(
+            lsn,
+            Lease {
+                pool,
+                period: grant.period,
+                until: grant.until,
+                credits: grant.credits,
+                size,
+                granted_at: now,
+                pending_since: 0,
+            },
+        ))
+    })?;
+    match step {
+        Step::Ready => Ok(true),
+        Step::Refused => Ok(false),
+        Step::Wait => {
+            pgrx::check_for_interrupts!();
+            // SAFETY: a plain sleep.
+            unsafe { pg_sys::pg_usleep(50) };
+            Ok(true)
+        }
+        Step::Flush(lsn, lease) => {
+            // SAFETY: flushes WAL this backend wrote.
+            unsafe { pg_sys::XLogFlush(lsn) };
+            Ok(shmem::set_lease(key, lease, lease.granted_at))
+        }
+    }
+}
+
+/// How long a lease may stay pending before others stop waiting for it.
+const PENDING_MICROS: i64 = 1_000_000;
+
+enum Step {
+    Ready,
+    Wait,
+    Refused,
+    Flush(pg_sys::XLogRecPtr, Lease),
 }
 
 /// Returns the unspent credits of `key`'s lease of `pool` to the pool (a
@@ -120,12 +156,18 @@ pub fn spend_one(pool: i64) -> Result<bool> {
     unsafe {
         pg_sys::LockAcquire(&tag, pg_sys::ExclusiveLock as _, true, false);
     }
-    pgrx::PgTryBuilder::new(|| take(pool, clock(), 1))
-        .finally(|| unsafe {
-            pg_sys::LockRelease(&tag, pg_sys::ExclusiveLock as _, true);
-        })
-        .execute()
-        .map(|grant| grant.is_some_and(|g| g.credits == 1))
+    pgrx::PgTryBuilder::new(|| {
+        let taken = take(pool, clock(), 1)?;
+        if let Some((_, lsn)) = taken {
+            // SAFETY: flushes WAL this backend wrote.
+            unsafe { pg_sys::XLogFlush(lsn) };
+        }
+        Ok(taken.is_some_and(|(g, _)| g.credits == 1))
+    })
+    .finally(|| unsafe {
+        pg_sys::LockRelease(&tag, pg_sys::ExclusiveLock as _, true);
+    })
+    .execute()
 }
 
 /// What `token` (capped by `pool`) can still spend on this server in the
@@ -152,14 +194,17 @@ pub fn left(key: Key, pool: i64) -> Result<Option<i64>> {
     Ok(Some(available + leased))
 }
 
-/// Leases up to `want` credits of `pool` at `now`, durably: the pool row is
-/// updated in place and the WAL flushed before this returns. None when the
-/// pool row is gone; a grant of 0 credits when its period has none left.
-fn take(pool: i64, now: i64, want: i64) -> Result<Option<Grant>> {
+/// Leases up to `want` credits of `pool` at `now`: the pool row is
+/// updated in place. Returns the grant (0 credits when the period has none
+/// left) and the end of the WAL to flush before any is spent; None when the
+/// pool row is gone.
+fn take(pool: i64, now: i64, want: i64) -> Result<Option<(Grant, pg_sys::XLogRecPtr)>> {
     read(pool, |p| {
         let (ledger, grant) = p.ledger.lease(&p.cap, p.started_at, now, want);
         ((grant.credits > 0).then_some(ledger), grant)
     })
+    // SAFETY: reads this backend's WAL position.
+    .map(|grant| grant.map(|g| (g, unsafe { pg_sys::XactLastRecEnd })))
 }
 
 fn can_write_wal() -> bool {
@@ -286,8 +331,6 @@ unsafe fn decide_and_write<R>(
         (*new).t_self = (*tuple).t_self;
         (*new).t_tableOid = (*tuple).t_tableOid;
         pg_sys::heap_inplace_update(heap, new);
-        // Durable before any of the leased credits is spent.
-        pg_sys::XLogFlush(pg_sys::XactLastRecEnd);
     }
     Ok(result)
 }

@@ -69,6 +69,9 @@ pub struct Lease {
     pub credits: i64,
     pub size: i64,
     pub granted_at: i64,
+    /// A backend is making the next lease durable (since when; 0: none):
+    /// others wait for it rather than lease a second block.
+    pub pending_since: i64,
 }
 
 impl Lease {
@@ -293,6 +296,12 @@ pub fn lease_of(key: Key) -> Lease {
 /// in a crash: its credits are never granted).
 pub fn set_lease(key: Key, lease: Lease, now: i64) -> bool {
     with_entry(key, now, |s| s.lease = lease).is_some()
+}
+
+/// Marks `key`'s lease as being renewed by this backend (see
+/// [`Lease::pending_since`]); false when the table has no room.
+pub fn mark_lease_pending(key: Key, now: i64) -> bool {
+    with_entry(key, now, |s| s.lease.pending_since = now).is_some()
 }
 
 /// Runs `f` holding the lease lock: leases are taken one at a time.

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::CStr;
 
-use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
+use pgrx::datum::{DatumWithOid, Interval, TimestampWithTimeZone};
 use pgrx::pg_sys::{self, PgBuiltInOids};
 use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiHeapTupleData, SpiTupleTable};
 use pgrx::{IntoDatum, PgOid, Uuid};
@@ -181,7 +181,8 @@ impl Statement {
 }
 
 use pgrx::pg_sys::BuiltinOid::{
-    BOOLOID, BYTEAOID, INT4OID, INT8OID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID, UUIDOID,
+    BOOLOID, BYTEAOID, INT4OID, INT8OID, INTERVALOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID,
+    UUIDOID,
 };
 
 /// The token with this hash: one probe of the unique index on the hash, no
@@ -476,21 +477,26 @@ pub fn set_rate_limit(
 
 const NEW_CREDIT_POOL: Statement = Statement {
     sql: "INSERT INTO tokens.credit_store (pool, remaining, refill_amount, refill_every, started_at) \
-          VALUES (pg_catalog.nextval('tokens.credit_pool_seq'::pg_catalog.regclass), $1, $2, \
-                  $3 OPERATOR(pg_catalog.*) interval '1 microsecond', $4) \
+          VALUES (pg_catalog.nextval('tokens.credit_pool_seq'::pg_catalog.regclass), $1, $2, $3, $4) \
           RETURNING pool",
-    args: &[INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID],
+    args: &[INT8OID, INT8OID, INTERVALOID, TIMESTAMPTZOID],
     fresh_snapshot: true,
 };
 
-/// A new credit pool for `cap`, its periods starting at `started_at`.
-pub fn new_credit_pool(client: &mut SpiClient<'_>, cap: &Cap, started_at: i64) -> Result<i64> {
+/// A new credit pool for `cap` (its refill interval kept as it was given,
+/// `every`), its periods starting at `started_at`.
+pub fn new_credit_pool(
+    client: &mut SpiClient<'_>,
+    cap: &Cap,
+    every: Option<Interval>,
+    started_at: i64,
+) -> Result<i64> {
     let table = NEW_CREDIT_POOL.run(
         client,
         &[
             cap.remaining.into(),
             cap.refill.map(|r| r.amount).into(),
-            cap.refill.map(|r| r.every_micros).into(),
+            cap.refill.and(every).into(),
             timestamp(started_at)?.into(),
         ],
     )?;
@@ -511,6 +517,39 @@ const SET_CREDIT_POOL: Statement = Statement {
 pub fn set_credit_pool(client: &mut SpiClient<'_>, id: Uuid, pool: Option<i64>) -> Result<()> {
     SET_CREDIT_POOL.run(client, &[id.into(), pool.into()])?;
     Ok(())
+}
+
+const DELETE_CREDIT_POOL: Statement = Statement {
+    sql: "DELETE FROM tokens.credit_store WHERE pool OPERATOR(pg_catalog.=) $1",
+    args: &[INT8OID],
+    fresh_snapshot: true,
+};
+
+/// Deletes a credit pool a new cap replaced.
+pub fn delete_credit_pool(client: &mut SpiClient<'_>, pool: i64) -> Result<()> {
+    DELETE_CREDIT_POOL.run(client, &[pool.into()])?;
+    Ok(())
+}
+
+const OWNER_AND_POOL: Statement = Statement {
+    sql: "SELECT owner, credit_pool FROM tokens.token_store WHERE id OPERATOR(pg_catalog.=) $1",
+    args: &[UUIDOID],
+    fresh_snapshot: false,
+};
+
+/// The owner and credit pool of the token with this id, if there is one.
+pub fn owner_and_pool(client: &SpiClient<'_>, id: Uuid) -> Result<Option<(String, Option<i64>)>> {
+    let table = OWNER_AND_POOL.run(client, &[id.into()])?;
+    table
+        .into_iter()
+        .next()
+        .map(|row| {
+            Ok((
+                required::<String>(&row, "owner")?,
+                column::<i64>(&row, "credit_pool")?,
+            ))
+        })
+        .transpose()
 }
 
 const SET_META: Statement = Statement {

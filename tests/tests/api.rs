@@ -76,7 +76,10 @@ fn mint_returns_the_token_once_and_stores_only_its_hash() {
             "uses_24h",
             "rate_limit_requests",
             "rate_limit_per",
-            "disabled_at"
+            "disabled_at",
+            "remaining",
+            "refill_amount",
+            "refill_every"
         ]
     );
     let audit = audit_of(&mut app, m.id);

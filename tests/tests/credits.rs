@@ -302,8 +302,42 @@ fn who_may_cap_which_token() {
         assert_eq!(sqlstate(&r), "42501", "{grants:?}: {r:?}");
     }
     assert_eq!(db.counts(), before, "a refused call wrote something");
-    // The owner sees its cap in the listing.
+    // The owner sees its cap in the listing; no one probes another's pool.
     assert_eq!(cap_of(&mut own, personal.id).0, Some(6));
+    set_remaining(&mut writer, service.id, "9").unwrap();
+    let pool_of = |id: Uuid| -> i64 {
+        db.admin()
+            .query_one(
+                "SELECT credit_pool FROM tokens.token_store WHERE id = $1",
+                &[&id],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let (theirs, mine) = (pool_of(service.id), pool_of(personal.id));
+    for (token, pool) in [(service.id, theirs), (personal.id, theirs)] {
+        let left: Option<i64> = own
+            .query_one("SELECT tokens.credits_left($1, $2)", &[&token, &pool])
+            .unwrap()
+            .get(0);
+        assert_eq!(left, None, "self-service read another token's credits");
+    }
+    let left: Option<i64> = own
+        .query_one("SELECT tokens.credits_left($1, $2)", &[&personal.id, &mine])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, Some(6));
+    // A replaced cap's pool is deleted.
+    set_remaining(&mut writer, service.id, "NULL").unwrap();
+    let pools: i64 = db
+        .admin()
+        .query_one(
+            "SELECT count(*) FROM tokens.credit_store WHERE pool = $1",
+            &[&theirs],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(pools, 0);
 }
 
 #[test]
@@ -343,7 +377,7 @@ fn a_dump_and_restore_keeps_the_cap_and_never_the_leases() {
     };
     let mut there = restored.connect(&role);
     let (remaining, refill, every) = cap_of(&mut there, m.id);
-    assert_eq!((refill, every.as_deref()), (Some(50), Some("24:00:00")));
+    assert_eq!((refill, every.as_deref()), (Some(50), Some("1 day")));
     // The credits leased (and not spent) on this server are not granted again.
     let remaining = remaining.unwrap();
     assert!(

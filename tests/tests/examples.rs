@@ -45,6 +45,13 @@ fn the_sql_examples_run() {
     for shown in ["| gold", "forbidden", "disabled", "active", "revoked"] {
         assert!(outputs.contains(shown), "{shown} missing from:\n{outputs}");
     }
+    // The usage-caps example: three calls, then usage_exceeded; after the
+    // upgrade one of 1,000 credits is spent.
+    assert!(outputs.contains("usage_exceeded"), "{outputs}");
+    assert!(
+        outputs.contains("example: trial | active |       999 |          1000 | 1 day"),
+        "{outputs}"
+    );
     // The authorization example: the owner's row is visible with a token and
     // nothing without one; the app's audit event went via the token.
     assert!(outputs.contains("\"via\": \"token\""), "{outputs}");

@@ -12,7 +12,7 @@ use super::revoke::required_id;
 use super::settings::{self, Change};
 use crate::audit;
 use crate::error::OrRaise;
-use crate::privilege::Caller;
+use crate::privilege::{AsOwner, Caller, READER};
 use crate::store;
 use crate::usage::key;
 
@@ -36,13 +36,18 @@ fn set_remaining(
         id,
         "set the remaining credits of",
         "token.remaining",
-        |client, _| {
+        |client, token| {
             // A new pool each time: its periods start now, and leases of the
             // previous one stop (pools are numbered in order).
             let pool = cap
-                .map(|cap| store::new_credit_pool(client, &cap, clock()))
+                .map(|cap| store::new_credit_pool(client, &cap, refill_every, clock()))
                 .transpose()?;
             store::set_credit_pool(client, id, pool)?;
+            // The replaced pool goes (a rotated predecessor still in its
+            // grace period that shared it is then usage_exceeded).
+            if let Some(old) = token.credit_pool {
+                store::delete_credit_pool(client, old)?;
+            }
             Ok(Change::Made(audit::meta(audit_meta(cap))))
         },
     )
@@ -61,9 +66,21 @@ fn audit_meta(cap: Option<Cap>) -> serde_json::Value {
 }
 
 /// The credits `token` can still spend on this server in the current
-/// period (NULL when its pool is gone). Called by the `tokens.tokens` view
-/// for capped tokens.
+/// period (NULL when it has no cap). Called by the `tokens.tokens` view for
+/// capped tokens; answers only about a token the caller may list
+/// (tokens_reader, or its owner) and its own pool, so that no pool can be
+/// probed by number.
 #[pg_extern(sql = false)]
 fn credits_left(token: Uuid, pool: i64) -> Option<i64> {
+    let caller = Caller::current();
+    if !caller.acts_as(READER) {
+        let ours = {
+            let _owner = AsOwner::enter().or_raise();
+            Spi::connect(|client| store::owner_and_pool(client, token)).or_raise()
+        };
+        if ours != Some((caller.name.clone(), Some(pool))) {
+            return None;
+        }
+    }
     crate::credits::left(key(token), pool).or_raise()
 }
