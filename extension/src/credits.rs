@@ -21,6 +21,7 @@ use pgrx::IntoDatum;
 use crate::api::clock;
 use crate::error::{internal, Result};
 use crate::shmem::{self, Key, Lease};
+use crate::store;
 
 /// A pool row as read: its cap, when its periods start, its ledger.
 pub struct Pool {
@@ -231,54 +232,16 @@ fn pool_lock_tag(pool: i64) -> Result<pg_sys::LOCKTAG> {
 /// snapshot sees it) and hands it to `decide`, which returns the ledger to
 /// write in place (if any) and a result. None when there is no such row.
 fn read<R>(pool: i64, decide: impl FnOnce(&Pool) -> (Option<Ledger>, R)) -> Result<Option<R>> {
-    // SAFETY: relation and index are opened, scanned and closed here with
-    // PostgreSQL's own APIs, as in store::find_by_hash. The tuple is copied
-    // out of the buffer before it is deformed; heap_inplace_update checks
-    // that the new tuple has the old one's length and header, which holds
-    // because only two NOT NULL bigint columns change.
+    // SAFETY: the tuple is copied out of the buffer before it is deformed;
+    // heap_inplace_update checks that the new tuple has the old one's
+    // length and header, which holds because only two NOT NULL bigint
+    // columns change.
     unsafe {
-        let (table_oid, index_oid) = pool_relations()?;
-        let heap = pg_sys::try_table_open(table_oid, pg_sys::AccessShareLock as _);
-        if heap.is_null() {
-            POOL_RELATIONS.with(|r| r.set(None));
-            return Err(internal(
-                "tokens.credit_store was dropped in this transaction",
-            ));
-        }
-        let index = pg_sys::index_open(index_oid, pg_sys::AccessShareLock as _);
-        let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
-        pg_sys::ScanKeyInit(
-            &mut key,
-            1,
-            pg_sys::BTEqualStrategyNumber as _,
-            pg_sys::Oid::from(pg_sys::F_INT8EQ),
-            pool.into_datum().ok_or_else(|| internal("pool datum"))?,
-        );
-        let snapshot = if pg_sys::ActiveSnapshotSet() {
-            pg_sys::GetActiveSnapshot()
-        } else {
-            pg_sys::GetTransactionSnapshot()
-        };
-        let scan = pg_sys::index_beginscan(heap, index, snapshot, 1, 0);
-        pg_sys::index_rescan(scan, &mut key, 1, std::ptr::null_mut(), 0);
-        let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
-        let found =
-            pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot);
-        let tuple = if found {
-            pg_sys::ExecCopySlotHeapTuple(slot)
-        } else {
-            std::ptr::null_mut()
-        };
-        pg_sys::ExecDropSingleTupleTableSlot(slot);
-        pg_sys::index_endscan(scan);
-        pg_sys::index_close(index, pg_sys::NoLock as _);
-        let result = if tuple.is_null() {
-            Ok(None)
-        } else {
-            decide_and_write(heap, tuple, decide).map(Some)
-        };
-        pg_sys::table_close(heap, pg_sys::NoLock as _);
-        result
+        let (table, index) = pool_relations()?;
+        let key = pool.into_datum().ok_or_else(|| internal("pool datum"))?;
+        store::probe(table, index, pg_sys::F_INT8EQ, key, |heap, slot| {
+            decide_and_write(heap, pg_sys::ExecCopySlotHeapTuple(slot), decide)
+        })
     }
 }
 

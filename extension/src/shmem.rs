@@ -274,13 +274,7 @@ pub fn lease_of(key: Key) -> Lease {
     unsafe {
         let shared = &*SHARED;
         pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_SHARED);
-        let entry = pg_sys::hash_search(
-            HASH,
-            ptr::addr_of!(key).cast(),
-            pg_sys::HASHACTION::HASH_FIND,
-            null_mut(),
-        )
-        .cast::<Entry>();
+        let entry = find(&key);
         let lease = if entry.is_null() {
             Lease::default()
         } else {
@@ -346,8 +340,7 @@ fn with_entry<R>(key: Key, now: i64, f: impl FnOnce(&mut State) -> R) -> Option<
         let shared = &*SHARED;
         let key_ptr = ptr::addr_of!(key).cast::<c_void>();
         pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_SHARED);
-        let entry = pg_sys::hash_search(HASH, key_ptr, pg_sys::HASHACTION::HASH_FIND, null_mut())
-            .cast::<Entry>();
+        let entry = find(&key);
         if !entry.is_null() {
             let result = locked(entry, f);
             pg_sys::LWLockRelease(shared.lock);
@@ -384,6 +377,17 @@ fn with_entry<R>(key: Key, now: i64, f: impl FnOnce(&mut State) -> R) -> Option<
         pg_sys::LWLockRelease(shared.lock);
         Some(result)
     }
+}
+
+/// The entry of `key`, or null; the caller holds the table's LWLock.
+unsafe fn find(key: &Key) -> *mut Entry {
+    pg_sys::hash_search(
+        HASH,
+        ptr::from_ref(key).cast(),
+        pg_sys::HASHACTION::HASH_FIND,
+        null_mut(),
+    )
+    .cast()
 }
 
 /// `f` on the entry's state, under the entry's spin lock.
@@ -550,14 +554,7 @@ pub fn settle(db: u32, written: &[Pending]) {
         let shared = &*SHARED;
         pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_SHARED);
         for p in written {
-            let key = Key { db, token: p.token };
-            let entry = pg_sys::hash_search(
-                HASH,
-                ptr::addr_of!(key).cast(),
-                pg_sys::HASHACTION::HASH_FIND,
-                null_mut(),
-            )
-            .cast::<Entry>();
+            let entry = find(&Key { db, token: p.token });
             if entry.is_null() {
                 continue;
             }

@@ -191,61 +191,77 @@ use pgrx::pg_sys::BuiltinOid::{
 /// privileges nor its search_path are involved, and it sees what the
 /// caller's current snapshot sees.
 pub fn find_by_hash(hash: &[u8; 32]) -> Result<Option<StoredToken>> {
-    // SAFETY: relation and index are opened, scanned and closed here with
-    // PostgreSQL's own APIs; every datum is converted before the slot (and
-    // its buffer pin) is dropped. The AccessShareLocks are kept to the end
-    // of the transaction, as the executor keeps them: the next verification
-    // in this transaction then finds them already held.
+    // SAFETY: every datum is converted (meta copied) before the slot and
+    // its buffer pin are dropped.
     unsafe {
-        let (table_oid, index_oid) = token_relations()?;
-        let heap = pg_sys::try_table_open(table_oid, pg_sys::AccessShareLock as _);
-        if heap.is_null() {
-            RELATIONS.with(|r| r.set(None));
-            return Err(internal(
-                "tokens.token_store was dropped in this transaction",
-            ));
-        }
-        let index = pg_sys::index_open(index_oid, pg_sys::AccessShareLock as _);
-        let key_datum = hash
+        let (table, index) = token_relations()?;
+        let key = hash
             .as_slice()
             .into_datum()
             .ok_or_else(|| internal("hash datum"))?;
-        let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
-        // An index scan takes the index's attribute number: hash is its only column.
-        pg_sys::ScanKeyInit(
-            &mut key,
-            1,
-            pg_sys::BTEqualStrategyNumber as _,
-            pg_sys::Oid::from(pg_sys::F_BYTEAEQ),
-            key_datum,
-        );
-        let snapshot = if pg_sys::ActiveSnapshotSet() {
-            pg_sys::GetActiveSnapshot()
-        } else {
-            pg_sys::GetTransactionSnapshot()
-        };
-        let scan = pg_sys::index_beginscan(heap, index, snapshot, 1, 0);
-        pg_sys::index_rescan(scan, &mut key, 1, std::ptr::null_mut(), 0);
-        let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
-        let found = if pg_sys::index_getnext_slot(
-            scan,
-            pg_sys::ScanDirection::ForwardScanDirection,
-            slot,
-        ) {
+        probe(table, index, pg_sys::F_BYTEAEQ, key, |heap, slot| {
             let natts = (*(*heap).rd_att).natts;
             pg_sys::slot_getsomeattrs_int(slot, natts);
             let values = std::slice::from_raw_parts((*slot).tts_values, natts as usize);
             let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts as usize);
-            deformed_token(values, nulls).map(Some)
+            deformed_token(values, nulls)
+        })
+    }
+}
+
+/// One probe of a unique `index` on `table` (first column equal to `key`,
+/// compared with the function `equal`), as the caller's current snapshot
+/// sees it; `row` reads the tuple found (its relation still open, its
+/// buffer still pinned). No SQL, no privilege check, no search_path: the
+/// table is read directly, as the extension would through a SECURITY
+/// DEFINER function. The AccessShareLocks are kept to the end of the
+/// transaction, as the executor keeps them, so the next probe in the same
+/// transaction finds them already held.
+///
+/// # Safety
+/// `table` and `index` must be a table and an index on its first column.
+pub unsafe fn probe<R>(
+    table: pg_sys::Oid,
+    index: pg_sys::Oid,
+    equal: u32,
+    key: pg_sys::Datum,
+    row: impl FnOnce(pg_sys::Relation, *mut pg_sys::TupleTableSlot) -> Result<R>,
+) -> Result<Option<R>> {
+    let heap = pg_sys::try_table_open(table, pg_sys::AccessShareLock as _);
+    if heap.is_null() {
+        return Err(internal(
+            "a pg_tokens table was dropped in this transaction",
+        ));
+    }
+    let index = pg_sys::index_open(index, pg_sys::AccessShareLock as _);
+    let mut scan_key: pg_sys::ScanKeyData = std::mem::zeroed();
+    // An index scan takes the index's attribute number: the key is its first.
+    pg_sys::ScanKeyInit(
+        &mut scan_key,
+        1,
+        pg_sys::BTEqualStrategyNumber as _,
+        pg_sys::Oid::from(equal),
+        key,
+    );
+    let snapshot = if pg_sys::ActiveSnapshotSet() {
+        pg_sys::GetActiveSnapshot()
+    } else {
+        pg_sys::GetTransactionSnapshot()
+    };
+    let scan = pg_sys::index_beginscan(heap, index, snapshot, 1, 0);
+    pg_sys::index_rescan(scan, &mut scan_key, 1, std::ptr::null_mut(), 0);
+    let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
+    let found =
+        if pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot) {
+            row(heap, slot).map(Some)
         } else {
             Ok(None)
         };
-        pg_sys::ExecDropSingleTupleTableSlot(slot);
-        pg_sys::index_endscan(scan);
-        pg_sys::index_close(index, pg_sys::NoLock as _);
-        pg_sys::table_close(heap, pg_sys::NoLock as _);
-        found
-    }
+    pg_sys::ExecDropSingleTupleTableSlot(slot);
+    pg_sys::index_endscan(scan);
+    pg_sys::index_close(index, pg_sys::NoLock as _);
+    pg_sys::table_close(heap, pg_sys::NoLock as _);
+    found
 }
 
 thread_local! {
