@@ -308,6 +308,57 @@ fn cases(t: &str, id: Uuid, their_id: Uuid, revoked_id: Uuid) -> Vec<Case> {
             "P0002",
             "SELECT tokens.set_rate_limit('00000000-0000-7000-8000-000000000000', 5, '1 second')",
         ),
+        // set_remaining
+        case(
+            "credits of NULL id",
+            "22023",
+            "SELECT tokens.set_remaining(NULL, 5)",
+        ),
+        case(
+            "credits negative",
+            "22023",
+            format!("SELECT tokens.set_remaining('{id}', -1)"),
+        ),
+        case(
+            "credits refill amount without interval",
+            "22023",
+            format!("SELECT tokens.set_remaining('{id}', 10, 5)"),
+        ),
+        case(
+            "credits refill interval without amount",
+            "22023",
+            format!("SELECT tokens.set_remaining('{id}', 10, NULL, '1 hour')"),
+        ),
+        case(
+            "credits refill without remaining",
+            "22023",
+            format!("SELECT tokens.set_remaining('{id}', NULL, 5, '1 hour')"),
+        ),
+        case(
+            "credits refill amount negative",
+            "22023",
+            format!("SELECT tokens.set_remaining('{id}', 10, -5, '1 hour')"),
+        ),
+        case(
+            "credits refilled every 999 ms",
+            "22023",
+            format!("SELECT tokens.set_remaining('{id}', 10, 5, '999 milliseconds')"),
+        ),
+        case(
+            "credits refilled every negative interval",
+            "22023",
+            format!("SELECT tokens.set_remaining('{id}', 10, 5, '-1 day')"),
+        ),
+        case(
+            "credits refilled every 11 years",
+            "22023",
+            format!("SELECT tokens.set_remaining('{id}', 10, 5, '11 years')"),
+        ),
+        case(
+            "credits of an unknown token",
+            "P0002",
+            "SELECT tokens.set_remaining('00000000-0000-7000-8000-000000000000', 5)",
+        ),
         // usage
         case(
             "usage of NULL id",

@@ -167,6 +167,8 @@ const MATRIX: &[Object] = &[
     row("tokens.set_allowed_ips(uuid,cidr[])", Kind::Api, WRITER_OR_SELF,
         "SELECT tokens.set_allowed_ips($1, '{10.0.0.0/8}')"),
     row("tokens.set_meta(uuid,jsonb)", Kind::Api, WRITER_OR_SELF, "SELECT tokens.set_meta($1, '{\"k\": 1}')"),
+    row("tokens.set_remaining(uuid,bigint,bigint,interval)", Kind::Api, WRITER_OR_SELF,
+        "SELECT tokens.set_remaining($1, 10)"),
     row("tokens.disable(uuid)", Kind::Api, WRITER_OR_SELF, "SELECT tokens.disable($1)"),
     row("tokens.enable(uuid)", Kind::Api, WRITER_OR_SELF, "SELECT tokens.enable($1)"),
     // tokens_writer only.
@@ -761,6 +763,16 @@ fn api_transcript(c: &mut Client, role: &str) -> Vec<String> {
     t.step(
         "set_allowed_ips",
         "SELECT tokens.set_allowed_ips($1, '{127.0.0.1/32,10.0.0.0/8}')",
+        &[id],
+    );
+    t.step(
+        "set_remaining",
+        "SELECT tokens.set_remaining($1, 1000, 1000, '1 day')",
+        &[id],
+    );
+    t.step(
+        "set_remaining, bad",
+        "SELECT tokens.set_remaining($1, 10, 5)",
         &[id],
     );
     t.step("verify with limits and meta", verify, &[&svc_token]);
