@@ -15,11 +15,7 @@ pub const ALLOWLIST_MAX: usize = 64;
 pub fn permits(allowed: &[String], client: Option<IpAddr>) -> bool {
     let nets: Vec<IpNet> = allowed
         .iter()
-        .filter_map(|n| {
-            n.parse::<IpNet>()
-                .ok()
-                .or_else(|| n.parse::<IpAddr>().ok().map(IpNet::from))
-        })
+        .filter_map(|n| network(n))
         .collect();
     let admits = |ip: IpAddr| nets.iter().any(|net| net.contains(&ip));
     match client {
@@ -58,8 +54,27 @@ pub fn allowed_ips(value: Option<&[Option<String>]>) -> Result<Option<Vec<String
                 ))
             })
         })
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| match network(&n) {
+            Some(net) if net.trunc() == net => Ok(n),
+            _ => Err(Error::invalid(format!(
+                "network {} is not a network in cidr form: give an address and a prefix length \
+                 with no bits set right of the mask, such as 10.0.0.0/8 or 2001:db8::/32",
+                i + 1
+            ))),
+        })
         .collect::<Result<Vec<_>>>()
         .map(Some)
+}
+
+/// A network as PostgreSQL prints cidr values ("10.0.0.0/8", or a bare
+/// address for a host network).
+fn network(text: &str) -> Option<IpNet> {
+    text.parse::<IpNet>()
+        .ok()
+        .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
 #[cfg(test)]
@@ -96,6 +111,17 @@ mod tests {
             permits(&list(&["127.0.0.1"]), None),
             "a host without a mask"
         );
+    }
+
+    #[test]
+    fn networks_must_be_cidr_values() {
+        for bad in ["10.0.0.0/33", "10.0.0.1/8", "not a network", "::1/129", ""] {
+            let e = allowed_ips(Some(&[Some(bad.to_owned())])).unwrap_err();
+            assert_eq!(e.sqlstate().code(), "22023", "{bad}");
+        }
+        for good in ["10.0.0.0/8", "127.0.0.1/32", "::1/128", "2001:db8::/32", "192.168.1.7"] {
+            assert!(allowed_ips(Some(&[Some(good.to_owned())])).is_ok(), "{good}");
+        }
     }
 
     #[test]

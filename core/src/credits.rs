@@ -176,7 +176,7 @@ pub fn next_lease_size(previous: i64, previous_at: i64, now: i64) -> i64 {
     let since = now.saturating_sub(previous_at);
     if (0..MICROS_PER_SECOND).contains(&since) {
         (previous * 2).min(MAX_LEASE)
-    } else if since >= 10 * MICROS_PER_SECOND || since < 0 {
+    } else if !(0..10 * MICROS_PER_SECOND).contains(&since) {
         MIN_LEASE
     } else {
         previous.clamp(MIN_LEASE, MAX_LEASE)

@@ -149,13 +149,15 @@ pub const META_MAX_BYTES: usize = 4096;
 /// bytes.
 pub fn token_meta(text: Option<&str>) -> Result<Option<&str>> {
     let Some(text) = text else { return Ok(None) };
-    let kind = match text.trim_start().as_bytes().first() {
+    let trimmed = text.trim();
+    let kind = match trimmed.as_bytes().first() {
         Some(b'{') => None,
         Some(b'[') => Some("an array"),
         Some(b'"') => Some("a string"),
-        Some(b't' | b'f') => Some("a boolean"),
-        Some(b'n') => Some("null"),
-        _ => Some("a number"),
+        _ if trimmed == "true" || trimmed == "false" => Some("a boolean"),
+        _ if trimmed == "null" => Some("null"),
+        Some(b'-' | b'0'..=b'9') => Some("a number"),
+        _ => Some("text that is not JSON"),
     };
     if let Some(kind) = kind {
         return Err(Error::invalid(format!(
@@ -278,6 +280,10 @@ mod tests {
             let e = token_meta(Some(bad)).unwrap_err();
             assert_eq!(e.sqlstate().code(), "22023", "{bad}");
         }
+        let e = token_meta(Some("not json")).unwrap_err().to_string();
+        assert!(e.contains("not JSON"), "{e}");
+        let e = token_meta(Some("nul")).unwrap_err().to_string();
+        assert!(!e.contains("got null"), "{e}");
     }
 
     #[test]
