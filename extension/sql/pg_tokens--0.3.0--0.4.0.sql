@@ -69,3 +69,19 @@ SELECT t.id, t.prefix, t.name, t.kind, t.owner, t.scopes, t.expires_at,
   LEFT JOIN tokens.credit_store p ON p.pool = t.credit_pool
  WHERE (SELECT pg_catalog.pg_has_role(CURRENT_USER, 'tokens_reader', 'USAGE'))
     OR t.owner = CURRENT_USER::text;
+
+-- Pool rows are written in place by leases. An UPDATE (a new row version,
+-- or a table rewrite through one) would lose those writes and could grant
+-- credits twice, so no role may update them; set_remaining inserts a new
+-- pool instead.
+CREATE FUNCTION tokens.credit_refuse_update() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    RAISE EXCEPTION 'tokens.credit_store rows are never updated: leases write them in place'
+        USING ERRCODE = '42501',
+              HINT = 'change a cap with tokens.set_remaining';
+END
+$$;
+CREATE TRIGGER credit_store_no_update BEFORE UPDATE ON tokens.credit_store
+    FOR EACH ROW EXECUTE FUNCTION tokens.credit_refuse_update();
+REVOKE ALL ON FUNCTION tokens.credit_refuse_update() FROM PUBLIC;

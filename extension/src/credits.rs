@@ -20,40 +20,68 @@ use pgrx::IntoDatum;
 
 use crate::api::clock;
 use crate::error::{internal, Result};
-use crate::shmem::{self, Key, Lease};
+use crate::shmem::{self, Key, Lease, PoolRef};
 use crate::store;
 
-/// A pool row as read: its cap, when its periods start, its ledger.
+/// A pool row as read: its cap, when its periods start, its ledger, and
+/// whether this transaction inserted it (not committed yet).
 pub struct Pool {
     pub cap: Cap,
     pub started_at: i64,
     pub ledger: Ledger,
+    pub own: bool,
 }
 
-/// Leases credits of `pool` into `key`'s shared-memory entry. False when
-/// none can be leased: the period's credits are all out, the pool is gone,
-/// a newer cap of the token is already in use, or no credit can be spent
-/// here (a standby, a parallel worker). True when credits may be there now
-/// (the caller records its use again).
-pub fn lease(key: Key, pool: i64) -> Result<bool> {
+/// Pool `number` of this database's tokens.credit_store.
+pub fn pool_ref(number: i64) -> Result<PoolRef> {
+    // SAFETY: catalog lookups, cached per transaction.
+    let (table, _) = unsafe { pool_relations()? };
+    Ok(PoolRef {
+        table: u32::from(table),
+        number,
+    })
+}
+
+/// What [`lease`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leased {
+    /// Credits may be in the entry now: record the use again.
+    Retry,
+    /// One credit was spent for this verification itself, durably (a pool
+    /// this transaction created, whose lease no one else may share).
+    SpentOne,
+    /// No credit: the period's are all out, the pool is gone, a newer cap
+    /// of the token is in use, or none can be spent here (a standby, a
+    /// parallel worker).
+    Refused,
+}
+
+/// Leases credits of `pool` into `key`'s shared-memory entry.
+///
+/// The pool row is written under the lease lock; its WAL is flushed after
+/// the lock is released (so that leases of different tokens share their
+/// flushes), and only then are the credits handed out. Meanwhile the entry
+/// is marked pending: other backends wait for it instead of leasing a
+/// second block for the same token.
+pub fn lease(key: Key, pool: PoolRef) -> Result<Leased> {
     if !can_write_wal() {
-        return Ok(false);
+        return Ok(Leased::Refused);
     }
-    // The pool row is written under the lease lock; its WAL is flushed
-    // after the lock is released (so that leases of different tokens share
-    // their flushes), and only then are the credits handed out. Meanwhile
-    // the entry is marked pending: other backends wait instead of leasing
-    // a second block for the same token.
+    if pending(&shmem::lease_of(key), clock()) {
+        return Ok(wait());
+    }
+    // Locks on the pool table are taken before the LWLock, never under it.
+    lock_pool_relations()?;
     let step = shmem::leasing(|| {
         let now = clock();
         let held = shmem::lease_of(key);
         if held.spendable(pool, now) {
             return Ok(Step::Ready); // leased by another backend meanwhile
         }
-        if held.pending_since != 0 && (0..PENDING_MICROS).contains(&(now - held.pending_since)) {
+        if pending(&held, now) {
             return Ok(Step::Wait);
         }
-        if held.pool > pool {
+        if held.pool.table == pool.table && held.pool.number > pool.number {
             // Pools are numbered in order: this transaction still sees the
             // cap that a later set_remaining replaced.
             return Ok(Step::Refused);
@@ -63,11 +91,18 @@ pub fn lease(key: Key, pool: i64) -> Result<bool> {
         } else {
             MIN_LEASE
         };
-        let Some((grant, lsn)) = take(pool, now, size)? else {
+        // Marked first: a lease that finds no room in the table is never taken.
+        if !shmem::mark_lease_pending(key, now) {
+            return Ok(Step::Refused);
+        }
+        let taken = take(pool.number, now, |own| if own { 1 } else { size })?;
+        let Some((grant, own, lsn)) = taken.filter(|(g, ..)| g.credits > 0) else {
+            shmem::clear_lease_pending(key, now);
             return Ok(Step::Refused);
         };
-        if grant.credits == 0 || !shmem::mark_lease_pending(key, now) {
-            return Ok(Step::Refused);
+        if own {
+            shmem::clear_lease_pending(key, now);
+            return Ok(Step::Direct(lsn));
         }
         Ok(Step::Flush(
             lsn,
@@ -82,59 +117,73 @@ pub fn lease(key: Key, pool: i64) -> Result<bool> {
             },
         ))
     })?;
-    match step {
-        Step::Ready => Ok(true),
-        Step::Refused => Ok(false),
-        Step::Wait => {
-            pgrx::check_for_interrupts!();
-            // SAFETY: a plain sleep.
-            unsafe { pg_sys::pg_usleep(50) };
-            Ok(true)
+    Ok(match step {
+        Step::Ready => Leased::Retry,
+        Step::Refused => Leased::Refused,
+        Step::Wait => wait(),
+        Step::Direct(lsn) => {
+            flush(lsn);
+            Leased::SpentOne
         }
         Step::Flush(lsn, lease) => {
-            // SAFETY: flushes WAL this backend wrote.
-            unsafe { pg_sys::XLogFlush(lsn) };
-            Ok(shmem::set_lease(key, lease, lease.granted_at))
+            flush(lsn);
+            if shmem::publish_lease(key, lease, lease.granted_at) {
+                Leased::Retry
+            } else {
+                Leased::Refused
+            }
         }
-    }
+    })
 }
 
 /// How long a lease may stay pending before others stop waiting for it.
 const PENDING_MICROS: i64 = 1_000_000;
 
+fn pending(lease: &Lease, now: i64) -> bool {
+    lease.pending_since != 0 && (0..PENDING_MICROS).contains(&(now - lease.pending_since))
+}
+
+/// Another backend is making a lease of this token durable: wait a little.
+fn wait() -> Leased {
+    pgrx::check_for_interrupts!();
+    // SAFETY: a plain sleep.
+    unsafe { pg_sys::pg_usleep(1000) };
+    Leased::Retry
+}
+
+fn flush(lsn: pg_sys::XLogRecPtr) {
+    // SAFETY: flushes WAL this backend wrote.
+    unsafe { pg_sys::XLogFlush(lsn) };
+}
+
 enum Step {
     Ready,
     Wait,
     Refused,
+    Direct(pg_sys::XLogRecPtr),
     Flush(pg_sys::XLogRecPtr, Lease),
 }
 
 /// Returns the unspent credits of `key`'s lease of `pool` to the pool (a
 /// rotation: the successor spends from the same pool, and credits stuck in
 /// the old token's lease would be lost to it). Not transactional, and safe
-/// either way: the lease is emptied before the pool is credited, so a crash
-/// in between loses them, and a rollback leaves them in the pool.
+/// either way: the credits are taken out of the lease in one step (none can
+/// be spent after that) before the pool is credited, so a crash in between
+/// loses them, and a rollback leaves them in the pool.
 pub fn give_back(key: Key, pool: i64) -> Result<()> {
     if !shmem::available() || !can_write_wal() {
         return Ok(());
     }
+    let pool = pool_ref(pool)?;
+    lock_pool_relations()?;
     shmem::leasing(|| {
-        let lease = shmem::lease_of(key);
-        if lease.pool != pool || lease.credits <= 0 {
+        let Some((period, credits)) = shmem::take_lease_credits(key, pool) else {
             return Ok(());
-        }
-        shmem::set_lease(
-            key,
-            Lease {
-                credits: 0,
-                ..lease
-            },
-            clock(),
-        );
-        read(pool, |p| {
-            let back = (p.ledger.period == lease.period).then(|| Ledger {
-                period: p.ledger.period,
-                leased: (p.ledger.leased - lease.credits).max(0),
+        };
+        read(pool.number, |p| {
+            let back = (p.ledger.period == period).then(|| Ledger {
+                period,
+                leased: (p.ledger.leased - credits).max(0),
             });
             (back, ())
         })?;
@@ -158,12 +207,11 @@ pub fn spend_one(pool: i64) -> Result<bool> {
         pg_sys::LockAcquire(&tag, pg_sys::ExclusiveLock as _, true, false);
     }
     pgrx::PgTryBuilder::new(|| {
-        let taken = take(pool, clock(), 1)?;
-        if let Some((_, lsn)) = taken {
-            // SAFETY: flushes WAL this backend wrote.
-            unsafe { pg_sys::XLogFlush(lsn) };
+        let taken = take(pool, clock(), |_| 1)?;
+        if let Some((_, _, lsn)) = taken {
+            flush(lsn);
         }
-        Ok(taken.is_some_and(|(g, _)| g.credits == 1))
+        Ok(taken.is_some_and(|(g, ..)| g.credits == 1))
     })
     .finally(|| unsafe {
         pg_sys::LockRelease(&tag, pg_sys::ExclusiveLock as _, true);
@@ -174,9 +222,10 @@ pub fn spend_one(pool: i64) -> Result<bool> {
 /// What `token` (capped by `pool`) can still spend on this server in the
 /// current period: the credits not leased yet, plus this server's unspent
 /// lease. None when the pool is gone.
-pub fn left(key: Key, pool: i64) -> Result<Option<i64>> {
+pub fn left(key: Key, number: i64) -> Result<Option<i64>> {
     let now = clock();
-    let Some((period, available)) = read(pool, |p| {
+    let pool = pool_ref(number)?;
+    let Some((period, available)) = read(number, |p| {
         (None, p.ledger.available(&p.cap, p.started_at, now))
     })?
     else {
@@ -195,22 +244,40 @@ pub fn left(key: Key, pool: i64) -> Result<Option<i64>> {
     Ok(Some(available + leased))
 }
 
-/// Leases up to `want` credits of `pool` at `now`: the pool row is
-/// updated in place. Returns the grant (0 credits when the period has none
-/// left) and the end of the WAL to flush before any is spent; None when the
-/// pool row is gone.
-fn take(pool: i64, now: i64, want: i64) -> Result<Option<(Grant, pg_sys::XLogRecPtr)>> {
+/// Leases `want(own)` credits of `pool` at `now` (`own`: this transaction
+/// inserted the pool): the pool row is updated in place. Returns the grant
+/// (0 credits when the period has none left), `own`, and the end of the WAL
+/// to flush before any is spent; None when the pool row is gone.
+fn take(
+    pool: i64,
+    now: i64,
+    want: impl FnOnce(bool) -> i64,
+) -> Result<Option<(Grant, bool, pg_sys::XLogRecPtr)>> {
     read(pool, |p| {
-        let (ledger, grant) = p.ledger.lease(&p.cap, p.started_at, now, want);
-        ((grant.credits > 0).then_some(ledger), grant)
+        let (ledger, grant) = p.ledger.lease(&p.cap, p.started_at, now, want(p.own));
+        ((grant.credits > 0).then_some(ledger), (grant, p.own))
     })
     // SAFETY: reads this backend's WAL position.
-    .map(|grant| grant.map(|g| (g, unsafe { pg_sys::XactLastRecEnd })))
+    .map(|taken| taken.map(|(g, own)| (g, own, unsafe { pg_sys::XactLastRecEnd })))
 }
 
 fn can_write_wal() -> bool {
     // SAFETY: read backend and shared state.
     unsafe { !pg_sys::RecoveryInProgress() && !pg_sys::IsInParallelMode() }
+}
+
+/// Takes the AccessShareLocks a pool read needs, so that the read under
+/// the lease LWLock never waits for a heavyweight lock (the probe then
+/// finds them held).
+fn lock_pool_relations() -> Result<()> {
+    // SAFETY: catalog lookups and relation locks kept to the end of the
+    // transaction, as the probe would keep them.
+    unsafe {
+        let (table, index) = pool_relations()?;
+        pg_sys::LockRelationOid(table, pg_sys::AccessShareLock as _);
+        pg_sys::LockRelationOid(index, pg_sys::AccessShareLock as _);
+    }
+    Ok(())
 }
 
 /// A heavyweight lock tag for `pool` (the pool table's oid as class, the
@@ -285,6 +352,9 @@ unsafe fn decide_and_write<R>(
             period: int8(PERIOD).unwrap_or(0),
             leased: int8(LEASED).unwrap_or(0),
         },
+        own: pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::HeapTupleHeaderGetXmin(
+            (*tuple).t_data,
+        )),
     };
     let (write, result) = decide(&pool);
     if let Some(ledger) = write {

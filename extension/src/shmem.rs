@@ -63,7 +63,9 @@ struct State {
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
 pub struct Lease {
-    pub pool: i64,
+    /// The pool leased from: its number and its table (a table dropped and
+    /// created again numbers its pools afresh).
+    pub pool: PoolRef,
     pub period: i64,
     pub until: i64,
     pub credits: i64,
@@ -74,8 +76,16 @@ pub struct Lease {
     pub pending_since: i64,
 }
 
+/// A credit pool: its number in its table (tokens.credit_store's oid).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct PoolRef {
+    pub table: u32,
+    pub number: i64,
+}
+
 impl Lease {
-    pub fn spendable(&self, pool: i64, now: i64) -> bool {
+    pub fn spendable(&self, pool: PoolRef, now: i64) -> bool {
         self.pool == pool && self.credits > 0 && now < self.until
     }
 }
@@ -199,7 +209,7 @@ pub enum Use {
     /// a credit of this server's lease.
     Valid {
         limit: Option<RateLimit>,
-        pool: Option<i64>,
+        pool: Option<PoolRef>,
     },
 }
 
@@ -285,17 +295,58 @@ pub fn lease_of(key: Key) -> Lease {
     }
 }
 
-/// Puts a new lease in `key`'s entry (created when missing), replacing the
-/// previous one; false when the table has no room (the lease is lost, as
-/// in a crash: its credits are never granted).
-pub fn set_lease(key: Key, lease: Lease, now: i64) -> bool {
-    with_entry(key, now, |s| s.lease = lease).is_some()
-}
-
 /// Marks `key`'s lease as being renewed by this backend (see
 /// [`Lease::pending_since`]); false when the table has no room.
 pub fn mark_lease_pending(key: Key, now: i64) -> bool {
     with_entry(key, now, |s| s.lease.pending_since = now).is_some()
+}
+
+/// Clears the mark of a renewal that leased nothing.
+pub fn clear_lease_pending(key: Key, now: i64) {
+    with_entry(key, now, |s| s.lease.pending_since = 0);
+}
+
+/// Hands out a lease made durable: added to the entry's lease when that is
+/// of the same pool and period (so that no credit is overwritten), else in
+/// its place; and the renewal mark cleared. False when there is no room.
+pub fn publish_lease(key: Key, lease: Lease, now: i64) -> bool {
+    with_entry(key, now, |s| {
+        let held = s.lease;
+        s.lease = if held.pool == lease.pool && held.period == lease.period && now < held.until {
+            Lease {
+                credits: held.credits.max(0) + lease.credits,
+                ..lease
+            }
+        } else {
+            lease
+        };
+        s.lease.pending_since = 0;
+    })
+    .is_some()
+}
+
+/// Takes every unspent credit of `key`'s lease of `pool` out of it, in one
+/// step under the entry's lock (so none is both spent and taken): the
+/// lease's period and the credits taken.
+pub fn take_lease_credits(key: Key, pool: PoolRef) -> Option<(i64, i64)> {
+    // SAFETY: as in lease_of.
+    unsafe {
+        let shared = &*SHARED;
+        pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_SHARED);
+        let entry = find(&key);
+        let taken = if entry.is_null() {
+            None
+        } else {
+            locked(entry, |s| {
+                (s.lease.pool == pool && s.lease.credits > 0).then(|| {
+                    let credits = std::mem::take(&mut s.lease.credits);
+                    (s.lease.period, credits)
+                })
+            })
+        };
+        pg_sys::LWLockRelease(shared.lock);
+        taken
+    }
 }
 
 /// Runs `f` holding the lease lock: leases are taken one at a time.
@@ -419,8 +470,8 @@ fn clean(state: &State, now: i64, interval: i64) -> bool {
             || now.saturating_sub(state.lease.granted_at) > IDLE_LEASE_MICROS)
 }
 
-/// A lease untouched for an hour may be evicted (losing its credits, never
-/// granting them) when the table is full.
+/// A lease granted more than an hour ago may be evicted (losing its
+/// credits, never granting them) when the table is full.
 const IDLE_LEASE_MICROS: i64 = 3600 * MICROS_PER_SECOND;
 
 /// Frees up to a tenth of the table from clean entries. Called with the

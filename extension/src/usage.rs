@@ -15,7 +15,7 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, Uuid};
 
 use crate::api::clock;
-use crate::credits;
+use crate::credits::{self, Leased};
 use crate::error::internal;
 use crate::error::Result;
 use crate::gucs;
@@ -73,20 +73,33 @@ pub fn admitted(
 }
 
 fn shared_admission(key: Key, limit: Option<RateLimit>, pool: Option<i64>) -> Result<Admission> {
+    let pool = pool.map(credits::pool_ref).transpose()?;
     loop {
         match shmem::record(key, Use::Valid { limit, pool }, clock(), counting()) {
             Some(Outcome::Admitted) => return Ok(Admission::Admitted),
             Some(Outcome::RateLimited) => return Ok(Admission::RateLimited),
             Some(Outcome::NeedsCredits) => {
-                // Each lease either adds credits to spend or ends the loop.
                 let Some(pool) = pool else {
                     return Err(internal("credits needed by a token without a cap"));
                 };
-                if !credits::lease(key, pool)? {
-                    if counting() {
-                        shmem::record(key, Use::Denied, clock(), true);
+                // Each pass leases credits, waits for a lease under way, or
+                // ends the loop.
+                match credits::lease(key, pool)? {
+                    Leased::Retry => {}
+                    Leased::SpentOne => {
+                        // The credit is spent: take the rate slot and count.
+                        let uncapped = Use::Valid { limit, pool: None };
+                        return Ok(match shmem::record(key, uncapped, clock(), counting()) {
+                            Some(Outcome::RateLimited) => Admission::RateLimited,
+                            _ => Admission::Admitted,
+                        });
                     }
-                    return Ok(Admission::UsageExceeded);
+                    Leased::Refused => {
+                        if counting() {
+                            shmem::record(key, Use::Denied, clock(), true);
+                        }
+                        return Ok(Admission::UsageExceeded);
+                    }
                 }
             }
             Some(Outcome::Denied) => return Err(internal("a valid use recorded as denied")),

@@ -146,6 +146,20 @@ fn usage_exceeded_comes_last_and_refusals_spend_nothing() {
         .count();
     assert_eq!(admitted, 7, "usage_exceeded spent no rate-limit slot");
 
+    // With both the rate window and the credits used up, rate_limited
+    // comes first; revoked before either.
+    let both = mint(&mut app, "both used up");
+    set_remaining(&mut app, both.id, "1").unwrap();
+    app.execute("SELECT tokens.set_rate_limit($1, 1, '1 hour')", &[&both.id])
+        .unwrap();
+    assert_eq!(
+        statuses(&mut app, &both.token, 2),
+        ["valid", "rate_limited"]
+    );
+    app.execute("SELECT tokens.revoke($1)", &[&both.id])
+        .unwrap();
+    assert_eq!(statuses(&mut app, &both.token, 1), ["revoked"]);
+
     // Refusals are counted as denied uses, successes as uses.
     eventually("usage counts the refusals", || {
         let row = app
@@ -188,16 +202,17 @@ fn credits_refill_to_the_amount_every_interval_from_when_they_were_set() {
     let m = mint(&mut app, "refilled");
     // Periods start when set_remaining is called.
     let started = Instant::now();
-    set_remaining(&mut app, m.id, "1, 2, '2 seconds'").unwrap();
+    set_remaining(&mut app, m.id, "1, 2, '4 seconds'").unwrap();
     assert_eq!(
         cap_of(&mut app, m.id),
-        (Some(1), Some(2), Some("00:00:02".into()))
+        (Some(1), Some(2), Some("00:00:04".into()))
     );
-    assert_eq!(statuses(&mut app, &m.token, 2), ["valid", "usage_exceeded"]);
-    if started.elapsed() >= Duration::from_millis(1900) {
+    let first = statuses(&mut app, &m.token, 2);
+    if started.elapsed() >= Duration::from_millis(3800) {
         return; // too slow a machine to tell periods apart
     }
-    std::thread::sleep(Duration::from_millis(2100).saturating_sub(started.elapsed()));
+    assert_eq!(first, ["valid", "usage_exceeded"]);
+    std::thread::sleep(Duration::from_millis(4200).saturating_sub(started.elapsed()));
     // Set back to the amount, not added to what was left.
     assert_eq!(
         statuses(&mut app, &m.token, 3),
@@ -361,6 +376,47 @@ fn rotation_moves_the_credits_to_the_successor() {
     }
     assert_eq!(valid, 7, "moved, not duplicated");
     assert_eq!(verify(&mut app, Some(&new.token)).status, "usage_exceeded");
+    // Capping the predecessor again leaves the successor's credits alone.
+    set_remaining(&mut app, new.id, "3").unwrap();
+    set_remaining(&mut app, old.id, "NULL").unwrap();
+    assert_eq!(cap_of(&mut app, new.id).0, Some(3));
+}
+
+#[test]
+fn a_cap_set_in_an_open_transaction_locks_no_one_out() {
+    let db = Cluster::shared().database();
+    let (role, mut a) = db.client(APP);
+    let mut b = db.connect(&role);
+    let m = mint(&mut a, "replaced in a transaction");
+    set_remaining(&mut a, m.id, "5").unwrap();
+    // A new cap, not committed yet, is spent by its own transaction only.
+    a.batch_execute("BEGIN").unwrap();
+    set_remaining(&mut a, m.id, "2").unwrap();
+    assert_eq!(
+        statuses(&mut a, &m.token, 3),
+        ["valid", "valid", "usage_exceeded"]
+    );
+    // Meanwhile others spend the committed cap...
+    assert_eq!(statuses(&mut b, &m.token, 2), ["valid", "valid"]);
+    a.batch_execute("ROLLBACK").unwrap();
+    // ... and go on after the rollback: 5 in all.
+    assert_eq!(
+        statuses(&mut b, &m.token, 4),
+        ["valid", "valid", "valid", "usage_exceeded"]
+    );
+}
+
+#[test]
+fn pool_rows_are_never_updated() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let m = mint(&mut app, "guarded");
+    set_remaining(&mut app, m.id, "5").unwrap();
+    let r = db
+        .admin()
+        .execute("UPDATE tokens.credit_store SET leased = 0", &[]);
+    assert_eq!(sqlstate(&r), "42501", "{r:?}");
+    assert!(message(&r).contains("never updated"), "{}", message(&r));
 }
 
 #[test]

@@ -205,6 +205,7 @@ const MATRIX: &[Object] = &[
     row("tokens.credits_left(uuid,bigint)", Kind::Internal, May::Only(&[READER, SELF_SERVICE]),
         "SELECT tokens.credits_left($1, 1)"),
     row("tokens.audit_refuse_change()", Kind::Trigger, NOBODY, "SELECT tokens.audit_refuse_change()"),
+    row("tokens.credit_refuse_update()", Kind::Trigger, NOBODY, "SELECT tokens.credit_refuse_update()"),
     // Views.
     row("tokens.tokens", Kind::View, May::Only(&[READER, SELF_SERVICE]), "SELECT * FROM tokens.tokens"),
     row("tokens.audit_log", Kind::View, May::Only(&[READER]), "SELECT * FROM tokens.audit_log"),

@@ -45,7 +45,9 @@ fn set_remaining(
             store::set_credit_pool(client, id, pool)?;
             // The replaced pool goes (a rotated predecessor still in its
             // grace period that shared it is then usage_exceeded).
-            if let Some(old) = token.credit_pool {
+            // A rotated (or revoked) token's pool may be its successor's
+            // too: it stays.
+            if let Some(old) = token.credit_pool.filter(|_| token.revoked_at.is_none()) {
                 store::delete_credit_pool(client, old)?;
             }
             Ok(Change::Made(audit::meta(audit_meta(cap))))
