@@ -6,6 +6,7 @@ set -euo pipefail
 
 PG_MAJOR=15
 PGRX_VERSION=0.18.1
+CARGO_FUZZ_VERSION=0.13.2
 PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 
 as_root() {
@@ -57,5 +58,15 @@ pgrx_home=${PGRX_HOME:-$HOME/.pgrx}
 if ! grep -qs "pg$PG_MAJOR" "$pgrx_home/config.toml"; then
   log "cargo pgrx init --pg$PG_MAJOR"
   cargo pgrx init --pg$PG_MAJOR "$PG_BIN/pg_config"
+fi
+
+# --- cargo-fuzz and the nightly toolchain, for scripts/fuzz.sh ---------------
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  log "installing cargo-fuzz $CARGO_FUZZ_VERSION (a minute or two, once)"
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+fi
+if ! rustup toolchain list | grep '^nightly' >/dev/null; then
+  log "installing the nightly toolchain (cargo fuzz needs it)"
+  rustup toolchain install nightly --profile minimal
 fi
 log "ready: $(cargo pgrx --version), PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}')"

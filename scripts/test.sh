@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The "test" command: every tier, cheapest first.
 #   1. pure token logic (unit + property tests, no PostgreSQL)
+#   1b. a short cargo fuzz run of the core (FUZZ_SECONDS per target, default 20)
 #   2. the extension, built in release mode and installed
 #   3. client tests: a fresh project-local cluster, a real client connection
 #   4. the console: snapshots, update functions, tmux end-to-end on that cluster
@@ -15,6 +16,9 @@ bash scripts/setup.sh
 
 log "tier 1: core unit and property tests"
 cargo test --locked -p pg_tokens_core
+
+log "tier 1b: fuzzing the core (token parsing, mint arguments), ${FUZZ_SECONDS:-20}s per target"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 
 install_extension
 
