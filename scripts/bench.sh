@@ -171,7 +171,7 @@ row "peer TPS, random / hot (ref: floor)" "$peer / $peer_hot" "$floor" "$(ratio 
 row "verify TPS with a rate limit (ref: without, mean of before/after)" "$ours_limited" "$ours_plain2" "$(ratio "$ours_limited" "$ours_plain2")"
 row "capped verify TPS, random, first leases (ref: floor)" "$ours_capped_first" "$floor" "$(ratio "$ours_capped_first" "$floor")"
 row "  ... WAL bytes of that run (leases written in place)" "$wal_capped" "" ""
-row "capped verify TPS, random, leases held (ref: floor)" "$ours_capped" "$floor" "$(ratio "$ours_capped" "$floor")"
+row "capped verify TPS, random, second pass (ref: floor)" "$ours_capped" "$floor" "$(ratio "$ours_capped" "$floor")"
 row "capped verify TPS, one hot token (ref: floor)" "$ours_capped_hot" "$floor" "$(ratio "$ours_capped_hot" "$floor")"
 row "verify latency us, 1 client, $BIG tokens (ref: 100k)" "${lat_big:-skipped}" "$lat_100k" "$(ratio "${lat_big:-0}" "$lat_100k")"
 row "instructions per verify, callgrind (ref: floor)" "${cg_ours:-skipped}" "$cg_floor" "$(ratio "${cg_ours:-0}" "${cg_floor:-0}")"
