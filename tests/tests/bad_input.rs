@@ -626,8 +626,13 @@ fn cases(t: &str, id: Uuid, their_id: Uuid, revoked_id: Uuid) -> Vec<Case> {
         // set_allowed_ips_text: the helper behind it, granted to tokens_writer
         case(
             "allowed_ips_text not a network",
-            "22P02",
+            "22023",
             format!("SELECT tokens.set_allowed_ips_text('{id}', '{{nonsense}}')"),
+        ),
+        case(
+            "allowed_ips_text with host bits right of the mask",
+            "22023",
+            format!("SELECT tokens.set_allowed_ips_text('{id}', '{{10.0.0.1/8}}')"),
         ),
         case(
             "allowed_ips_text empty",
