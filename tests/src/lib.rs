@@ -227,15 +227,12 @@ impl Cluster {
     /// postmaster's children have exited (at most 60 s).
     pub fn restart_after_crash(&self) {
         for _ in 0..120 {
-            let mut start = as_cluster_user(&pg_bin().join("pg_ctl"));
-            start
-                .args(["start", "-w", "-t", "60", "-D"])
-                .arg(&self.data)
-                .arg("-l")
-                .arg(self.log_file())
-                .arg("-o")
-                .arg(format!("-p {} -k {}", self.port, self.socket_dir.display()));
-            if start.output().map(|o| o.status.success()).unwrap_or(false) {
+            if self
+                .pg_ctl_start()
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+            {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(500));
@@ -265,16 +262,21 @@ impl Cluster {
             .output()
             .expect("pg_ctl status");
         if !status.status.success() {
-            let mut start = as_cluster_user(&pg_bin().join("pg_ctl"));
-            start
-                .args(["start", "-w", "-t", "60", "-D"])
-                .arg(&self.data)
-                .arg("-l")
-                .arg(self.log_file())
-                .arg("-o")
-                .arg(format!("-p {} -k {}", self.port, self.socket_dir.display()));
-            run(start);
+            run(self.pg_ctl_start());
         }
+    }
+
+    /// `pg_ctl start` of this cluster, on its port and socket directory.
+    fn pg_ctl_start(&self) -> Command {
+        let mut start = as_cluster_user(&pg_bin().join("pg_ctl"));
+        start
+            .args(["start", "-w", "-t", "60", "-D"])
+            .arg(&self.data)
+            .arg("-l")
+            .arg(self.log_file())
+            .arg("-o")
+            .arg(format!("-p {} -k {}", self.port, self.socket_dir.display()));
+        start
     }
 
     fn make_dirs(&self) {

@@ -1838,14 +1838,7 @@ impl App {
                         text.pop();
                     }
                     Action::Left | Action::Right if f.field == RateField::Per => {
-                        let n = PER_PRESETS.len();
-                        let i = PER_PRESETS.iter().position(|p| *p == f.per.trim());
-                        let next = match (i, action == Action::Right) {
-                            (Some(i), true) => (i + 1) % n,
-                            (Some(i), false) => (i + n - 1) % n,
-                            (None, _) => 1,
-                        };
-                        f.per = PER_PRESETS[next].to_owned();
+                        f.per = cycle_preset(&PER_PRESETS, &f.per, action == Action::Right, 1);
                     }
                     Action::Submit => match f.request() {
                         Ok(req) => {
@@ -1882,16 +1875,12 @@ impl App {
                         f.text_mut().pop();
                     }
                     Action::Left | Action::Right if f.field == CreditField::RefillEvery => {
-                        let n = REFILL_PRESETS.len();
-                        let i = REFILL_PRESETS
-                            .iter()
-                            .position(|p| *p == f.refill_every.trim());
-                        let next = match (i, action == Action::Right) {
-                            (Some(i), true) => (i + 1) % n,
-                            (Some(i), false) => (i + n - 1) % n,
-                            (None, _) => 0,
-                        };
-                        f.refill_every = REFILL_PRESETS[next].to_owned();
+                        f.refill_every = cycle_preset(
+                            &REFILL_PRESETS,
+                            &f.refill_every,
+                            action == Action::Right,
+                            0,
+                        );
                     }
                     Action::Submit => match f.request() {
                         Ok(req) => {
@@ -2485,4 +2474,16 @@ fn field_of_error(e: &DbError) -> Option<FormField> {
 /// Parses a token id typed by a user, for messages.
 pub fn parse_id(s: &str) -> Option<Uuid> {
     Uuid::parse_str(s.trim()).ok()
+}
+
+/// The preset after (or before) `current` in `presets`, cycling; `start`
+/// when `current` is none of them (typed by hand).
+fn cycle_preset(presets: &[&str], current: &str, forward: bool, start: usize) -> String {
+    let n = presets.len();
+    let next = match presets.iter().position(|p| *p == current.trim()) {
+        Some(i) if forward => (i + 1) % n,
+        Some(i) => (i + n - 1) % n,
+        None => start,
+    };
+    presets[next].to_owned()
 }
