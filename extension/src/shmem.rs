@@ -280,18 +280,19 @@ pub fn record(key: Key, what: Use, now: i64, count: bool) -> Option<Outcome> {
 
 /// The lease in `key`'s entry (a default one when there is no entry).
 pub fn lease_of(key: Key) -> Lease {
+    with_existing(key, |s| s.lease).unwrap_or_default()
+}
+
+/// `f` on the state of `key`'s entry, if there is one (none is created).
+fn with_existing<R>(key: Key, f: impl FnOnce(&mut State) -> R) -> Option<R> {
     // SAFETY: as in with_entry; a lookup that does not allocate.
     unsafe {
         let shared = &*SHARED;
         pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_SHARED);
         let entry = find(&key);
-        let lease = if entry.is_null() {
-            Lease::default()
-        } else {
-            locked(entry, |s| s.lease)
-        };
+        let result = (!entry.is_null()).then(|| locked(entry, f));
         pg_sys::LWLockRelease(shared.lock);
-        lease
+        result
     }
 }
 
@@ -329,24 +330,11 @@ pub fn publish_lease(key: Key, lease: Lease, now: i64) -> bool {
 /// step under the entry's lock (so none is both spent and taken): the
 /// lease's period and the credits taken.
 pub fn take_lease_credits(key: Key, pool: PoolRef) -> Option<(i64, i64)> {
-    // SAFETY: as in lease_of.
-    unsafe {
-        let shared = &*SHARED;
-        pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_SHARED);
-        let entry = find(&key);
-        let taken = if entry.is_null() {
-            None
-        } else {
-            locked(entry, |s| {
-                (s.lease.pool == pool && s.lease.credits > 0).then(|| {
-                    let credits = std::mem::take(&mut s.lease.credits);
-                    (s.lease.period, credits)
-                })
-            })
-        };
-        pg_sys::LWLockRelease(shared.lock);
-        taken
-    }
+    with_existing(key, |s| {
+        (s.lease.pool == pool && s.lease.credits > 0)
+            .then(|| (s.lease.period, std::mem::take(&mut s.lease.credits)))
+    })
+    .flatten()
 }
 
 /// Runs `f` holding the lease lock: leases are taken one at a time.

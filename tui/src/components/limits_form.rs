@@ -37,6 +37,16 @@ fn input(on: bool, value: &str, placeholder: &str) -> Span<'static> {
     }
 }
 
+/// One form field: its label, its input (placeholder when empty) and a
+/// dim line of help after it.
+fn field(on: bool, name: &str, value: &str, placeholder: &str, help: String) -> Line<'static> {
+    Line::from(vec![
+        label(on, name),
+        input(on, value, placeholder),
+        Span::styled(help, dim()),
+    ])
+}
+
 fn heading(t: &Token, now: String) -> Vec<Line<'static>> {
     vec![
         Line::from(vec![
@@ -123,19 +133,20 @@ fn frame(f: &mut Frame, area: Rect, lines: Vec<Line<'static>>, title: &str) {
 pub fn draw_rate_limit(f: &mut Frame, area: Rect, form: &RateLimitForm, session: &Session) {
     let on = |field| form.field == field;
     let mut lines = heading(&form.token, rate_limit(&form.token.rate_limit));
-    lines.push(Line::from(vec![
-        label(on(RateField::Requests), "requests"),
-        input(on(RateField::Requests), &form.requests, "empty = no limit"),
-        Span::styled("  successful verifications (≥ 1; empty clears)", dim()),
-    ]));
-    lines.push(Line::from(vec![
-        label(on(RateField::Per), "per"),
-        input(on(RateField::Per), &form.per, "1 minute"),
-        Span::styled(
-            format!("  1 s to 1 day; ←/→ {}", PER_PRESETS.join(" · ")),
-            dim(),
-        ),
-    ]));
+    lines.push(field(
+        on(RateField::Requests),
+        "requests",
+        &form.requests,
+        "empty = no limit",
+        "  successful verifications (≥ 1; empty clears)".into(),
+    ));
+    lines.push(field(
+        on(RateField::Per),
+        "per",
+        &form.per,
+        "1 minute",
+        format!("  1 s to 1 day; ←/→ {}", PER_PRESETS.join(" · ")),
+    ));
     footer(
         &mut lines,
         &form.error,
@@ -155,36 +166,27 @@ pub fn draw_credits(f: &mut Frame, area: Rect, form: &CreditsForm, session: &Ses
         "One credit per successful verification; at zero verify answers usage_exceeded.",
         dim(),
     ));
-    lines.push(Line::from(vec![
-        label(on(CreditField::Remaining), "credits"),
-        input(
-            on(CreditField::Remaining),
-            &form.remaining,
-            "empty = no cap",
-        ),
-        Span::styled("  remaining from now (≥ 0; empty removes the cap)", dim()),
-    ]));
-    lines.push(Line::from(vec![
-        label(on(CreditField::RefillAmount), "refill"),
-        input(
-            on(CreditField::RefillAmount),
-            &form.refill_amount,
-            "empty = no refill",
-        ),
-        Span::styled("  credits at each refill (≥ 0)", dim()),
-    ]));
-    lines.push(Line::from(vec![
-        label(on(CreditField::RefillEvery), "every"),
-        input(
-            on(CreditField::RefillEvery),
-            &form.refill_every,
-            "e.g. 1 hour",
-        ),
-        Span::styled(
-            format!("  1 s to 3650 days; ←/→ {}", REFILL_PRESETS.join(" · ")),
-            dim(),
-        ),
-    ]));
+    lines.push(field(
+        on(CreditField::Remaining),
+        "credits",
+        &form.remaining,
+        "empty = no cap",
+        "  remaining from now (≥ 0; empty removes the cap)".into(),
+    ));
+    lines.push(field(
+        on(CreditField::RefillAmount),
+        "refill",
+        &form.refill_amount,
+        "empty = no refill",
+        "  credits at each refill (≥ 0)".into(),
+    ));
+    lines.push(field(
+        on(CreditField::RefillEvery),
+        "every",
+        &form.refill_every,
+        "e.g. 1 hour",
+        format!("  1 s to 3650 days; ←/→ {}", REFILL_PRESETS.join(" · ")),
+    ));
     footer(
         &mut lines,
         &form.error,
