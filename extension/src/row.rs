@@ -86,6 +86,20 @@ pub fn jsonb(text: &str) -> Result<pg_sys::Datum> {
     })
 }
 
+/// A token's `meta` as it will be stored: checked to be a JSON object of at
+/// most 4096 bytes both as given and as jsonb's own text (what
+/// `octet_length(meta::text)` measures: `1e1000` is 6 bytes given, 1,001
+/// stored), and returned as that text.
+pub fn token_meta(text: Option<&str>) -> Result<Option<String>> {
+    let Some(given) = pg_tokens_core::validate::token_meta(text)? else {
+        return Ok(None);
+    };
+    // SAFETY: a jsonb datum made just now by jsonb_in.
+    let stored = unsafe { crate::store::jsonb_text(jsonb(given)?) };
+    pg_tokens_core::validate::token_meta(Some(&stored))?;
+    Ok(Some(stored))
+}
+
 /// One attribute's value.
 pub fn value<T: IntoDatum>(v: T) -> Option<pg_sys::Datum> {
     v.into_datum()

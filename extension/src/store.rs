@@ -358,7 +358,7 @@ unsafe fn deformed_token(values: &[pg_sys::Datum], nulls: &[bool]) -> Result<Sto
 }
 
 /// A jsonb datum as its text (jsonb_out).
-unsafe fn jsonb_text(datum: pg_sys::Datum) -> String {
+pub(crate) unsafe fn jsonb_text(datum: pg_sys::Datum) -> String {
     let text = pg_sys::OidOutputFunctionCall(pg_sys::Oid::from(pg_sys::F_JSONB_OUT), datum);
     CStr::from_ptr(text).to_string_lossy().into_owned()
 }

@@ -149,3 +149,69 @@ fn only_tokens_reader_triages_leaks() {
         .query("SELECT * FROM tokens.find_leaked('x')", &[])
         .is_ok());
 }
+
+/// A blob of `n` distinct well-formed tokens (none of ours), each twice.
+fn many_strangers(n: usize) -> String {
+    let tokens: Vec<String> = (0..n).map(|i| format!("tbm_{i:032}")).collect();
+    format!("{}\n{}", tokens.join(" "), tokens.join(","))
+}
+
+/// De-duplication is linear (80k tokens took 8 s on 0.4.0, by a scan of
+/// the rows found so far), and every one is still reported once.
+#[test]
+fn a_blob_of_many_tokens_gives_each_once() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let live = mint(&mut app, "among many");
+    let blob = format!("{}\n{}", many_strangers(80_000), live.token);
+    let row = app
+        .query_one(
+            "SELECT count(*), count(DISTINCT prefix || token_id::text), \
+                    count(*) FILTER (WHERE status = 'unknown') \
+               FROM tokens.find_leaked($1)",
+            &[&blob],
+        )
+        .unwrap();
+    let (rows, ours, unknown): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!((rows, ours, unknown), (80_001, 1, 80_000));
+}
+
+/// A long triage can be cancelled: statement_timeout stops it in the
+/// lookup loop (0.4.0 ran on, uncancellable).
+#[test]
+fn a_long_triage_obeys_statement_timeout() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    // About 14 MiB and 200k distinct tokens: far more than 100 ms of lookups.
+    let blob = many_strangers(200_000);
+    app.batch_execute("SET statement_timeout = '100ms'").unwrap();
+    let r = app.query("SELECT * FROM tokens.find_leaked($1)", &[&blob]);
+    assert_eq!(sqlstate(&r), "57014", "{r:?}");
+    app.batch_execute("RESET statement_timeout").unwrap();
+    assert_eq!(
+        app.query_one("SELECT 1", &[]).unwrap().get::<_, i32>(0),
+        1,
+        "the session goes on"
+    );
+}
+
+/// At most 16 MiB of text (22023 beyond, saying the limit); exactly 16 MiB
+/// is taken.
+#[test]
+fn a_blob_over_16_mib_is_refused() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let limit = 16 * 1024 * 1024;
+    let over = "x".repeat(limit + 1);
+    let r = app.query("SELECT * FROM tokens.find_leaked($1)", &[&over]);
+    assert_eq!(sqlstate(&r), "22023");
+    assert!(
+        pg_tokens_tests::message(&r).contains("at most 16777216 bytes"),
+        "{r:?}"
+    );
+    let at = "x".repeat(limit);
+    let rows = app
+        .query("SELECT * FROM tokens.find_leaked($1)", &[&at])
+        .unwrap();
+    assert!(rows.is_empty());
+}

@@ -155,3 +155,57 @@ fn who_may_set_meta() {
         "22023"
     );
 }
+
+/// The limit is on what is stored (`octet_length(meta::text)`), in every
+/// entry point: the text entry points granted to writers took 4,070 bytes of
+/// `1e1000` numbers and stored 581,750 bytes on 0.4.0.
+#[test]
+fn the_meta_limit_holds_for_what_is_stored_in_every_entry_point() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let m = mint(&mut app, "svc");
+    let fields: Vec<String> = (0..300).map(|i| format!("\"{i:x}\":1e1000")).collect();
+    let bomb = format!("{{{}}}", fields.join(","));
+    assert!(bomb.len() < 4096, "{} bytes given", bomb.len());
+    let entry_points = [
+        "SELECT tokens.set_meta_text($1, $2)",
+        "SELECT tokens.set_meta($1, $2::text::jsonb)",
+    ];
+    for sql in entry_points {
+        let before = db.counts();
+        let r = app.execute(sql, &[&m.id, &bomb]);
+        assert_eq!(sqlstate(&r), "22023", "{sql}");
+        assert!(pg_tokens_tests::message(&r).contains("at most 4096 bytes"), "{r:?}");
+        assert_eq!(db.counts(), before, "nothing written by {sql}");
+    }
+    for args in [
+        "'x', NULL, NULL, 'service', NULL, $1",
+        "'x', meta => $1::text::jsonb",
+    ] {
+        let sql = if args.starts_with("'x', NULL") {
+            format!("SELECT * FROM tokens.mint_meta_text({args})")
+        } else {
+            format!("SELECT * FROM tokens.mint({args})")
+        };
+        let before = db.counts();
+        let r = app.query(&sql, &[&bomb]);
+        assert_eq!(sqlstate(&r), "22023", "{sql}");
+        assert_eq!(db.counts(), before, "nothing written by {sql}");
+    }
+    let stored: Option<String> = app
+        .query_one(
+            "SELECT meta::text FROM tokens.verify($1)",
+            &[&m.token],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, None, "the meta was never set");
+    // A small number in exponent form is stored as jsonb writes it, and fits.
+    app.execute("SELECT tokens.set_meta_text($1, $2)", &[&m.id, &"{\"n\": 1e3}"])
+        .unwrap();
+    let stored: Option<String> = app
+        .query_one("SELECT meta::text FROM tokens.verify($1)", &[&m.token])
+        .unwrap()
+        .get(0);
+    assert_eq!(stored.as_deref(), Some("{\"n\": 1000}"));
+}

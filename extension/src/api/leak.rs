@@ -2,7 +2,7 @@
 //! blob, looked up by hash, with its status; the plaintext is never
 //! returned, stored or logged (only its 12-character display prefix).
 
-use pg_tokens_core::leak::find_tokens;
+use pg_tokens_core::leak::{find_tokens, LEAK_TEXT_MAX_BYTES};
 use pg_tokens_core::status::status_of;
 use pg_tokens_core::Error;
 use pgrx::prelude::*;
@@ -38,9 +38,21 @@ fn find_leaked(
         )))
         .or_raise();
     }
+    let text = text.unwrap_or_default();
+    if text.len() > LEAK_TEXT_MAX_BYTES {
+        Err::<(), _>(Error::invalid(format!(
+            "the text to triage is {} bytes: tokens.find_leaked takes at most {} bytes (16 MiB); split it",
+            text.len(),
+            LEAK_TEXT_MAX_BYTES
+        )))
+        .or_raise();
+    }
     let now = now();
     let mut rows: Vec<Found> = Vec::new();
-    for token in find_tokens(text.unwrap_or_default().as_bytes()) {
+    for token in find_tokens(text.as_bytes()) {
+        // A long blob holds many tokens: each lookup may be cancelled
+        // (statement_timeout, pg_cancel_backend).
+        pgrx::check_for_interrupts!();
         let prefix = token.display_prefix().to_owned();
         let row = match store::find_by_hash(&token.hash()).or_raise() {
             Some(t) => (

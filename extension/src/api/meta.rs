@@ -1,7 +1,6 @@
 //! `tokens.set_meta`: application data returned by verify (a plan, a
 //! tenant, quota data), a JSON object of at most 4096 bytes.
 
-use pg_tokens_core::validate;
 use pgrx::prelude::*;
 use pgrx::Uuid;
 
@@ -9,6 +8,7 @@ use super::revoke::required_id;
 use super::settings::{self, Change};
 use crate::error::OrRaise;
 use crate::privilege::Caller;
+use crate::row;
 use crate::store;
 
 /// The SQL function `tokens.set_meta(id, meta jsonb)` passes `meta::text`.
@@ -16,7 +16,8 @@ use crate::store;
 fn set_meta_text(id: Option<Uuid>, meta: Option<&str>) {
     let caller = Caller::current();
     let id = required_id(id).or_raise();
-    let meta = validate::token_meta(meta).or_raise();
+    let meta = row::token_meta(meta).or_raise();
+    let meta = meta.as_deref();
     settings::apply(&caller, id, "set the meta of", "token.meta", |client, _| {
         store::set_meta(client, id, meta)?;
         // jsonb's own text is valid JSON: kept exactly (big numbers too).

@@ -12,6 +12,7 @@ use super::{clock, minted_row, now, text_list, timestamp_arg};
 use crate::audit::{self, token_target, Event};
 use crate::error::{OrRaise, Result};
 use crate::privilege::{AsOwner, Caller, WRITER};
+use crate::row;
 use crate::store::{self, Meta, NewToken, StoredToken};
 
 /// `tokens.mint` of the 0.1.0 and 0.2.0 schemas (no meta argument), kept
@@ -60,7 +61,7 @@ fn mint_with(
         allowed_ips: None,
         rate_limit: None,
         disabled: false,
-        meta: validate::token_meta(meta).or_raise().map(str::to_owned),
+        meta: row::token_meta(meta).or_raise(),
     };
     authorize(&caller, &request).or_raise();
     let (plaintext, token) = {
