@@ -37,6 +37,11 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/pg_tokens--0.3.0--0.4.0.sql",
     name = "v0_4_0",
+    requires = ["v0_3_0"]
+);
+extension_sql_file!(
+    "../sql/pg_tokens--0.4.0--0.5.0.sql",
+    name = "v0_5_0",
     finalize
 );
 

@@ -154,6 +154,7 @@ const MATRIX: &[Object] = &[
     row("tokens.current_token_id()", Kind::Api, May::Everyone, "SELECT tokens.current_token_id()"),
     row("tokens.current_owner()", Kind::Api, May::Everyone, "SELECT tokens.current_owner()"),
     row("tokens.current_scopes()", Kind::Api, May::Everyone, "SELECT tokens.current_scopes()"),
+    row("tokens.is_authenticated()", Kind::Api, May::Everyone, "SELECT tokens.is_authenticated()"),
     row("tokens.has_scope(text)", Kind::Api, May::Everyone, "SELECT tokens.has_scope('docs:read')"),
     // Raises 42501 by design when the scope is missing, never for want of a grant.
     row("tokens.require_scope(text)", Kind::Api, May::Everyone, "SELECT tokens.require_scope('docs:read')"),

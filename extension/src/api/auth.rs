@@ -29,6 +29,14 @@ fn current_token_id() -> Option<Uuid> {
     principal::with(|p| p.map(|p| p.token_id))
 }
 
+/// Whether a token is the principal of this transaction: what a policy
+/// should test, since `current_scopes()` is NULL both without a principal
+/// and for a full-access token.
+#[pg_extern(sql = false)]
+fn is_authenticated() -> bool {
+    principal::with(|p| p.is_some())
+}
+
 #[pg_extern(sql = false)]
 fn current_owner() -> Option<String> {
     principal::with(|p| p.map(|p| p.owner.clone()))
