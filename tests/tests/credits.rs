@@ -297,11 +297,12 @@ fn who_may_cap_which_token() {
     let service_of_self =
         try_mint(&mut writer, "$1, owner => $2", &[&"theirs", &self_role]).unwrap();
 
-    // tokens_writer caps any token; the owner caps its own personal token.
-    set_remaining(&mut writer, personal.id, "5").unwrap();
-    set_remaining(&mut own, personal.id, "6").unwrap();
+    // tokens_writer caps any token; the owner may not cap even its own
+    // personal token (credits are what a customer pays for: SPEC §7).
+    set_remaining(&mut writer, personal.id, "6").unwrap();
     let before = db.counts();
     for (what, id) in [
+        ("self-service on its own personal token", personal.id),
         (
             "self-service on a service token under its name",
             service_of_self.id,

@@ -126,30 +126,43 @@ fn who_may_set_meta() {
     let db = Cluster::shared().database();
     let (_, mut writer) = db.client(&["tokens_writer"]);
     let (me, mut own) = db.client(&["tokens_self_service"]);
-    let (_, mut stranger) = db.client(&["tokens_self_service"]);
     let (_, mut plain) = db.client(&[]);
-    let mine = try_mint(
+    // Applications trust meta (a plan, a tenant): its owner may not set it,
+    // at mint or later (SPEC §7); 0.4.0 let tokens_self_service do both.
+    let before = db.counts();
+    let r = try_mint(
         &mut own,
-        "'mine', kind => 'personal', meta => '{\"a\": 1}'",
+        "'mine', kind => 'personal', meta => '{\"plan\": \"enterprise\"}'",
         &[],
-    )
-    .unwrap();
+    );
+    assert_eq!(sqlstate(&r), "42501", "self-service mint with meta: {r:?}");
+    assert!(
+        pg_tokens_tests::message(&r).contains("set by tokens_writer only"),
+        "{r:?}"
+    );
+    assert_eq!(db.counts(), before, "nothing written");
+    let mine = try_mint(&mut own, "'mine', kind => 'personal'", &[]).unwrap();
     let service = try_mint(&mut writer, &format!("'svc', owner => '{me}'"), &[]).unwrap();
+    let before = db.counts();
     let set = |c: &mut postgres::Client, id| {
         c.execute("SELECT tokens.set_meta($1, '{\"b\": 2}')", &[&id])
     };
-    assert!(
-        set(&mut own, mine.id).is_ok(),
-        "the owner of a personal token"
-    );
-    assert_eq!(
-        sqlstate(&set(&mut own, service.id)),
-        "42501",
-        "not one's service token"
-    );
-    assert_eq!(sqlstate(&set(&mut stranger, mine.id)), "42501");
-    assert_eq!(sqlstate(&set(&mut plain, mine.id)), "42501");
+    let set_text = |c: &mut postgres::Client, id| {
+        c.execute("SELECT tokens.set_meta_text($1, '{\"b\": 2}')", &[&id])
+    };
+    for id in [mine.id, service.id] {
+        assert_eq!(sqlstate(&set(&mut own, id)), "42501", "the owner");
+        assert_eq!(sqlstate(&set_text(&mut own, id)), "42501", "the owner, text");
+        assert_eq!(sqlstate(&set(&mut plain, id)), "42501");
+    }
+    assert_eq!(db.counts(), before, "nothing written by a refusal");
+    assert!(set(&mut writer, mine.id).is_ok(), "tokens_writer, a personal token");
     assert!(set(&mut writer, service.id).is_ok());
+    assert_eq!(
+        verify(&mut own, Some(&mine.token)).meta,
+        Some(json!({"b": 2})),
+        "verify returns what the writer set"
+    );
     assert_eq!(
         sqlstate(&writer.execute("SELECT tokens.set_meta(NULL, '{}')", &[])),
         "22023"

@@ -167,8 +167,9 @@ const MATRIX: &[Object] = &[
         "SELECT tokens.set_rate_limit($1, 5, '1 minute')"),
     row("tokens.set_allowed_ips(uuid,cidr[])", Kind::Api, WRITER_OR_SELF,
         "SELECT tokens.set_allowed_ips($1, '{10.0.0.0/8}')"),
-    row("tokens.set_meta(uuid,jsonb)", Kind::Api, WRITER_OR_SELF, "SELECT tokens.set_meta($1, '{\"k\": 1}')"),
-    row("tokens.set_remaining(uuid,bigint,bigint,interval)", Kind::Api, WRITER_OR_SELF,
+    // What applications trust (meta, credits): tokens_writer only (SPEC §7).
+    row("tokens.set_meta(uuid,jsonb)", Kind::Api, May::Only(&[WRITER]), "SELECT tokens.set_meta($1, '{\"k\": 1}')"),
+    row("tokens.set_remaining(uuid,bigint,bigint,interval)", Kind::Api, May::Only(&[WRITER]),
         "SELECT tokens.set_remaining($1, 10)"),
     row("tokens.disable(uuid)", Kind::Api, WRITER_OR_SELF, "SELECT tokens.disable($1)"),
     row("tokens.enable(uuid)", Kind::Api, WRITER_OR_SELF, "SELECT tokens.enable($1)"),
@@ -190,7 +191,7 @@ const MATRIX: &[Object] = &[
         WRITER_OR_SELF, "SELECT tokens.mint_meta_text('matrix', NULL, NULL, 'service', NULL, NULL)"),
     row("tokens.set_allowed_ips_text(uuid,text[])", Kind::Internal, WRITER_OR_SELF,
         "SELECT tokens.set_allowed_ips_text($1, '{10.0.0.0/8}')"),
-    row("tokens.set_meta_text(uuid,text)", Kind::Internal, WRITER_OR_SELF,
+    row("tokens.set_meta_text(uuid,text)", Kind::Internal, May::Only(&[WRITER]),
         "SELECT tokens.set_meta_text($1, '{}')"),
     // Internal, PUBLIC may execute: pure functions of their arguments that
     // read no table (the status rule, the audit chain's row hash).

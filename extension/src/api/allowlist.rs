@@ -6,7 +6,7 @@ use pgrx::prelude::*;
 use pgrx::Uuid;
 
 use super::revoke::required_id;
-use super::settings::{self, Change};
+use super::settings::{self, Change, Gate};
 use super::text_list;
 use crate::audit;
 use crate::error::OrRaise;
@@ -20,8 +20,7 @@ fn set_allowed_ips_text(id: Option<Uuid>, allowed: Option<Array<'_, &str>>) {
     let allowed = text_list("allowed", allowed)
         .and_then(|a| allowlist::allowed_ips(a.as_deref()))
         .or_raise();
-    settings::apply(
-        &caller,
+    settings::apply(&caller, Gate::WriterOrOwner,
         id,
         "set the allowlist of",
         "token.allowed_ips",

@@ -9,7 +9,7 @@ use pgrx::Uuid;
 
 use super::clock;
 use super::revoke::required_id;
-use super::settings::{self, Change};
+use super::settings::{self, Change, Gate};
 use crate::audit;
 use crate::error::OrRaise;
 use crate::privilege::{AsOwner, Caller, READER};
@@ -31,8 +31,7 @@ fn set_remaining(
         refill_every.map(|e| (e.months(), e.days(), e.micros())),
     )
     .or_raise();
-    settings::apply(
-        &caller,
+    settings::apply(&caller, Gate::Writer,
         id,
         "set the remaining credits of",
         "token.remaining",

@@ -7,7 +7,7 @@ use pgrx::Uuid;
 
 use super::clock;
 use super::revoke::required_id;
-use super::settings::{self, Change};
+use super::settings::{self, Change, Gate};
 use crate::error::OrRaise;
 use crate::privilege::Caller;
 use crate::store;
@@ -31,7 +31,7 @@ fn set(id: Option<Uuid>, disabled: bool) -> bool {
     } else {
         ("enable", "token.enable")
     };
-    settings::apply(&caller, id, verb, action, |client, token| {
+    settings::apply(&caller, Gate::WriterOrOwner, id, verb, action, |client, token| {
         if token.disabled == disabled {
             return Ok(Change::Unchanged);
         }

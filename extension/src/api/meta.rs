@@ -5,7 +5,7 @@ use pgrx::prelude::*;
 use pgrx::Uuid;
 
 use super::revoke::required_id;
-use super::settings::{self, Change};
+use super::settings::{self, Change, Gate};
 use crate::error::OrRaise;
 use crate::privilege::Caller;
 use crate::row;
@@ -18,7 +18,7 @@ fn set_meta_text(id: Option<Uuid>, meta: Option<&str>) {
     let id = required_id(id).or_raise();
     let meta = row::token_meta(meta).or_raise();
     let meta = meta.as_deref();
-    settings::apply(&caller, id, "set the meta of", "token.meta", |client, _| {
+    settings::apply(&caller, Gate::Writer, id, "set the meta of", "token.meta", |client, _| {
         store::set_meta(client, id, meta)?;
         // jsonb's own text is valid JSON: kept exactly (big numbers too).
         Ok(Change::Made(Some(format!(

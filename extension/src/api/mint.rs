@@ -129,6 +129,13 @@ fn authorize(caller: &Caller, request: &Request) -> Result<()> {
             caller.name
         )));
     }
+    if request.meta.is_some() {
+        return Err(Error::not_allowed(format!(
+            "role {} may not mint a token with meta: applications trust meta, so it is set by tokens_writer only \
+             (mint without meta)",
+            caller.name
+        )));
+    }
     Ok(())
 }
 

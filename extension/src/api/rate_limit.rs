@@ -8,7 +8,7 @@ use pgrx::prelude::*;
 use pgrx::Uuid;
 
 use super::revoke::required_id;
-use super::settings::{self, Change};
+use super::settings::{self, Change, Gate};
 use crate::audit;
 use crate::error::OrRaise;
 use crate::privilege::Caller;
@@ -20,8 +20,7 @@ fn set_rate_limit(id: Option<Uuid>, requests: Option<i32>, per: Option<Interval>
     let id = required_id(id).or_raise();
     let limit =
         usage::rate_limit(requests, per.map(|p| (p.months(), p.days(), p.micros()))).or_raise();
-    settings::apply(
-        &caller,
+    settings::apply(&caller, Gate::WriterOrOwner,
         id,
         "set the rate limit of",
         "token.rate_limit",

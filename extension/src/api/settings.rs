@@ -20,11 +20,21 @@ pub enum Change {
     Unchanged,
 }
 
-/// Applies `change` to token `id` for `caller`, who needs tokens_writer or
-/// tokens_self_service on their own personal token. Returns whether
-/// something changed (and was audited as `action`).
+/// Who may make a change.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// tokens_writer, or tokens_self_service on its own personal token: the
+    /// allowlist, the rate limit, disable/enable.
+    WriterOrOwner,
+    /// tokens_writer only: what applications trust (meta, credits).
+    Writer,
+}
+
+/// Applies `change` to token `id` for `caller`, if `gate` lets them.
+/// Returns whether something changed (and was audited as `action`).
 pub fn apply(
     caller: &Caller,
+    gate: Gate,
     id: Uuid,
     verb: &str,
     action: &str,
@@ -34,7 +44,7 @@ pub fn apply(
     Spi::connect_mut(|client| {
         let token =
             store::lock_by_id(client, id)?.ok_or_else(|| Error::UnknownToken(id.to_string()))?;
-        authorize(caller, &token, verb)?;
+        authorize(caller, gate, &token, verb)?;
         let Change::Made(meta) = change(client, &token)? else {
             return Ok(false);
         };
@@ -53,11 +63,18 @@ pub fn apply(
     })
 }
 
-/// Settings need tokens_writer, or tokens_self_service on one's own
-/// personal token.
-fn authorize(caller: &Caller, token: &StoredToken, verb: &str) -> Result<()> {
-    if caller.acts_as(WRITER) || (token.kind == "personal" && token.owner == caller.name) {
+/// Settings need tokens_writer, or (for [`Gate::WriterOrOwner`])
+/// tokens_self_service on one's own personal token.
+fn authorize(caller: &Caller, gate: Gate, token: &StoredToken, verb: &str) -> Result<()> {
+    let own = token.kind == "personal" && token.owner == caller.name;
+    if caller.acts_as(WRITER) || (gate == Gate::WriterOrOwner && own) {
         return Ok(());
+    }
+    if gate == Gate::Writer {
+        return Err(Error::not_allowed(format!(
+            "role {} may not {verb} token {}: that needs tokens_writer (applications trust it, so a token's owner may not set it)",
+            caller.name, token.id
+        )));
     }
     Err(Error::not_allowed(format!(
         "role {} may not {verb} token {}: that needs tokens_writer, or tokens_self_service on one's own personal token",
