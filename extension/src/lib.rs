@@ -47,6 +47,11 @@ extension_sql_file!(
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // Never send a Rust backtrace to a client: pgrx puts the one it captures
+    // into an error's DETAIL when the server runs with RUST_BACKTRACE set,
+    // and capture obeys RUST_LIB_BACKTRACE first. (Set while the postmaster,
+    // or a backend loading the library, is single-threaded.)
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
     gucs::init();
     principal::init();
     // SAFETY: reads a postmaster flag.
