@@ -306,7 +306,7 @@ fn read<R>(pool: i64, decide: impl FnOnce(&Pool) -> (Option<Ledger>, R)) -> Resu
     unsafe {
         let (table, index) = pool_relations()?;
         let key = pool.into_datum().ok_or_else(|| internal("pool datum"))?;
-        store::probe(table, index, pg_sys::F_INT8EQ, key, |heap, slot| {
+        store::probe(table, index, pg_sys::F_INT8EQ, key, store::Seen::Caller, |heap, slot| {
             decide_and_write(heap, pg_sys::ExecCopySlotHeapTuple(slot), decide)
         })
     }

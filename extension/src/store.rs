@@ -188,8 +188,11 @@ use pgrx::pg_sys::BuiltinOid::{
 /// The token with this hash: one probe of the unique index on the hash, no
 /// row lock, no SQL. The scan reads the table directly (as the extension
 /// would through a SECURITY DEFINER function), so neither the caller's
-/// privileges nor its search_path are involved, and it sees what the
-/// caller's current snapshot sees.
+/// privileges nor its search_path are involved. It reads the latest
+/// committed state (and this transaction's own changes), not the caller's
+/// snapshot: a revoke or disable is seen by every call that starts after it
+/// commits, whatever snapshot the transaction holds, imported ones included
+/// (SPEC §7).
 pub fn find_by_hash(hash: &[u8; 32]) -> Result<Option<StoredToken>> {
     // SAFETY: every datum is converted (meta copied) before the slot and
     // its buffer pin are dropped.
@@ -199,7 +202,7 @@ pub fn find_by_hash(hash: &[u8; 32]) -> Result<Option<StoredToken>> {
             .as_slice()
             .into_datum()
             .ok_or_else(|| internal("hash datum"))?;
-        probe(table, index, pg_sys::F_BYTEAEQ, key, |heap, slot| {
+        probe(table, index, pg_sys::F_BYTEAEQ, key, Seen::Latest, |heap, slot| {
             let natts = (*(*heap).rd_att).natts;
             pg_sys::slot_getsomeattrs_int(slot, natts);
             let values = std::slice::from_raw_parts((*slot).tts_values, natts as usize);
@@ -209,9 +212,17 @@ pub fn find_by_hash(hash: &[u8; 32]) -> Result<Option<StoredToken>> {
     }
 }
 
+/// Which snapshot a probe reads with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// The caller's current snapshot.
+    Caller,
+    /// A new snapshot taken for the probe: the latest committed state.
+    Latest,
+}
+
 /// One probe of a unique `index` on `table` (first column equal to `key`,
-/// compared with the function `equal`), as the caller's current snapshot
-/// sees it; `row` reads the tuple found (its relation still open, its
+/// compared with the function `equal`), as `seen` sees it; `row` reads the tuple found (its relation still open, its
 /// buffer still pinned). No SQL, no privilege check, no search_path: the
 /// table is read directly, as the extension would through a SECURITY
 /// DEFINER function. The AccessShareLocks are kept to the end of the
@@ -225,6 +236,7 @@ pub unsafe fn probe<R>(
     index: pg_sys::Oid,
     equal: u32,
     key: pg_sys::Datum,
+    seen: Seen,
     row: impl FnOnce(pg_sys::Relation, *mut pg_sys::TupleTableSlot) -> Result<R>,
 ) -> Result<Option<R>> {
     let heap = pg_sys::try_table_open(table, pg_sys::AccessShareLock as _);
@@ -243,10 +255,10 @@ pub unsafe fn probe<R>(
         pg_sys::Oid::from(equal),
         key,
     );
-    let snapshot = if pg_sys::ActiveSnapshotSet() {
-        pg_sys::GetActiveSnapshot()
-    } else {
-        pg_sys::GetTransactionSnapshot()
+    let snapshot = match seen {
+        Seen::Latest => pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot()),
+        Seen::Caller if pg_sys::ActiveSnapshotSet() => pg_sys::GetActiveSnapshot(),
+        Seen::Caller => pg_sys::GetTransactionSnapshot(),
     };
     let scan = pg_sys::index_beginscan(heap, index, snapshot, 1, 0);
     pg_sys::index_rescan(scan, &mut scan_key, 1, std::ptr::null_mut(), 0);
@@ -259,6 +271,9 @@ pub unsafe fn probe<R>(
         };
     pg_sys::ExecDropSingleTupleTableSlot(slot);
     pg_sys::index_endscan(scan);
+    if seen == Seen::Latest {
+        pg_sys::UnregisterSnapshot(snapshot);
+    }
     pg_sys::index_close(index, pg_sys::NoLock as _);
     pg_sys::table_close(heap, pg_sys::NoLock as _);
     found

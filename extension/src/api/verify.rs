@@ -10,7 +10,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::Uuid;
 
-use super::now;
+use super::{clock, now};
 use crate::error::{OrRaise, Result};
 use crate::row::{self, value, Composite};
 use crate::store::{self, timestamp, Meta, StoredToken};
@@ -66,7 +66,10 @@ pub fn check(presented: Option<&[u8]>, required: Option<&[Option<String>]>) -> R
     let Some(token) = store::find_by_hash(&well_formed.hash())? else {
         return Ok(Verdict::Unknown);
     };
-    let refusal = match status_of(token.revoked_at, token.expires_at, token.disabled, now) {
+    // Revoked, expired and disabled are decided by the wall clock at the
+    // call, so a long transaction sees an expiry (or a rotation's grace
+    // ending) at its next call.
+    let refusal = match status_of(token.revoked_at, token.expires_at, token.disabled, clock()) {
         Status::Active if !client_permitted(&token) => Some(Status::IpDenied),
         Status::Active if !grants(token.scopes.as_deref(), required) => Some(Status::Forbidden),
         Status::Active => None,
