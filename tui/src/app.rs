@@ -1421,7 +1421,7 @@ impl App {
                         ),
                     };
                     self.modal = Some(Modal::Meta(MetaForm {
-                        may_set: self.session.may_set_limits(&t),
+                        may_set: self.session.may_set_trusted(),
                         token: t,
                         text,
                         current,
@@ -1460,7 +1460,7 @@ impl App {
             Action::EditCredits => {
                 if let Some(d) = &self.detail {
                     let t = d.token.clone();
-                    let may_set = self.session.may_set_limits(&t);
+                    let may_set = self.session.may_set_trusted();
                     self.modal = Some(Modal::Credits(CreditsForm::new(t, may_set)));
                 }
                 vec![]

@@ -387,8 +387,26 @@ fn credits_form_for_a_token_without_a_cap() {
     assert!(text.contains("now: none (no cap)"), "{text}");
     assert!(text.contains("▶ credits  ▏"), "{text}");
     assert!(text.contains("empty = no refill"), "{text}");
-    assert!(text.contains("have neither tokens_writer"), "{text}");
+    assert!(text.contains("are not a member of tokens_writer"), "{text}");
     assert_snapshot!(screen);
+}
+
+#[test]
+fn self_service_is_offered_limits_but_not_meta_or_credits_of_its_own_token() {
+    let mut app = detail_of(1);
+    let t = app.detail.as_ref().unwrap().token.clone();
+    app.session.writer = false;
+    app.session.self_service = true;
+    app.session.role = t.owner.clone();
+    app.detail.as_mut().unwrap().token.kind = "personal".into();
+    let text = format!("{}", render(&app));
+    assert!(text.contains("L limit"), "{text}");
+    assert!(text.contains("I allowlist"), "{text}");
+    assert!(!text.contains("C credits"), "{text}");
+    assert!(!text.contains("M meta"), "{text}");
+    key(&mut app, KeyCode::Char('M'));
+    let text = format!("{}", render(&app));
+    assert!(text.contains("are not a member of tokens_writer"), "{text}");
 }
 
 #[test]

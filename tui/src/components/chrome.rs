@@ -210,12 +210,10 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 .as_ref()
                 .is_some_and(|d| app.session.may_set_limits(&d.token))
             {
-                h.extend([
-                    ("L", "limit"),
-                    ("I", "IPs"),
-                    ("C", "credits"),
-                    ("M", "meta"),
-                ]);
+                h.extend([("L", "limit"), ("I", "IPs")]);
+            }
+            if app.session.may_set_trusted() {
+                h.extend([("C", "credits"), ("M", "meta")]);
             }
             h.extend([
                 ("u", "24h/60m"),

@@ -67,22 +67,30 @@ fn heading(t: &Token, now: String) -> Vec<Line<'static>> {
 }
 
 /// What the server said (or what the form found wrong), and who may set.
+/// Who may save a form, when this session may not.
+#[derive(Clone, Copy)]
+enum Needs {
+    Writer,
+    WriterOrOwner,
+}
+
 fn footer(
     lines: &mut Vec<Line<'static>>,
     error: &Option<DbError>,
     busy: bool,
-    may_set: bool,
+    may_set: Option<Needs>,
     session: &Session,
     save: &str,
     keys: &str,
 ) {
     lines.push(Line::raw(""));
-    if !may_set {
+    if let Some(needs) = may_set {
+        let why = match needs {
+            Needs::Writer => "are not a member of tokens_writer, which alone sets meta and credits",
+            Needs::WriterOrOwner => "have neither tokens_writer nor this personal token of your own",
+        };
         lines.push(Line::styled(
-            format!(
-                "You ({}) have neither tokens_writer nor this personal token of your own: the server will refuse.",
-                clean(&session.role)
-            ),
+            format!("You ({}) {why}: the server will refuse.", clean(&session.role)),
             Style::default().fg(Color::Yellow),
         ));
     }
@@ -151,7 +159,7 @@ pub fn draw_rate_limit(f: &mut Frame, area: Rect, form: &RateLimitForm, session:
         &mut lines,
         &form.error,
         form.busy,
-        form.may_set,
+        (!form.may_set).then_some(Needs::WriterOrOwner),
         session,
         "Enter",
         "Tab next field",
@@ -191,7 +199,7 @@ pub fn draw_credits(f: &mut Frame, area: Rect, form: &CreditsForm, session: &Ses
         &mut lines,
         &form.error,
         form.busy,
-        form.may_set,
+        (!form.may_set).then_some(Needs::Writer),
         session,
         "Enter",
         "Tab next field",
@@ -217,7 +225,7 @@ pub fn draw_allowlist(f: &mut Frame, area: Rect, form: &AllowlistForm, session: 
         &mut lines,
         &form.error,
         form.busy,
-        form.may_set,
+        (!form.may_set).then_some(Needs::WriterOrOwner),
         session,
         "Enter",
         "",
@@ -251,7 +259,7 @@ pub fn draw_meta(f: &mut Frame, area: Rect, form: &MetaForm, session: &Session) 
         &mut lines,
         &form.error,
         form.busy,
-        form.may_set,
+        (!form.may_set).then_some(Needs::Writer),
         session,
         "Ctrl-S",
         "Enter new line  Ctrl-U clear",

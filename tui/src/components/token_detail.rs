@@ -172,10 +172,11 @@ fn draw_usage(f: &mut Frame, area: Rect, d: &Detail, session: &Session) {
             Span::styled("L", key_style()),
             Span::raw(" rate limit · "),
             Span::styled("I", key_style()),
-            Span::raw(" allowlist · "),
-            Span::styled("C", key_style()),
-            Span::raw(" credits "),
+            Span::raw(" allowlist "),
         ]);
+    }
+    if session.may_set_trusted() {
+        title.extend([Span::raw("· "), Span::styled("C", key_style()), Span::raw(" credits ")]);
     }
     let block = Block::default()
         .borders(Borders::ALL)

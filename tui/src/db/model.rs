@@ -285,11 +285,17 @@ impl Session {
         self.revoker || self.writer
     }
 
-    /// Settings (rate limit, allowlist, credits, meta, disable/enable) are changed by
-    /// tokens_writer, or by the owner of a personal token through
-    /// tokens_self_service (SPEC §3, §7).
+    /// Rate limit, allowlist and disable/enable are changed by tokens_writer,
+    /// or by the owner of a personal token through tokens_self_service
+    /// (SPEC §3, §7).
     pub fn may_set_limits(&self, t: &Token) -> bool {
         self.writer || (self.self_service && t.kind == "personal" && t.owner == self.role)
+    }
+
+    /// Meta and credits are what applications trust (a plan, a quota):
+    /// tokens_writer's only, never a token's owner (0.5.0).
+    pub fn may_set_trusted(&self) -> bool {
+        self.writer
     }
 }
 
