@@ -306,9 +306,14 @@ fn read<R>(pool: i64, decide: impl FnOnce(&Pool) -> (Option<Ledger>, R)) -> Resu
     unsafe {
         let (table, index) = pool_relations()?;
         let key = pool.into_datum().ok_or_else(|| internal("pool datum"))?;
-        store::probe(table, index, pg_sys::F_INT8EQ, key, store::Seen::Caller, |heap, slot| {
-            decide_and_write(heap, pg_sys::ExecCopySlotHeapTuple(slot), decide)
-        })
+        store::probe(
+            table,
+            index,
+            pg_sys::F_INT8EQ,
+            key,
+            store::Seen::Caller,
+            |heap, slot| decide_and_write(heap, pg_sys::ExecCopySlotHeapTuple(slot), decide),
+        )
     }
 }
 
@@ -381,7 +386,7 @@ unsafe fn pool_relations() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
             return Ok((table, index));
         }
     }
-    let schema = pg_sys::get_namespace_oid(c"tokens".as_ptr(), true);
+    let schema = crate::privilege::schema()?;
     let table = pg_sys::get_relname_relid(c"credit_store".as_ptr(), schema);
     let index = pg_sys::get_relname_relid(c"credit_store_pkey".as_ptr(), schema);
     if table == pg_sys::InvalidOid || index == pg_sys::InvalidOid {

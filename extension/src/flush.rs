@@ -209,19 +209,35 @@ fn flush_pending(db: u32, pending: &[Pending]) {
 
 fn write(pending: &[Pending]) -> Result<(), pgrx::spi::Error> {
     Spi::connect_mut(|client| {
+        // The name tokens must still mean the extension's own schema, owned
+        // by its owner: the worker writes as the bootstrap superuser.
         let tables = client
             .select(
-                "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pg_tokens'), \
+                "SELECT n.nspname OPERATOR(pg_catalog.=) 'tokens' AND n.nspowner OPERATOR(pg_catalog.=) e.extowner, \
                         pg_catalog.to_regclass('tokens.token_last_use') IS NOT NULL, \
-                        pg_catalog.to_regclass('tokens.usage_counts') IS NOT NULL",
+                        pg_catalog.to_regclass('tokens.usage_counts') IS NOT NULL \
+                   FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace \
+                  WHERE e.extname OPERATOR(pg_catalog.=) 'pg_tokens'",
                 None,
                 &[],
-            )?
-            .first()
-            .get_three::<bool, bool, bool>()?;
-        let (Some(true), Some(last_use_table), Some(counts_table)) = tables else {
+            )?;
+        if tables.is_empty() {
             return Ok(()); // the extension was dropped: nothing to keep
+        }
+        let (Some(own_schema), Some(last_use_table), Some(counts_table)) =
+            tables.first().get_three::<bool, bool, bool>()?
+        else {
+            return Ok(());
         };
+        if !own_schema {
+            // SAFETY: reads backend state.
+            let db = u32::from(unsafe { pg_sys::MyDatabaseId });
+            pgrx::warning!(
+                "pg_tokens: usage of database {db} not flushed: schema tokens is not the extension's own \
+                 (renamed, replaced, or owned by another role than the extension's owner)"
+            );
+            return Err(pgrx::spi::Error::InvalidPosition);
+        }
         let mut ids = Vec::new();
         let mut minutes = Vec::new();
         let mut counts = Vec::new();

@@ -83,6 +83,7 @@ pub struct AsOwner {
 impl AsOwner {
     pub fn enter() -> Result<AsOwner> {
         let owner = extension_owner()?;
+        schema()?;
         // SAFETY: the same sequence as fmgr_security_definer(); both are
         // undone by AtEOXact_GUC/abort processing if an error intervenes.
         unsafe {
@@ -127,31 +128,82 @@ impl Drop for AsOwner {
     }
 }
 
+/// What a call needs to know of the installed extension, looked up once
+/// per transaction (a bulk mint of 100k tokens in one statement needs one
+/// catalog scan, not 100k).
+#[derive(Clone, Copy)]
+struct Installed {
+    /// `pg_extension.extowner`: the role that created it and owns its tables.
+    owner: pg_sys::Oid,
+    /// `pg_extension.extnamespace`: the schema it was installed in.
+    schema: pg_sys::Oid,
+}
+
 thread_local! {
-    /// The extension's owner, looked up once per transaction (a bulk mint
-    /// of 100k tokens in one statement needs one catalog scan, not 100k).
-    static OWNER: std::cell::Cell<Option<(pg_sys::LocalTransactionId, pg_sys::Oid)>> =
+    static INSTALLED: std::cell::Cell<Option<(pg_sys::LocalTransactionId, Installed)>> =
         const { std::cell::Cell::new(None) };
 }
 
-/// The extension's owner (`pg_extension.extowner`): the role that created
-/// it and owns its tables, whoever owns the schema afterwards.
-fn extension_owner() -> Result<pg_sys::Oid> {
+fn installed() -> Result<Installed> {
     // SAFETY: MyProc is this backend's PGPROC, set for its whole life.
     let lxid = unsafe { (*pg_sys::MyProc).lxid };
-    if let Some((at, owner)) = OWNER.with(|o| o.get()) {
+    if let Some((at, installed)) = INSTALLED.with(|o| o.get()) {
         if at == lxid {
-            return Ok(owner);
+            return Ok(installed);
         }
     }
-    let owner = look_up_extension_owner()?;
-    OWNER.with(|o| o.set(Some((lxid, owner))));
-    Ok(owner)
+    let installed = look_up_extension()?;
+    INSTALLED.with(|o| o.set(Some((lxid, installed))));
+    Ok(installed)
 }
 
-fn look_up_extension_owner() -> Result<pg_sys::Oid> {
+fn extension_owner() -> Result<pg_sys::Oid> {
+    Ok(installed()?.owner)
+}
+
+/// The extension's schema, after checking that the name `tokens`, through
+/// which its statements reach their tables, still means it: the schema was
+/// not renamed and replaced by a look-alike, and it is owned by the
+/// extension's owner, so nobody else can do that (SPEC §3). The check is a
+/// syscache probe; the rest is looked up once per transaction.
+pub fn schema() -> Result<pg_sys::Oid> {
+    let installed = installed()?;
+    // SAFETY: syscache lookups by name and oid.
+    let (named, owner) = unsafe {
+        let named = pg_sys::get_namespace_oid(c"tokens".as_ptr(), true);
+        (named, namespace_owner(installed.schema))
+    };
+    if named != installed.schema {
+        return Err(Error::not_allowed(
+            "the schema named tokens is not the one pg_tokens was installed in (it was renamed or replaced): \
+             pg_tokens runs none of its statements until it is; rename the schemas back, or reinstall the extension",
+        ));
+    }
+    if owner != Some(installed.owner) {
+        return Err(Error::not_allowed(
+            "schema tokens is not owned by the owner of extension pg_tokens: whoever owns it could rename and \
+             replace it under the extension; run ALTER SCHEMA tokens OWNER TO the extension's owner",
+        ));
+    }
+    Ok(installed.schema)
+}
+
+unsafe fn namespace_owner(schema: pg_sys::Oid) -> Option<pg_sys::Oid> {
+    let tuple = pg_sys::SearchSysCache1(
+        pg_sys::SysCacheIdentifier::NAMESPACEOID as _,
+        pg_sys::Datum::from(schema),
+    );
+    if tuple.is_null() {
+        return None;
+    }
+    let owner = (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_namespace>(tuple)).nspowner;
+    pg_sys::ReleaseSysCache(tuple);
+    Some(owner)
+}
+
+fn look_up_extension() -> Result<Installed> {
     // SAFETY: the same catalog scan as PostgreSQL's get_extension_oid(); the
-    // owner is copied out before the scan ends.
+    // fields are copied out before the scan ends.
     unsafe {
         let rel = pg_sys::table_open(pg_sys::ExtensionRelationId, pg_sys::AccessShareLock as _);
         let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
@@ -171,14 +223,18 @@ fn look_up_extension_owner() -> Result<pg_sys::Oid> {
             &mut key,
         );
         let tuple = pg_sys::systable_getnext(scan);
-        let owner = if tuple.is_null() {
+        let installed = if tuple.is_null() {
             None
         } else {
-            Some((*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_extension>(tuple)).extowner)
+            let row = &*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_extension>(tuple);
+            Some(Installed {
+                owner: row.extowner,
+                schema: row.extnamespace,
+            })
         };
         pg_sys::systable_endscan(scan);
         pg_sys::table_close(rel, pg_sys::AccessShareLock as _);
-        owner.ok_or_else(|| {
+        installed.ok_or_else(|| {
             Error::Internal("extension pg_tokens is not installed in this database".into())
         })
     }

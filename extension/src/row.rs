@@ -14,21 +14,15 @@ use crate::error::{internal, Result};
 pub type Composite = PgHeapTuple<'static, AllocatedByRust>;
 
 thread_local! {
-    /// Type name -> (schema oid, type oid). Checked against the schema's
-    /// current oid on every use, so a dropped and re-created extension is
-    /// looked up afresh.
+    /// Type name -> (schema oid, type oid). Checked against the extension's
+    /// schema on every use, so a dropped and re-created extension is looked
+    /// up afresh.
     static TYPES: RefCell<HashMap<&'static CStr, (pg_sys::Oid, pg_sys::Oid)>> = RefCell::new(HashMap::new());
 }
 
 /// The oid of composite type `tokens.<name>`.
 fn type_oid(name: &'static CStr) -> Result<pg_sys::Oid> {
-    // SAFETY: catalog lookups by name.
-    let schema = unsafe { pg_sys::get_namespace_oid(c"tokens".as_ptr(), true) };
-    if schema == pg_sys::InvalidOid {
-        return Err(internal(
-            "schema tokens does not exist: is pg_tokens installed?",
-        ));
-    }
+    let schema = crate::privilege::schema()?;
     if let Some((s, t)) = TYPES.with(|c| c.borrow().get(name).copied()) {
         if s == schema {
             return Ok(t);

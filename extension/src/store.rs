@@ -202,13 +202,20 @@ pub fn find_by_hash(hash: &[u8; 32]) -> Result<Option<StoredToken>> {
             .as_slice()
             .into_datum()
             .ok_or_else(|| internal("hash datum"))?;
-        probe(table, index, pg_sys::F_BYTEAEQ, key, Seen::Latest, |heap, slot| {
-            let natts = (*(*heap).rd_att).natts;
-            pg_sys::slot_getsomeattrs_int(slot, natts);
-            let values = std::slice::from_raw_parts((*slot).tts_values, natts as usize);
-            let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts as usize);
-            deformed_token(values, nulls)
-        })
+        probe(
+            table,
+            index,
+            pg_sys::F_BYTEAEQ,
+            key,
+            Seen::Latest,
+            |heap, slot| {
+                let natts = (*(*heap).rd_att).natts;
+                pg_sys::slot_getsomeattrs_int(slot, natts);
+                let values = std::slice::from_raw_parts((*slot).tts_values, natts as usize);
+                let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts as usize);
+                deformed_token(values, nulls)
+            },
+        )
     }
 }
 
@@ -293,7 +300,7 @@ unsafe fn token_relations() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
             return Ok((table, index));
         }
     }
-    let schema = pg_sys::get_namespace_oid(c"tokens".as_ptr(), true);
+    let schema = crate::privilege::schema()?;
     let table_oid = pg_sys::get_relname_relid(c"token_store".as_ptr(), schema);
     let index_oid = pg_sys::get_relname_relid(c"token_store_hash_key".as_ptr(), schema);
     if table_oid == pg_sys::InvalidOid || index_oid == pg_sys::InvalidOid {

@@ -577,7 +577,10 @@ fn is_authenticated_tells_no_principal_from_a_full_access_token() {
     let full = mint(&mut app, "full access");
     let is_auth = |c: &mut Client| -> (bool, Option<Vec<String>>) {
         let r = c
-            .query_one("SELECT tokens.is_authenticated(), tokens.current_scopes()", &[])
+            .query_one(
+                "SELECT tokens.is_authenticated(), tokens.current_scopes()",
+                &[],
+            )
             .unwrap();
         (r.get(0), r.get(1))
     };
@@ -585,16 +588,33 @@ fn is_authenticated_tells_no_principal_from_a_full_access_token() {
     let mut tx = app.transaction().unwrap();
     assert_eq!(authenticate(&mut tx, &full.token), "valid");
     let r = tx
-        .query_one("SELECT tokens.is_authenticated(), tokens.current_scopes() IS NULL", &[])
+        .query_one(
+            "SELECT tokens.is_authenticated(), tokens.current_scopes() IS NULL",
+            &[],
+        )
         .unwrap();
-    assert_eq!((r.get::<_, bool>(0), r.get::<_, bool>(1)), (true, true), "full access");
+    assert_eq!(
+        (r.get::<_, bool>(0), r.get::<_, bool>(1)),
+        (true, true),
+        "full access"
+    );
     tx.batch_execute("SAVEPOINT s").unwrap();
     assert_eq!(authenticate(&mut tx, "tbm_not-a-token"), "malformed");
-    let cleared: bool = tx.query_one("SELECT tokens.is_authenticated()", &[]).unwrap().get(0);
+    let cleared: bool = tx
+        .query_one("SELECT tokens.is_authenticated()", &[])
+        .unwrap()
+        .get(0);
     assert!(!cleared, "an invalid token clears the principal");
     tx.batch_execute("ROLLBACK TO SAVEPOINT s").unwrap();
-    let back: bool = tx.query_one("SELECT tokens.is_authenticated()", &[]).unwrap().get(0);
+    let back: bool = tx
+        .query_one("SELECT tokens.is_authenticated()", &[])
+        .unwrap()
+        .get(0);
     assert!(back, "the principal before the savepoint is back");
     tx.commit().unwrap();
-    assert_eq!(is_auth(&mut app), (false, None), "it ends with the transaction");
+    assert_eq!(
+        is_auth(&mut app),
+        (false, None),
+        "it ends with the transaction"
+    );
 }

@@ -35,6 +35,9 @@ fn a_lock_timeout_reaches_the_client_without_a_backtrace() {
     // Our own errors carry none either.
     let r = app.execute("SELECT tokens.revoke(NULL)", &[]);
     assert_eq!(sqlstate(&r), "22023");
-    let detail = r.unwrap_err().as_db_error().and_then(|d| d.detail().map(str::to_owned));
+    let detail = r
+        .unwrap_err()
+        .as_db_error()
+        .and_then(|d| d.detail().map(str::to_owned));
     assert!(detail.unwrap_or_default().is_empty());
 }

@@ -184,7 +184,8 @@ fn a_long_triage_obeys_statement_timeout() {
     let (_, mut app) = db.client(APP);
     // About 14 MiB and 200k distinct tokens: far more than 100 ms of lookups.
     let blob = many_strangers(200_000);
-    app.batch_execute("SET statement_timeout = '100ms'").unwrap();
+    app.batch_execute("SET statement_timeout = '100ms'")
+        .unwrap();
     let r = app.query("SELECT * FROM tokens.find_leaked($1)", &[&blob]);
     assert_eq!(sqlstate(&r), "57014", "{r:?}");
     app.batch_execute("RESET statement_timeout").unwrap();

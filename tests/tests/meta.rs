@@ -152,11 +152,18 @@ fn who_may_set_meta() {
     };
     for id in [mine.id, service.id] {
         assert_eq!(sqlstate(&set(&mut own, id)), "42501", "the owner");
-        assert_eq!(sqlstate(&set_text(&mut own, id)), "42501", "the owner, text");
+        assert_eq!(
+            sqlstate(&set_text(&mut own, id)),
+            "42501",
+            "the owner, text"
+        );
         assert_eq!(sqlstate(&set(&mut plain, id)), "42501");
     }
     assert_eq!(db.counts(), before, "nothing written by a refusal");
-    assert!(set(&mut writer, mine.id).is_ok(), "tokens_writer, a personal token");
+    assert!(
+        set(&mut writer, mine.id).is_ok(),
+        "tokens_writer, a personal token"
+    );
     assert!(set(&mut writer, service.id).is_ok());
     assert_eq!(
         verify(&mut own, Some(&mine.token)).meta,
@@ -188,7 +195,10 @@ fn the_meta_limit_holds_for_what_is_stored_in_every_entry_point() {
         let before = db.counts();
         let r = app.execute(sql, &[&m.id, &bomb]);
         assert_eq!(sqlstate(&r), "22023", "{sql}");
-        assert!(pg_tokens_tests::message(&r).contains("at most 4096 bytes"), "{r:?}");
+        assert!(
+            pg_tokens_tests::message(&r).contains("at most 4096 bytes"),
+            "{r:?}"
+        );
         assert_eq!(db.counts(), before, "nothing written by {sql}");
     }
     for args in [
@@ -206,16 +216,16 @@ fn the_meta_limit_holds_for_what_is_stored_in_every_entry_point() {
         assert_eq!(db.counts(), before, "nothing written by {sql}");
     }
     let stored: Option<String> = app
-        .query_one(
-            "SELECT meta::text FROM tokens.verify($1)",
-            &[&m.token],
-        )
+        .query_one("SELECT meta::text FROM tokens.verify($1)", &[&m.token])
         .unwrap()
         .get(0);
     assert_eq!(stored, None, "the meta was never set");
     // A small number in exponent form is stored as jsonb writes it, and fits.
-    app.execute("SELECT tokens.set_meta_text($1, $2)", &[&m.id, &"{\"n\": 1e3}"])
-        .unwrap();
+    app.execute(
+        "SELECT tokens.set_meta_text($1, $2)",
+        &[&m.id, &"{\"n\": 1e3}"],
+    )
+    .unwrap();
     let stored: Option<String> = app
         .query_one("SELECT meta::text FROM tokens.verify($1)", &[&m.token])
         .unwrap()

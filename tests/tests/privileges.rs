@@ -1397,14 +1397,28 @@ fn mint_in(tx: &mut postgres::Transaction) -> i64 {
 }
 
 #[test]
-fn table_access_runs_as_the_extension_owner_whoever_owns_the_schema() {
+fn a_schema_given_to_another_role_stops_the_extension_until_it_is_taken_back() {
+    // Whoever owns the schema could rename and replace it under the
+    // extension's statements (issue 19, finding 1): refused, with the fix.
     let db = Cluster::shared().database();
     let (_, mut app) = db.client(&["tokens_writer", "tokens_revoker"]);
     let (other, _) = db.client(&[]);
+    let m = mint(&mut app, "before the schema changed hands");
     db.admin()
         .batch_execute(&format!("ALTER SCHEMA tokens OWNER TO {other}"))
         .unwrap();
-    let m = mint(&mut app, "after the schema changed hands");
+    let refused = app.query_one("SELECT status FROM tokens.verify($1)", &[&m.token]);
+    assert_eq!(sqlstate(&refused), "42501", "{}", message(&refused));
+    assert!(
+        message(&refused).contains("ALTER SCHEMA tokens OWNER TO"),
+        "{}",
+        message(&refused)
+    );
+    let refused = try_revoke(&mut app, m.id, None);
+    assert_eq!(sqlstate(&refused), "42501", "{}", message(&refused));
+    db.admin()
+        .batch_execute("ALTER SCHEMA tokens OWNER TO postgres")
+        .unwrap();
     assert!(verify(&mut app, Some(&m.token)).valid);
     assert!(try_revoke(&mut app, m.id, None).unwrap());
 }

@@ -73,8 +73,12 @@ fn a_long_transaction_sees_a_revoke_and_a_disable_at_its_next_call() {
 fn a_long_transaction_sees_an_expiry_at_its_next_call() {
     let db = Cluster::shared().database();
     let (_, mut app) = db.client(APP);
-    let m = try_mint(&mut app, "'soon', expires_at => clock_timestamp() + interval '1 second'", &[])
-        .unwrap();
+    let m = try_mint(
+        &mut app,
+        "'soon', expires_at => clock_timestamp() + interval '1 second'",
+        &[],
+    )
+    .unwrap();
     let (_, mut long) = db.client(&[]);
     let mut tx = long.transaction().unwrap();
     assert_eq!(status(&mut tx, VERIFY, &m.token), "valid");
@@ -98,8 +102,13 @@ fn a_token_minted_in_the_same_transaction_still_verifies() {
         .query_one("SELECT token_id FROM tokens.verify($1)", &[&token])
         .unwrap()
         .get(0);
-    tx.query_one("SELECT tokens.revoke($1, $2)", &[&id, &role]).unwrap();
-    assert_eq!(status(&mut tx, VERIFY, &token), "revoked", "its own revoke too");
+    tx.query_one("SELECT tokens.revoke($1, $2)", &[&id, &role])
+        .unwrap();
+    assert_eq!(
+        status(&mut tx, VERIFY, &token),
+        "revoked",
+        "its own revoke too"
+    );
     tx.rollback().unwrap();
     assert_eq!(status(&mut app, VERIFY, &token), "unknown", "rolled back");
 }

@@ -20,7 +20,9 @@ fn set_allowed_ips_text(id: Option<Uuid>, allowed: Option<Array<'_, &str>>) {
     let allowed = text_list("allowed", allowed)
         .and_then(|a| allowlist::allowed_ips(a.as_deref()))
         .or_raise();
-    settings::apply(&caller, Gate::WriterOrOwner,
+    settings::apply(
+        &caller,
+        Gate::WriterOrOwner,
         id,
         "set the allowlist of",
         "token.allowed_ips",

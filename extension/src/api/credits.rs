@@ -31,7 +31,9 @@ fn set_remaining(
         refill_every.map(|e| (e.months(), e.days(), e.micros())),
     )
     .or_raise();
-    settings::apply(&caller, Gate::Writer,
+    settings::apply(
+        &caller,
+        Gate::Writer,
         id,
         "set the remaining credits of",
         "token.remaining",

@@ -31,12 +31,19 @@ fn set(id: Option<Uuid>, disabled: bool) -> bool {
     } else {
         ("enable", "token.enable")
     };
-    settings::apply(&caller, Gate::WriterOrOwner, id, verb, action, |client, token| {
-        if token.disabled == disabled {
-            return Ok(Change::Unchanged);
-        }
-        store::set_disabled(client, id, disabled, clock())?;
-        Ok(Change::Made(None))
-    })
+    settings::apply(
+        &caller,
+        Gate::WriterOrOwner,
+        id,
+        verb,
+        action,
+        |client, token| {
+            if token.disabled == disabled {
+                return Ok(Change::Unchanged);
+            }
+            store::set_disabled(client, id, disabled, clock())?;
+            Ok(Change::Made(None))
+        },
+    )
     .or_raise()
 }

@@ -18,13 +18,20 @@ fn set_meta_text(id: Option<Uuid>, meta: Option<&str>) {
     let id = required_id(id).or_raise();
     let meta = row::token_meta(meta).or_raise();
     let meta = meta.as_deref();
-    settings::apply(&caller, Gate::Writer, id, "set the meta of", "token.meta", |client, _| {
-        store::set_meta(client, id, meta)?;
-        // jsonb's own text is valid JSON: kept exactly (big numbers too).
-        Ok(Change::Made(Some(format!(
-            "{{\"meta\": {}}}",
-            meta.unwrap_or("null")
-        ))))
-    })
+    settings::apply(
+        &caller,
+        Gate::Writer,
+        id,
+        "set the meta of",
+        "token.meta",
+        |client, _| {
+            store::set_meta(client, id, meta)?;
+            // jsonb's own text is valid JSON: kept exactly (big numbers too).
+            Ok(Change::Made(Some(format!(
+                "{{\"meta\": {}}}",
+                meta.unwrap_or("null")
+            ))))
+        },
+    )
     .or_raise();
 }

@@ -20,7 +20,9 @@ fn set_rate_limit(id: Option<Uuid>, requests: Option<i32>, per: Option<Interval>
     let id = required_id(id).or_raise();
     let limit =
         usage::rate_limit(requests, per.map(|p| (p.months(), p.days(), p.micros()))).or_raise();
-    settings::apply(&caller, Gate::WriterOrOwner,
+    settings::apply(
+        &caller,
+        Gate::WriterOrOwner,
         id,
         "set the rate limit of",
         "token.rate_limit",
