@@ -10,6 +10,7 @@ mod credits;
 mod error;
 mod flush;
 mod gucs;
+mod plans;
 mod principal;
 mod privilege;
 mod row;
@@ -54,6 +55,7 @@ pub extern "C-unwind" fn _PG_init() {
     std::env::set_var("RUST_LIB_BACKTRACE", "0");
     gucs::init();
     principal::init();
+    plans::init();
     // SAFETY: reads a postmaster flag.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         shmem::init();

@@ -157,6 +157,11 @@ fn installed() -> Result<Installed> {
     Ok(installed)
 }
 
+/// The extension's schema, unchecked; None where it is not installed.
+pub fn installed_schema() -> Option<pg_sys::Oid> {
+    installed().ok().map(|i| i.schema)
+}
+
 fn extension_owner() -> Result<pg_sys::Oid> {
     Ok(installed()?.owner)
 }
