@@ -13,10 +13,7 @@ pub const ALLOWLIST_MAX: usize = 64;
 /// socket has no address: it passes only when the list admits the loopback
 /// address, 127.0.0.1 or ::1 (or a network holding one).
 pub fn permits(allowed: &[String], client: Option<IpAddr>) -> bool {
-    let nets: Vec<IpNet> = allowed
-        .iter()
-        .filter_map(|n| network(n))
-        .collect();
+    let nets: Vec<IpNet> = allowed.iter().filter_map(|n| network(n)).collect();
     let admits = |ip: IpAddr| nets.iter().any(|net| net.contains(&ip));
     match client {
         None => admits(IpAddr::V4(Ipv4Addr::LOCALHOST)) || admits(IpAddr::V6(Ipv6Addr::LOCALHOST)),
@@ -119,8 +116,17 @@ mod tests {
             let e = allowed_ips(Some(&[Some(bad.to_owned())])).unwrap_err();
             assert_eq!(e.sqlstate().code(), "22023", "{bad}");
         }
-        for good in ["10.0.0.0/8", "127.0.0.1/32", "::1/128", "2001:db8::/32", "192.168.1.7"] {
-            assert!(allowed_ips(Some(&[Some(good.to_owned())])).is_ok(), "{good}");
+        for good in [
+            "10.0.0.0/8",
+            "127.0.0.1/32",
+            "::1/128",
+            "2001:db8::/32",
+            "192.168.1.7",
+        ] {
+            assert!(
+                allowed_ips(Some(&[Some(good.to_owned())])).is_ok(),
+                "{good}"
+            );
         }
     }
 

@@ -80,7 +80,10 @@ mod tests {
     fn a_blob_of_many_repeated_tokens_gives_each_once() {
         let tokens = minted(20_000);
         let blob = format!("{}\n{}", tokens.join(" "), tokens.join(","));
-        let found: Vec<&str> = find_tokens(blob.as_bytes()).iter().map(|t| as_str(t)).collect();
+        let found: Vec<&str> = find_tokens(blob.as_bytes())
+            .iter()
+            .map(|t| as_str(t))
+            .collect();
         assert_eq!(found, tokens.iter().map(String::as_str).collect::<Vec<_>>());
     }
 

@@ -61,6 +61,16 @@ pub fn rate_limit(
     }))
 }
 
+/// The key of a token's owner in shared memory's per-owner counts: 64 bits
+/// of its SHA-256, never 0 (which stands for "not known").
+pub fn owner_key(owner: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(owner.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first) | 1
+}
+
 /// A token's fixed rate-limit window: it opens at the first success after
 /// the previous window closed and lasts `per`. Refusals are not counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -113,3 +113,17 @@ BEGIN ATOMIC
           WINDOW w AS (ORDER BY s.id)) a
    WHERE a.id <> a.n OR a.hash IS DISTINCT FROM a.expected;
 END;
+
+-- Rate-limit windows as the flush last wrote them from shared memory: an
+-- entry whose window is on record may be evicted from a full table, and
+-- its window is read back at the token's next verification (so a flood of
+-- rate-limited tokens cannot pin the table, and a window outlives a
+-- restart). PostgreSQL microseconds for the length, as shared memory has it.
+CREATE TABLE tokens.rate_windows (
+    token_id   uuid PRIMARY KEY,
+    opened_at  timestamptz NOT NULL,
+    admitted   bigint NOT NULL,
+    per_micros bigint NOT NULL
+);
+REVOKE ALL ON tokens.rate_windows FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('tokens.rate_windows', '');

@@ -65,7 +65,7 @@ fn flush_all() {
             gucs::MAX_TRACKED_TOKENS.get()
         );
     }
-    let pending = shmem::databases_with_pending();
+    let pending = shmem::databases_with_pending(crate::api::clock());
     if pending.is_empty() {
         return;
     }
@@ -152,7 +152,7 @@ pub extern "C-unwind" fn pg_tokens_flush_database(arg: pg_sys::Datum) {
     if !shmem::begin_flush() {
         return; // another flush worker is still at work
     }
-    let pending = shmem::pending(db);
+    let pending = shmem::pending(db, crate::api::clock());
     if !pending.is_empty() {
         flush_pending(db, &pending);
     }
@@ -193,11 +193,23 @@ fn flush_pending(db: u32, pending: &[Pending]) {
         pg_sys::PopActiveSnapshot();
         match outcome {
             // Written (or, without the extension's tables, nowhere to
-            // write): either way these counts are done with.
-            Ok(()) => {
+            // write): either way these counts are done with. Windows are
+            // on record only where the table for them exists.
+            Ok(windows_written) => {
                 shmem::committing(db);
                 pg_sys::CommitTransactionCommand();
-                shmem::settle(db, pending);
+                if windows_written {
+                    shmem::settle(db, pending);
+                } else {
+                    let without: Vec<Pending> = pending
+                        .iter()
+                        .map(|p| Pending {
+                            window: None,
+                            ..p.clone()
+                        })
+                        .collect();
+                    shmem::settle(db, &without);
+                }
             }
             Err(e) => {
                 pg_sys::AbortCurrentTransaction();
@@ -207,7 +219,8 @@ fn flush_pending(db: u32, pending: &[Pending]) {
     }
 }
 
-fn write(pending: &[Pending]) -> Result<(), pgrx::spi::Error> {
+/// Writes the counts, last uses and windows; whether windows have a table.
+fn write(pending: &[Pending]) -> Result<bool, pgrx::spi::Error> {
     Spi::connect_mut(|client| {
         // The name tokens must still mean the extension's own schema, owned
         // by its owner: the worker writes as the bootstrap superuser.
@@ -215,20 +228,23 @@ fn write(pending: &[Pending]) -> Result<(), pgrx::spi::Error> {
             .select(
                 "SELECT n.nspname OPERATOR(pg_catalog.=) 'tokens' AND n.nspowner OPERATOR(pg_catalog.=) e.extowner, \
                         pg_catalog.to_regclass('tokens.token_last_use') IS NOT NULL, \
-                        pg_catalog.to_regclass('tokens.usage_counts') IS NOT NULL \
+                        pg_catalog.to_regclass('tokens.usage_counts') IS NOT NULL, \
+                        pg_catalog.to_regclass('tokens.rate_windows') IS NOT NULL \
                    FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace \
                   WHERE e.extname OPERATOR(pg_catalog.=) 'pg_tokens'",
                 None,
                 &[],
             )?;
         if tables.is_empty() {
-            return Ok(()); // the extension was dropped: nothing to keep
+            return Ok(false); // the extension was dropped: nothing to keep
         }
+        let row = tables.first();
         let (Some(own_schema), Some(last_use_table), Some(counts_table)) =
-            tables.first().get_three::<bool, bool, bool>()?
+            row.get_three::<bool, bool, bool>()?
         else {
-            return Ok(());
+            return Ok(false);
         };
+        let windows_table = row.get::<bool>(4)? == Some(true);
         if !own_schema {
             // SAFETY: reads backend state.
             let db = u32::from(unsafe { pg_sys::MyDatabaseId });
@@ -244,6 +260,7 @@ fn write(pending: &[Pending]) -> Result<(), pgrx::spi::Error> {
         let mut denied = Vec::new();
         let mut used_ids = Vec::new();
         let mut used_at = Vec::new();
+        let (mut window_ids, mut opened, mut admitted, mut per) = (vec![], vec![], vec![], vec![]);
         for p in pending {
             let id = Uuid::from_bytes(p.token);
             for s in &p.slots {
@@ -256,6 +273,25 @@ fn write(pending: &[Pending]) -> Result<(), pgrx::spi::Error> {
                 used_ids.push(id);
                 used_at.push(timestamp(at).map_err(|_| pgrx::spi::Error::InvalidPosition)?);
             }
+            if let Some((window, window_per)) = p.window {
+                window_ids.push(id);
+                opened.push(
+                    timestamp(window.opened_at).map_err(|_| pgrx::spi::Error::InvalidPosition)?,
+                );
+                admitted.push(i64::from(window.admitted));
+                per.push(window_per);
+            }
+        }
+        if windows_table && !window_ids.is_empty() {
+            client.update(
+                "INSERT INTO tokens.rate_windows AS w (token_id, opened_at, admitted, per_micros) \
+                 SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), pg_catalog.unnest($2::pg_catalog.timestamptz[]), \
+                                          pg_catalog.unnest($3::pg_catalog.int8[]), pg_catalog.unnest($4::pg_catalog.int8[])) \
+                 ON CONFLICT (token_id) DO UPDATE \
+                    SET opened_at = EXCLUDED.opened_at, admitted = EXCLUDED.admitted, per_micros = EXCLUDED.per_micros",
+                None,
+                &[window_ids.into(), opened.into(), admitted.into(), per.into()],
+            )?;
         }
         // A database still at 0.2.0 (library updated, ALTER EXTENSION
         // UPDATE not yet run) has no usage table: its counts are dropped.
@@ -281,6 +317,6 @@ fn write(pending: &[Pending]) -> Result<(), pgrx::spi::Error> {
                 &[used_ids.into(), used_at.into()],
             )?;
         }
-        Ok(())
+        Ok(windows_table)
     })
 }

@@ -9,6 +9,11 @@ pub static LAST_USED_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(60);
 /// Tokens whose usage and rate window shared memory can hold at once.
 pub static MAX_TRACKED_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
 
+/// Entries one database, and one owner in a database, may hold (0: no
+/// bound but the table's): one tenant or user cannot fill the table.
+pub static MAX_TRACKED_PER_DATABASE: GucSetting<i32> = GucSetting::<i32>::new(0);
+pub static MAX_TRACKED_PER_OWNER: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+
 /// Milliseconds between two flushes of usage to the tables.
 pub static FLUSH_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(5_000);
 
@@ -38,6 +43,27 @@ pub fn init() {
         86_400,
         GucContext::Sighup,
         GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"pg_tokens.max_tracked_per_database",
+        c"Entries of shared memory one database may hold at once (0: no bound but max_tracked_tokens).",
+        c"A verification that would need one more is answered but not counted, and a rate-limited or capped \
+          token is refused, as when the table is full.",
+        &MAX_TRACKED_PER_DATABASE,
+        0,
+        10_000_000,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_tokens.max_tracked_per_owner",
+        c"Entries of shared memory the tokens of one owner (in one database) may hold at once (0: no bound).",
+        c"So that one user minting many personal tokens cannot fill the table for everyone else.",
+        &MAX_TRACKED_PER_OWNER,
+        0,
+        10_000_000,
+        GucContext::Sighup,
+        GucFlags::default(),
     );
     // No session may create settings under our prefix: nothing of the
     // extension can be forged or tuned with SET or set_config.

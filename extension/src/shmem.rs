@@ -24,7 +24,9 @@ const SLOTS: usize = 4;
 /// Where the counters not yet flushed wait across a clean shutdown
 /// (relative to the data directory, like pg_stat_statements' file).
 const DUMP_FILE: &str = "pg_stat/pg_tokens.usage";
-const DUMP_MAGIC: &[u8; 8] = b"PGTKUSE1";
+const DUMP_MAGIC: &[u8; 8] = b"PGTKUSE2";
+/// The file of 0.4.0, without owners: read back as well.
+const DUMP_MAGIC_V1: &[u8; 8] = b"PGTKUSE1";
 const TRANCHE: &std::ffi::CStr = c"pg_tokens";
 
 #[repr(C)]
@@ -55,6 +57,16 @@ struct State {
     window_per: i64,
     /// Credits leased for a usage-capped token, spent one per success.
     lease: Lease,
+    /// Who owns the token (a hash of its owner; 0: not known), for the
+    /// per-owner bound on entries.
+    owner: u64,
+    /// The rate window as the flush last wrote it to tokens.rate_windows:
+    /// while it is the window, the entry may be evicted and its window is
+    /// read back when the token is next verified.
+    flushed_window: RateWindow,
+    /// Whether `window` was read back from tokens.rate_windows (or there
+    /// was none to read): an entry made by a refusal or a lease has not.
+    window_known: bool,
 }
 
 /// Credits of a pool leased to this server (made durable in the pool before
@@ -116,6 +128,22 @@ struct Shared {
 
 static mut SHARED: *mut Shared = null_mut();
 static mut HASH: *mut pg_sys::HTAB = null_mut();
+/// Entries per (database, owner), and per database (owner 0).
+static mut OWNERS: *mut pg_sys::HTAB = null_mut();
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct OwnerKey {
+    db: u32,
+    _pad: u32,
+    owner: u64,
+}
+
+#[repr(C)]
+struct OwnerCount {
+    key: OwnerKey, // first, as in Entry
+    entries: i64,
+}
 static mut PREV_REQUEST: pg_sys::shmem_request_hook_type = None;
 static mut PREV_STARTUP: pg_sys::shmem_startup_hook_type = None;
 
@@ -133,11 +161,16 @@ pub fn init() {
 /// Whether shared memory is there (the library was preloaded).
 pub fn available() -> bool {
     // SAFETY: set once by the postmaster before any backend forks.
-    unsafe { !SHARED.is_null() && !HASH.is_null() }
+    unsafe { !SHARED.is_null() && !HASH.is_null() && !OWNERS.is_null() }
 }
 
 fn capacity() -> i64 {
     i64::from(gucs::MAX_TRACKED_TOKENS.get())
+}
+
+/// An owner counter and a database counter for every entry, at most.
+fn owner_capacity() -> i64 {
+    2 * capacity()
 }
 
 fn shared_size() -> usize {
@@ -150,7 +183,9 @@ unsafe extern "C-unwind" fn request() {
         prev();
     }
     let table = pg_sys::hash_estimate_size(capacity() as _, std::mem::size_of::<Entry>());
-    pg_sys::RequestAddinShmemSpace(shared_size() + table);
+    let owners =
+        pg_sys::hash_estimate_size(owner_capacity() as _, std::mem::size_of::<OwnerCount>());
+    pg_sys::RequestAddinShmemSpace(shared_size() + table + owners);
     pg_sys::RequestNamedLWLockTranche(TRANCHE.as_ptr(), 2);
 }
 
@@ -190,6 +225,18 @@ unsafe extern "C-unwind" fn startup() {
         &mut info,
         (pg_sys::HASH_ELEM | pg_sys::HASH_BLOBS) as _,
     );
+    let mut owner_info = pg_sys::HASHCTL {
+        keysize: std::mem::size_of::<OwnerKey>(),
+        entrysize: std::mem::size_of::<OwnerCount>(),
+        ..Default::default()
+    };
+    OWNERS = pg_sys::ShmemInitHash(
+        c"pg_tokens owners".as_ptr(),
+        owner_capacity() as _,
+        owner_capacity() as _,
+        &mut owner_info,
+        (pg_sys::HASH_ELEM | pg_sys::HASH_BLOBS) as _,
+    );
     pg_sys::LWLockRelease(init_lock);
     if !pg_sys::IsUnderPostmaster {
         // The postmaster: keep unflushed counts across a clean shutdown.
@@ -227,11 +274,24 @@ pub enum Outcome {
     Denied,
 }
 
+/// Who a verification is of: the token's entry, its owner (for the bound
+/// on entries per owner) and, for a rate-limited token without an entry,
+/// the window read back from tokens.rate_windows.
+#[derive(Clone, Copy)]
+pub struct Tracked<'a> {
+    pub key: Key,
+    /// The token's owner ("": not known).
+    pub owner: &'a str,
+    /// The window read back from tokens.rate_windows (Some(None): there
+    /// is none), or None when it was not looked up.
+    pub window: Option<Option<RateWindow>>,
+}
+
 /// Records a verification of `token` in database `db` at `now`, or None
 /// when the table had no room for the token (the use is not counted).
 /// `count` is false on a standby: only the rate window is kept. A refused
 /// verification spends neither a rate slot nor a credit.
-pub fn record(key: Key, what: Use, now: i64, count: bool) -> Option<Outcome> {
+pub fn record(tracked: Tracked<'_>, what: Use, now: i64, count: bool) -> Option<Outcome> {
     let needs_entry =
         count || matches!(what, Use::Valid { limit, pool } if limit.is_some() || pool.is_some());
     if !needs_entry {
@@ -240,7 +300,7 @@ pub fn record(key: Key, what: Use, now: i64, count: bool) -> Option<Outcome> {
             Use::Valid { .. } => Outcome::Admitted,
         });
     }
-    with_entry(key, now, |state| {
+    with_entry(tracked, now, |state| {
         let outcome = match what {
             Use::Denied => Outcome::Denied,
             Use::Valid { limit, pool } => {
@@ -278,6 +338,12 @@ pub fn record(key: Key, what: Use, now: i64, count: bool) -> Option<Outcome> {
     })
 }
 
+/// Whether `key` has an entry whose window was read back (see
+/// [`Tracked::window`]).
+pub fn window_known(key: Key) -> bool {
+    with_existing(key, |s| s.window_known).unwrap_or(false)
+}
+
 /// The lease in `key`'s entry (a default one when there is no entry).
 pub fn lease_of(key: Key) -> Lease {
     with_existing(key, |s| s.lease).unwrap_or_default()
@@ -299,19 +365,19 @@ fn with_existing<R>(key: Key, f: impl FnOnce(&mut State) -> R) -> Option<R> {
 /// Marks `key`'s lease as being renewed by this backend (see
 /// [`Lease::pending_since`]); false when the table has no room.
 pub fn mark_lease_pending(key: Key, now: i64) -> bool {
-    with_entry(key, now, |s| s.lease.pending_since = now).is_some()
+    with_entry(Tracked::unknown(key), now, |s| s.lease.pending_since = now).is_some()
 }
 
 /// Clears the mark of a renewal that leased nothing.
 pub fn clear_lease_pending(key: Key, now: i64) {
-    with_entry(key, now, |s| s.lease.pending_since = 0);
+    with_entry(Tracked::unknown(key), now, |s| s.lease.pending_since = 0);
 }
 
 /// Hands out a lease made durable: added to the entry's lease when that is
 /// of the same pool and period (so that no credit is overwritten), else in
 /// its place; and the renewal mark cleared. False when there is no room.
 pub fn publish_lease(key: Key, lease: Lease, now: i64) -> bool {
-    with_entry(key, now, |s| {
+    with_entry(Tracked::unknown(key), now, |s| {
         let held = s.lease;
         s.lease = if held.pool == lease.pool && held.period == lease.period && now < held.until {
             Lease {
@@ -369,9 +435,32 @@ fn slot_for(slots: &mut [Slot; SLOTS], minute: i64) -> &mut Slot {
     slot
 }
 
+impl Tracked<'static> {
+    /// An entry whose owner is not known here (the lease steps, which
+    /// follow the verification that created it).
+    fn unknown(key: Key) -> Tracked<'static> {
+        Tracked {
+            key,
+            owner: "",
+            window: None,
+        }
+    }
+}
+
+fn owner_of(tracked: &Tracked<'_>) -> u64 {
+    if tracked.owner.is_empty() {
+        0
+    } else {
+        pg_tokens_core::usage::owner_key(tracked.owner)
+    }
+}
+
 /// Runs `f` on the entry of `key` (created when missing) under its spin
-/// lock. None when there is no room.
-fn with_entry<R>(key: Key, now: i64, f: impl FnOnce(&mut State) -> R) -> Option<R> {
+/// lock. None when there is no room: the table is full, or the token's
+/// database or owner holds its share (`pg_tokens.max_tracked_per_database`,
+/// `pg_tokens.max_tracked_per_owner`).
+fn with_entry<R>(tracked: Tracked<'_>, now: i64, f: impl FnOnce(&mut State) -> R) -> Option<R> {
+    let key = tracked.key;
     // SAFETY: available() was checked by the caller's module; the LWLock is
     // always released before returning (nothing in between raises: plain
     // arithmetic and dynahash lookups that do not allocate, or HASH_ENTER_NULL).
@@ -381,18 +470,22 @@ fn with_entry<R>(key: Key, now: i64, f: impl FnOnce(&mut State) -> R) -> Option<
         pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_SHARED);
         let entry = find(&key);
         if !entry.is_null() {
-            let result = locked(entry, f);
+            let result = locked(entry, |s| f(seeded(s, tracked.window)));
             pg_sys::LWLockRelease(shared.lock);
             return Some(result);
         }
         pg_sys::LWLockRelease(shared.lock);
 
+        let owner = owner_of(&tracked);
         pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
-        if pg_sys::hash_get_num_entries(HASH) as i64 >= capacity() {
+        if pg_sys::hash_get_num_entries(HASH) as i64 >= capacity() || !within_shares(key.db, owner)
+        {
             evict(now);
         }
         let mut found = false;
-        let entry = if pg_sys::hash_get_num_entries(HASH) as i64 >= capacity() {
+        let full = pg_sys::hash_get_num_entries(HASH) as i64 >= capacity()
+            || !within_shares(key.db, owner);
+        let entry = if full {
             pg_sys::hash_search(HASH, key_ptr, pg_sys::HASHACTION::HASH_FIND, &mut found)
         } else {
             pg_sys::hash_search(
@@ -410,11 +503,90 @@ fn with_entry<R>(key: Key, now: i64, f: impl FnOnce(&mut State) -> R) -> Option<
         }
         if !found {
             ptr::write(ptr::addr_of_mut!((*entry).lock), AtomicU32::new(0));
-            ptr::write(ptr::addr_of_mut!((*entry).state), State::default());
+            ptr::write(
+                ptr::addr_of_mut!((*entry).state),
+                State {
+                    owner,
+                    ..State::default()
+                },
+            );
+            count_entry(key.db, owner, 1);
         }
-        let result = locked(entry, f);
+        let result = locked(entry, |s| f(seeded(s, tracked.window)));
         pg_sys::LWLockRelease(shared.lock);
         Some(result)
+    }
+}
+
+/// `state` with the window read back put in, the first time one is given.
+fn seeded(state: &mut State, window: Option<Option<RateWindow>>) -> &mut State {
+    if let Some(window) = window.filter(|_| !state.window_known) {
+        let window = window.unwrap_or_default();
+        state.window = window;
+        state.flushed_window = window;
+        state.window_known = true;
+    }
+    state
+}
+
+/// Whether one more entry of database `db` and `owner` in it stays within
+/// their bounds (0: none). The caller holds the LWLock exclusively.
+unsafe fn within_shares(db: u32, owner: u64) -> bool {
+    let per_db = i64::from(gucs::MAX_TRACKED_PER_DATABASE.get());
+    let per_owner = i64::from(gucs::MAX_TRACKED_PER_OWNER.get());
+    (per_db == 0 || entries_of(db, 0) < per_db)
+        && (per_owner == 0 || owner == 0 || entries_of(db, owner) < per_owner)
+}
+
+unsafe fn entries_of(db: u32, owner: u64) -> i64 {
+    let key = OwnerKey { db, _pad: 0, owner };
+    let found = pg_sys::hash_search(
+        OWNERS,
+        ptr::addr_of!(key).cast(),
+        pg_sys::HASHACTION::HASH_FIND,
+        null_mut(),
+    )
+    .cast::<OwnerCount>();
+    if found.is_null() {
+        0
+    } else {
+        (*found).entries
+    }
+}
+
+/// Adds `delta` to the counts of `db` and of `owner` in it (0: the
+/// database's alone); the caller holds the LWLock exclusively (or is the
+/// postmaster, alone).
+unsafe fn count_entry(db: u32, owner: u64, delta: i64) {
+    let owners = if owner == 0 {
+        &[0][..]
+    } else {
+        &[0, owner][..]
+    };
+    for &owner in owners {
+        let key = OwnerKey { db, _pad: 0, owner };
+        let mut found = false;
+        let counter = pg_sys::hash_search(
+            OWNERS,
+            ptr::addr_of!(key).cast(),
+            pg_sys::HASHACTION::HASH_ENTER_NULL,
+            &mut found,
+        )
+        .cast::<OwnerCount>();
+        if counter.is_null() {
+            continue; // sized for every entry: cannot happen
+        }
+        let entries = if found { (*counter).entries } else { 0 } + delta;
+        if entries <= 0 {
+            pg_sys::hash_search(
+                OWNERS,
+                ptr::addr_of!(key).cast(),
+                pg_sys::HASHACTION::HASH_REMOVE,
+                null_mut(),
+            );
+        } else {
+            (*counter).entries = entries;
+        }
     }
 }
 
@@ -445,14 +617,15 @@ unsafe fn locked<R>(entry: *mut Entry, f: impl FnOnce(&mut State) -> R) -> R {
 
 /// An entry that can go without losing anything: nothing left to flush
 /// (its last use is on record, or within the last-used interval of the
-/// recorded one), no open rate window and no credits leased (unless the
-/// lease has been idle for an hour).
+/// recorded one), no open rate window but the one on record in
+/// tokens.rate_windows, and no credits leased (unless the lease has been
+/// idle for an hour).
 fn clean(state: &State, now: i64, interval: i64) -> bool {
     state.slots.iter().all(|s| s.minute == 0)
         && (state.last_used <= state.flushed_last_used
             || (state.flushed_last_used != 0
                 && state.last_used - state.flushed_last_used < interval))
-        && state.window.closed(state.window_per, now)
+        && (state.window.closed(state.window_per, now) || state.window == state.flushed_window)
         && (state.lease.credits == 0
             || now >= state.lease.until
             || now.saturating_sub(state.lease.granted_at) > IDLE_LEASE_MICROS)
@@ -476,7 +649,7 @@ unsafe fn evict(now: i64) {
     let mut budget = (capacity() / 10).max(1);
     scan(|entry| {
         if locked(entry, |s| clean(s, now, interval)) {
-            remove((*entry).key);
+            remove(entry);
             budget -= 1;
         }
         budget > 0
@@ -501,7 +674,9 @@ unsafe fn scan(mut visit: impl FnMut(*mut Entry) -> bool) {
     }
 }
 
-unsafe fn remove(key: Key) {
+unsafe fn remove(entry: *mut Entry) {
+    let key = (*entry).key;
+    count_entry(key.db, (*entry).state.owner, -1);
     pg_sys::hash_search(
         HASH,
         ptr::addr_of!(key).cast(),
@@ -529,6 +704,14 @@ pub struct Pending {
     pub slots: Vec<Slot>,
     /// A last use to record, when one is due.
     pub last_used: Option<i64>,
+    /// The open rate window and its length, when it is not on record.
+    pub window: Option<(RateWindow, i64)>,
+}
+
+/// The open rate window when it differs from the one on record.
+fn window_to_write(state: &State, now: i64) -> Option<(RateWindow, i64)> {
+    (!state.window.closed(state.window_per, now) && state.window != state.flushed_window)
+        .then_some((state.window, state.window_per))
 }
 
 fn pending_of(state: &State, interval: i64) -> (Vec<Slot>, Option<i64>) {
@@ -544,7 +727,7 @@ fn pending_of(state: &State, interval: i64) -> (Vec<Slot>, Option<i64>) {
 }
 
 /// The databases with something to flush.
-pub fn databases_with_pending() -> Vec<u32> {
+pub fn databases_with_pending(now: i64) -> Vec<u32> {
     let interval = gucs::last_used_interval_micros();
     let mut dbs = Vec::new();
     // SAFETY: shared memory is there (only the flush workers call this).
@@ -552,8 +735,10 @@ pub fn databases_with_pending() -> Vec<u32> {
         for_each(|entry| {
             let db = (*entry).key.db;
             if !dbs.contains(&db) {
-                let (slots, last) = locked(entry, |s| pending_of(s, interval));
-                if !slots.is_empty() || last.is_some() {
+                let ((slots, last), window) = locked(entry, |s| {
+                    (pending_of(s, interval), window_to_write(s, now))
+                });
+                if !slots.is_empty() || last.is_some() || window.is_some() {
                     dbs.push(db);
                 }
             }
@@ -564,19 +749,22 @@ pub fn databases_with_pending() -> Vec<u32> {
 
 /// A copy of what database `db` has to flush. Nothing is taken yet: the
 /// flush settles what it wrote once its transaction has committed.
-pub fn pending(db: u32) -> Vec<Pending> {
+pub fn pending(db: u32, now: i64) -> Vec<Pending> {
     let interval = gucs::last_used_interval_micros();
     let mut out = Vec::new();
     // SAFETY: as above.
     unsafe {
         for_each(|entry| {
             if (*entry).key.db == db {
-                let (slots, last_used) = locked(entry, |s| pending_of(s, interval));
-                if !slots.is_empty() || last_used.is_some() {
+                let ((slots, last_used), window) = locked(entry, |s| {
+                    (pending_of(s, interval), window_to_write(s, now))
+                });
+                if !slots.is_empty() || last_used.is_some() || window.is_some() {
                     out.push(Pending {
                         token: (*entry).key.token,
                         slots,
                         last_used,
+                        window,
                     });
                 }
             }
@@ -610,6 +798,9 @@ pub fn settle(db: u32, written: &[Pending]) {
                 if let Some(at) = p.last_used {
                     s.flushed_last_used = s.flushed_last_used.max(at);
                 }
+                if let Some((window, _)) = p.window {
+                    s.flushed_window = window;
+                }
             });
         }
         pg_sys::LWLockRelease(shared.lock);
@@ -625,7 +816,7 @@ pub fn forget_databases_except(exists: impl Fn(u32) -> bool) {
         pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
         scan(|entry| {
             if !exists((*entry).key.db) {
-                remove((*entry).key);
+                remove(entry);
             }
             true
         });
@@ -652,7 +843,22 @@ pub fn begin_flush() -> bool {
             return false;
         }
         shared.flushing_db.store(0, Ordering::Release);
+        // An ERROR ends the worker without reaching end_flush: release the
+        // claim on the way out, or the dead worker's pid would hold it (and
+        // stop every flush once the pid is reused by a live process).
+        pg_sys::before_shmem_exit(Some(release_flush), pg_sys::Datum::from(0));
         true
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn release_flush(_code: i32, _arg: pg_sys::Datum) {
+    if available() {
+        let shared = &*SHARED;
+        if shared.flushing_pid.load(Ordering::Acquire) == pg_sys::MyProcPid {
+            shared.flushing_db.store(0, Ordering::Release);
+            shared.flushing_pid.store(0, Ordering::Release);
+        }
     }
 }
 
@@ -726,6 +932,7 @@ fn write_dump(entries: &[(Key, State)]) -> std::io::Result<()> {
         out.write_all(&key.token)?;
         out.write_all(&state.last_used.to_le_bytes())?;
         out.write_all(&state.flushed_last_used.to_le_bytes())?;
+        out.write_all(&state.owner.to_le_bytes())?;
         for s in &state.slots {
             out.write_all(&s.minute.to_le_bytes())?;
             out.write_all(&s.count.to_le_bytes())?;
@@ -740,9 +947,11 @@ fn read_dump() -> std::io::Result<Vec<(Key, State)>> {
     let mut input = std::io::BufReader::new(std::fs::File::open(DUMP_FILE)?);
     let mut magic = [0u8; 8];
     input.read_exact(&mut magic)?;
-    if &magic != DUMP_MAGIC {
-        return Err(std::io::Error::other("not a pg_tokens usage file"));
-    }
+    let with_owner = match &magic {
+        DUMP_MAGIC => true,
+        DUMP_MAGIC_V1 => false,
+        _ => return Err(std::io::Error::other("not a pg_tokens usage file")),
+    };
     let mut u64_ = || -> std::io::Result<u64> {
         let mut b = [0u8; 8];
         input.read_exact(&mut b)?;
@@ -766,6 +975,9 @@ fn read_dump() -> std::io::Result<Vec<(Key, State)>> {
             flushed_last_used: word()? as i64,
             ..Default::default()
         };
+        if with_owner {
+            state.owner = word()?;
+        }
         for s in state.slots.iter_mut() {
             *s = Slot {
                 minute: word()? as i64,
@@ -805,5 +1017,6 @@ unsafe fn load_dump() {
         }
         ptr::write(ptr::addr_of_mut!((*entry).lock), AtomicU32::new(0));
         ptr::write(ptr::addr_of_mut!((*entry).state), state);
+        count_entry(key.db, state.owner, 1);
     }
 }

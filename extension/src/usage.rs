@@ -20,8 +20,8 @@ use crate::error::internal;
 use crate::error::Result;
 use crate::gucs;
 use crate::privilege::AsOwner;
-use crate::shmem::{self, Key, Outcome, Use};
-use crate::store;
+use crate::shmem::{self, Key, Outcome, Tracked, Use};
+use crate::store::{self, Statement};
 
 pub fn key(id: Uuid) -> Key {
     // SAFETY: reads backend state.
@@ -37,10 +37,15 @@ fn counting() -> bool {
     !unsafe { pg_sys::RecoveryInProgress() }
 }
 
-/// Counts a refusal of a known token.
-pub fn denied(id: Uuid) {
+/// Counts a refusal of a known token, owned by `owner`.
+pub fn denied(id: Uuid, owner: &str) {
     if shmem::available() && counting() {
-        shmem::record(key(id), Use::Denied, clock(), true);
+        let tracked = Tracked {
+            key: key(id),
+            owner,
+            window: None,
+        };
+        shmem::record(tracked, Use::Denied, clock(), true);
     }
 }
 
@@ -57,12 +62,21 @@ pub enum Admission {
 /// spend; an admitted one is recorded as a use. A refusal spends nothing.
 pub fn admitted(
     id: Uuid,
+    owner: &str,
     limit: Option<RateLimit>,
     pool: Option<i64>,
     now: i64,
 ) -> Result<Admission> {
     if shmem::available() {
-        return shared_admission(key(id), limit, pool);
+        let key = key(id);
+        // A rate-limited token without an entry (never verified since the
+        // start, or evicted): its window as the flush last wrote it.
+        let window = match limit {
+            Some(_) if !shmem::window_known(key) => Some(recorded_window(id)?),
+            _ => None,
+        };
+        let tracked = Tracked { key, owner, window };
+        return shared_admission(tracked, limit, pool);
     }
     notice_no_preload();
     let admission = backend_admission(id, limit, pool)?;
@@ -72,10 +86,15 @@ pub fn admitted(
     Ok(admission)
 }
 
-fn shared_admission(key: Key, limit: Option<RateLimit>, pool: Option<i64>) -> Result<Admission> {
+fn shared_admission(
+    tracked: Tracked<'_>,
+    limit: Option<RateLimit>,
+    pool: Option<i64>,
+) -> Result<Admission> {
+    let key = tracked.key;
     let pool = pool.map(credits::pool_ref).transpose()?;
     loop {
-        match shmem::record(key, Use::Valid { limit, pool }, clock(), counting()) {
+        match shmem::record(tracked, Use::Valid { limit, pool }, clock(), counting()) {
             Some(Outcome::Admitted) => return Ok(Admission::Admitted),
             Some(Outcome::RateLimited) => return Ok(Admission::RateLimited),
             Some(Outcome::NeedsCredits) => {
@@ -89,14 +108,16 @@ fn shared_admission(key: Key, limit: Option<RateLimit>, pool: Option<i64>) -> Re
                     Leased::SpentOne => {
                         // The credit is spent: take the rate slot and count.
                         let uncapped = Use::Valid { limit, pool: None };
-                        return Ok(match shmem::record(key, uncapped, clock(), counting()) {
-                            Some(Outcome::RateLimited) => Admission::RateLimited,
-                            _ => Admission::Admitted,
-                        });
+                        return Ok(
+                            match shmem::record(tracked, uncapped, clock(), counting()) {
+                                Some(Outcome::RateLimited) => Admission::RateLimited,
+                                _ => Admission::Admitted,
+                            },
+                        );
                     }
                     Leased::Refused => {
                         if counting() {
-                            shmem::record(key, Use::Denied, clock(), true);
+                            shmem::record(tracked, Use::Denied, clock(), true);
                         }
                         return Ok(Admission::UsageExceeded);
                     }
@@ -110,6 +131,48 @@ fn shared_admission(key: Key, limit: Option<RateLimit>, pool: Option<i64>) -> Re
             None => return Ok(Admission::Admitted),
         }
     }
+}
+
+const HAS_WINDOWS: Statement = Statement {
+    sql: "SELECT pg_catalog.to_regclass('tokens.rate_windows') IS NOT NULL AS present",
+    args: &[],
+    fresh_snapshot: false,
+};
+
+/// In PostgreSQL microseconds, as the window keeps it.
+const WINDOW: Statement = Statement {
+    sql: "SELECT ((EXTRACT(epoch FROM opened_at) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8 \
+                  OPERATOR(pg_catalog.-) 946684800000000) AS opened_at, admitted \
+            FROM tokens.rate_windows WHERE token_id OPERATOR(pg_catalog.=) $1",
+    args: &[pgrx::pg_sys::BuiltinOid::UUIDOID],
+    fresh_snapshot: true,
+};
+
+/// The window of `id` in tokens.rate_windows (None: none, or a database
+/// not yet upgraded to 0.5.0, which has no such table).
+fn recorded_window(id: Uuid) -> Result<Option<RateWindow>> {
+    let _owner = AsOwner::enter()?;
+    Spi::connect(|client| {
+        let present = HAS_WINDOWS
+            .run(&client, &[])?
+            .first()
+            .get_one::<bool>()
+            .map_err(internal)?;
+        if present != Some(true) {
+            return Ok(None);
+        }
+        let rows = WINDOW.run(&client, &[id.into()])?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let (opened_at, admitted) = rows.first().get_two::<i64, i64>().map_err(internal)?;
+        Ok(opened_at
+            .zip(admitted)
+            .map(|(opened_at, admitted)| RateWindow {
+                opened_at,
+                admitted: u32::try_from(admitted).unwrap_or(u32::MAX),
+            }))
+    })
 }
 
 /// Without shared memory: the rate window of this backend, then one credit

@@ -76,11 +76,17 @@ pub fn check(presented: Option<&[u8]>, required: Option<&[Option<String>]>) -> R
         refused => Some(refused),
     };
     if let Some(refused) = refusal {
-        usage::denied(token.id);
+        usage::denied(token.id, &token.owner);
         return Ok(Verdict::Refused(token.id, refused));
     }
     // Last: a refused verification spends no rate slot and no credit.
-    match usage::admitted(token.id, token.rate_limit, token.credit_pool, now)? {
+    match usage::admitted(
+        token.id,
+        &token.owner,
+        token.rate_limit,
+        token.credit_pool,
+        now,
+    )? {
         Admission::Admitted => Ok(Verdict::Valid(token)),
         Admission::RateLimited => Ok(Verdict::Refused(token.id, Status::RateLimited)),
         Admission::UsageExceeded => Ok(Verdict::Refused(token.id, Status::UsageExceeded)),

@@ -87,10 +87,15 @@ fn footer(
     if let Some(needs) = may_set {
         let why = match needs {
             Needs::Writer => "are not a member of tokens_writer, which alone sets meta and credits",
-            Needs::WriterOrOwner => "have neither tokens_writer nor this personal token of your own",
+            Needs::WriterOrOwner => {
+                "have neither tokens_writer nor this personal token of your own"
+            }
         };
         lines.push(Line::styled(
-            format!("You ({}) {why}: the server will refuse.", clean(&session.role)),
+            format!(
+                "You ({}) {why}: the server will refuse.",
+                clean(&session.role)
+            ),
             Style::default().fg(Color::Yellow),
         ));
     }

@@ -176,7 +176,11 @@ fn draw_usage(f: &mut Frame, area: Rect, d: &Detail, session: &Session) {
         ]);
     }
     if session.may_set_trusted() {
-        title.extend([Span::raw("· "), Span::styled("C", key_style()), Span::raw(" credits ")]);
+        title.extend([
+            Span::raw("· "),
+            Span::styled("C", key_style()),
+            Span::raw(" credits "),
+        ]);
     }
     let block = Block::default()
         .borders(Borders::ALL)
