@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use postgres::types::ToSql;
-use postgres::{Client, Row};
+use postgres::{Client, GenericClient, Row};
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ impl From<Row> for Verification {
 
 /// `SELECT * FROM tokens.mint(<args>)`, e.g. `mint(c, "$1, kind => 'personal'", &[&"x"])`.
 pub fn try_mint(
-    c: &mut Client,
+    c: &mut impl GenericClient,
     args: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Minted, postgres::Error> {
@@ -74,11 +74,11 @@ pub fn try_mint(
         .map(Minted::from)
 }
 
-pub fn mint(c: &mut Client, name: &str) -> Minted {
+pub fn mint(c: &mut impl GenericClient, name: &str) -> Minted {
     try_mint(c, "$1", &[&name]).expect("mint")
 }
 
-pub fn verify(c: &mut Client, token: Option<&str>) -> Verification {
+pub fn verify(c: &mut impl GenericClient, token: Option<&str>) -> Verification {
     c.query_one("SELECT * FROM tokens.verify($1)", &[&token])
         .map(Verification::from)
         .expect("verify never raises")

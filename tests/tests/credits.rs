@@ -607,3 +607,42 @@ fn without_preload_and_on_a_standby() {
     drop(replica);
     drop(db);
 }
+
+/// A refusal spends nothing, also when the pool was made in the same open
+/// transaction (issue 19, finding 8; SPEC §2): one credit for the one
+/// success, none for the rate-limited and the usage-exceeded refusals.
+#[test]
+fn refusals_spend_no_credit_of_a_pool_made_in_the_same_transaction() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let mut tx = app.transaction().unwrap();
+    let limited = mint(&mut tx, "limited");
+    tx.execute(
+        "SELECT tokens.set_remaining($1, 5, NULL, NULL)",
+        &[&limited.id],
+    )
+    .unwrap();
+    tx.execute(
+        "SELECT tokens.set_rate_limit($1, 1, '1 hour')",
+        &[&limited.id],
+    )
+    .unwrap();
+    let capped = mint(&mut tx, "capped");
+    tx.execute(
+        "SELECT tokens.set_remaining($1, 1, NULL, NULL)",
+        &[&capped.id],
+    )
+    .unwrap();
+    for (token, want) in [
+        (&limited.token, ["valid", "rate_limited", "rate_limited"]),
+        (&capped.token, ["valid", "usage_exceeded", "usage_exceeded"]),
+    ] {
+        let got: Vec<String> = (0..3)
+            .map(|_| verify(&mut tx, Some(token)).status)
+            .collect();
+        assert_eq!(got, want);
+    }
+    tx.commit().unwrap();
+    assert_eq!(cap_of(&mut app, limited.id).0, Some(4));
+    assert_eq!(cap_of(&mut app, capped.id).0, Some(0));
+}

@@ -221,6 +221,7 @@ const MATRIX: &[Object] = &[
     row("tokens.audit_store", Kind::Table, NOBODY, "SELECT * FROM tokens.audit_store"),
     row("tokens.audit_lock", Kind::Table, NOBODY, "SELECT * FROM tokens.audit_lock"),
     row("tokens.usage_counts", Kind::Table, NOBODY, "SELECT * FROM tokens.usage_counts"),
+    row("tokens.rate_windows", Kind::Table, NOBODY, "SELECT * FROM tokens.rate_windows"),
     row("tokens.credit_store", Kind::Table, NOBODY, "SELECT * FROM tokens.credit_store"),
     row("tokens.credit_pool_seq", Kind::Sequence, NOBODY, "SELECT nextval('tokens.credit_pool_seq')"),
 ];
