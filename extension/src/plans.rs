@@ -77,10 +77,10 @@ unsafe extern "C-unwind" fn walker(node: *mut pg_sys::Node, context: *mut c_void
     }
     let schema = *context.cast::<pg_sys::Oid>();
     match (*node).type_ {
-        pg_sys::NodeTag::T_FuncExpr => {
-            if pg_sys::get_func_namespace((*node.cast::<pg_sys::FuncExpr>()).funcid) == schema {
-                return true;
-            }
+        pg_sys::NodeTag::T_FuncExpr
+            if pg_sys::get_func_namespace((*node.cast::<pg_sys::FuncExpr>()).funcid) == schema =>
+        {
+            return true;
         }
         pg_sys::NodeTag::T_Query => {
             return pg_sys::query_tree_walker(node.cast(), Some(walker), context, 0);

@@ -5,7 +5,6 @@
 //! installed in. On 0.4.0 the schema's owner could rename it, create a
 //! look-alike with a trigger, and have the trigger run as a superuser.
 
-use pg_tokens_tests::sql::verify;
 use pg_tokens_tests::{eventually, message, sqlstate, Cluster, Db};
 use postgres::Client;
 
