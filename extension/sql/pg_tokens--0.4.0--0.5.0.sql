@@ -75,8 +75,9 @@ REVOKE EXECUTE ON FUNCTION tokens.set_remaining(uuid, bigint, bigint, interval) 
 
 -- The SQL wrappers bind what they call when they are created (SQL-standard
 -- bodies), not by name at each call: a schema renamed and replaced under
--- them cannot slip a look-alike function into a caller's call (and
--- verify_audit_chain runs as the extension's owner).
+-- them cannot slip a look-alike function into a caller's call
+-- (verify_audit_chain, which runs as the extension's owner, is replaced
+-- below in the same way).
 CREATE OR REPLACE FUNCTION tokens.mint(
     name       text,
     scopes     text[]      DEFAULT NULL,
@@ -100,20 +101,6 @@ BEGIN ATOMIC
     SELECT tokens.set_allowed_ips_text($1, $2::pg_catalog.text[]);
 END;
 
-CREATE OR REPLACE FUNCTION tokens.verify_audit_chain() RETURNS bigint
-LANGUAGE sql STABLE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-  SELECT min(a.id)
-    FROM (SELECT s.id, s.hash,
-                 tokens.audit_row_hash(lag(s.hash) OVER w, s.id, s.at, s.actor, s.db_role,
-                                       s.action, s.target, s.meta::text) AS expected,
-                 row_number() OVER w AS n
-            FROM tokens.audit_store s
-          WINDOW w AS (ORDER BY s.id)) a
-   WHERE a.id <> a.n OR a.hash IS DISTINCT FROM a.expected;
-END;
-
 -- Rate-limit windows as the flush last wrote them from shared memory: an
 -- entry whose window is on record may be evicted from a full table, and
 -- its window is read back at the token's next verification (so a flood of
@@ -127,3 +114,105 @@ CREATE TABLE tokens.rate_windows (
 );
 REVOKE ALL ON tokens.rate_windows FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('tokens.rate_windows', '');
+
+-- The audit log without a global lock (issue 14). An append is one row in
+-- audit_store (its id from a sequence: ids are unique, not gapless) and one
+-- in the queue audit_unsealed; nothing is shared between appending
+-- transactions. The sealer (the background worker, within a second; or
+-- tokens.seal_audit()) gives each committed event the next position in
+-- audit_chain, with the hash chained to the previous position's, in one
+-- pass, and takes it off the queue. An aborted event never commits, so it
+-- never gets a position; a sealed row never moves. Rows written before the
+-- upgrade keep their hash: their position is their id.
+CREATE SEQUENCE tokens.audit_id_seq;
+SELECT pg_catalog.setval('tokens.audit_id_seq', max(id)) FROM tokens.audit_store HAVING max(id) IS NOT NULL;
+ALTER TABLE tokens.audit_store ALTER COLUMN hash DROP NOT NULL;
+
+CREATE TABLE tokens.audit_chain (
+    position  bigint      PRIMARY KEY,
+    event_id  bigint      NOT NULL UNIQUE,
+    hash      bytea       NOT NULL,
+    sealed_at timestamptz NOT NULL
+);
+INSERT INTO tokens.audit_chain (position, event_id, hash, sealed_at)
+SELECT id, id, hash, at FROM tokens.audit_store ORDER BY id;
+
+CREATE TABLE tokens.audit_unsealed (
+    event_id bigint PRIMARY KEY
+);
+
+CREATE TRIGGER audit_chain_append_only BEFORE UPDATE OR DELETE ON tokens.audit_chain
+    FOR EACH ROW EXECUTE FUNCTION tokens.audit_refuse_change();
+CREATE TRIGGER audit_chain_no_truncate BEFORE TRUNCATE ON tokens.audit_chain
+    FOR EACH STATEMENT EXECUTE FUNCTION tokens.audit_refuse_change();
+REVOKE ALL ON tokens.audit_chain, tokens.audit_unsealed FROM PUBLIC;
+REVOKE ALL ON SEQUENCE tokens.audit_id_seq FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('tokens.audit_chain', '');
+SELECT pg_catalog.pg_extension_config_dump('tokens.audit_unsealed', '');
+SELECT pg_catalog.pg_extension_config_dump('tokens.audit_id_seq', '');
+
+-- The sealer's lock (one sealer at a time) is the one row of audit_lock,
+-- which appends no longer touch; the first seal creates it (not this
+-- script, so that pg_restore can load a dumped row).
+
+-- position and sealed at the end (a view keeps its columns' order); hash
+-- is the chain's (NULL until sealed).
+CREATE OR REPLACE VIEW tokens.audit_log AS
+SELECT s.id, s.at, s.actor, s.db_role, s.action, s.target, s.meta,
+       c.position, c.position IS NOT NULL AS sealed, c.hash
+  FROM tokens.audit_store s
+  LEFT JOIN tokens.audit_chain c ON c.event_id OPERATOR(pg_catalog.=) s.id;
+-- Refused as the tables refuse it (the join makes the view not updatable
+-- anyway): 42501 for every role.
+CREATE TRIGGER audit_log_read_only INSTEAD OF INSERT OR UPDATE OR DELETE ON tokens.audit_log
+    FOR EACH ROW EXECUTE FUNCTION tokens.audit_refuse_change();
+
+-- Seals what has committed; the number of rows sealed. The background
+-- worker calls it within a second of a commit; without
+-- shared_preload_libraries, call it yourself (cron).
+CREATE FUNCTION tokens.seal_audit() RETURNS bigint
+LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'seal_audit_wrapper';
+REVOKE EXECUTE ON FUNCTION tokens.seal_audit() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tokens.seal_audit() TO tokens_writer;
+
+-- The chain checked by position: the first position whose event is gone,
+-- whose hash does not follow from the previous position's hash and the
+-- event's content, or that breaks the gapless sequence; NULL when intact.
+CREATE OR REPLACE FUNCTION tokens.verify_audit_chain() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  SELECT min(a.position)
+    FROM (SELECT c.position, c.hash, s.id AS event,
+                 tokens.audit_row_hash(lag(c.hash) OVER w, s.id, s.at, s.actor, s.db_role,
+                                       s.action, s.target, s.meta::text) AS expected,
+                 row_number() OVER w AS n
+            FROM tokens.audit_chain c
+            LEFT JOIN tokens.audit_store s ON s.id = c.event_id
+          WINDOW w AS (ORDER BY c.position)) a
+   WHERE a.position <> a.n OR a.event IS NULL OR a.hash IS DISTINCT FROM a.expected;
+END;
+
+-- The chain's head as of the last sealed row, to keep outside the
+-- database; no row while nothing is sealed.
+CREATE FUNCTION tokens.audit_checkpoint(OUT id bigint, OUT hash bytea, OUT at timestamptz)
+RETURNS SETOF record
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  SELECT c.position, c.hash, c.sealed_at FROM tokens.audit_chain c ORDER BY c.position DESC LIMIT 1;
+END;
+REVOKE EXECUTE ON FUNCTION tokens.audit_checkpoint() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tokens.audit_checkpoint() TO tokens_reader;
+
+-- The chain against a checkpoint kept outside: the first position that
+-- breaks the chain, or the checkpoint's own when the log no longer hashes
+-- to it (a rewrite with every later hash recomputed, or rows removed);
+-- NULL when the log up to the checkpoint still hashes to it and every
+-- later row follows.
+CREATE FUNCTION tokens.verify_audit_chain(checkpoint_id bigint, checkpoint_hash bytea) RETURNS bigint
+LANGUAGE c STABLE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'verify_audit_chain_at_wrapper';
+REVOKE EXECUTE ON FUNCTION tokens.verify_audit_chain(bigint, bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tokens.verify_audit_chain(bigint, bytea) TO tokens_reader;

@@ -1,11 +1,15 @@
-//! Appending to the audit log, in the caller's transaction, chained to the
-//! previous row.
+//! Appending to the audit log, in the caller's transaction.
 //!
-//! Appends are serialised by the append lock (`tokens.audit_lock`), taken
-//! by the first append of each (sub)transaction and held until it ends. The
-//! last row's id and hash are then read once and kept in backend memory for
-//! the rest of that (sub)transaction, so a statement that appends 100k rows
-//! costs no more per row than one that appends one.
+//! Since 0.5.0 an append shares nothing with other transactions: one row in
+//! `tokens.audit_store` (its id from a sequence) and one in the queue
+//! `tokens.audit_unsealed`. Its position in the chain is fixed after it
+//! commits, by the sealer ([`crate::seal`]); the commit tells the
+//! background worker that the database has something to seal.
+//!
+//! A database not yet upgraded to 0.5.0 (the library is, `ALTER EXTENSION
+//! pg_tokens UPDATE` not yet run) has no queue: there appends are chained
+//! as 0.4.0 did, serialised by the append lock (`tokens.audit_lock`), taken
+//! by the first append of each (sub)transaction and held until it ends.
 
 use std::cell::Cell;
 
@@ -48,7 +52,44 @@ struct Tip {
 
 thread_local! {
     static TIP: Cell<Option<Tip>> = const { Cell::new(None) };
+    /// Whether this transaction appended (to the queue): said to the
+    /// worker at commit.
+    static APPENDED: Cell<bool> = const { Cell::new(false) };
+    /// Whether the database has the queue, looked up once per transaction.
+    static QUEUED: Cell<Option<(pg_sys::LocalTransactionId, bool)>> = const { Cell::new(None) };
 }
+
+/// Whether this transaction appended to the queue; clears the mark (called
+/// at the end of each transaction).
+pub fn take_appended() -> bool {
+    APPENDED.replace(false)
+}
+
+/// Whether appends go to the queue (0.5.0's log) in this database.
+fn queued() -> Result<bool> {
+    // SAFETY: MyProc is this backend's PGPROC.
+    let lxid = unsafe { (*pg_sys::MyProc).lxid };
+    if let Some((at, queued)) = QUEUED.get() {
+        if at == lxid {
+            return Ok(queued);
+        }
+    }
+    let schema = crate::privilege::schema()?;
+    // SAFETY: a syscache lookup by name.
+    let queued = unsafe { pg_sys::get_relname_relid(c"audit_unsealed".as_ptr(), schema) }
+        != pg_sys::InvalidOid;
+    QUEUED.set(Some((lxid, queued)));
+    Ok(queued)
+}
+
+const QUEUE: Statement = Statement {
+    sql: "WITH e AS (INSERT INTO tokens.audit_store (id, at, actor, db_role, action, target, meta) \
+                     VALUES (pg_catalog.nextval('tokens.audit_id_seq'), $1, $2, $3, $4, $5, $6::pg_catalog.jsonb) \
+                     RETURNING id) \
+          INSERT INTO tokens.audit_unsealed (event_id) SELECT id FROM e RETURNING event_id",
+    args: &[TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID],
+    fresh_snapshot: true,
+};
 
 /// The (sub)transaction we are in. Its top-level xid is assigned by then:
 /// every append follows a write of its own.
@@ -104,6 +145,30 @@ const INSERT: Statement = Statement {
 
 /// Appends `event` and returns its id.
 pub fn append(client: &mut SpiClient<'_>, event: Event<'_>) -> Result<i64> {
+    if !queued()? {
+        return append_chained(client, event);
+    }
+    let args: [DatumWithOid; 6] = [
+        timestamp(event.at)?.into(),
+        event.actor.into(),
+        event.db_role.into(),
+        event.action.into(),
+        event.target.into(),
+        event.meta.into(),
+    ];
+    let id = QUEUE
+        .run(client, &args)?
+        .first()
+        .get_one::<i64>()
+        .map_err(internal)?
+        .ok_or_else(|| internal("the audit row has no id"))?;
+    APPENDED.set(true);
+    Ok(id)
+}
+
+/// 0.4.0's append, for a database not yet upgraded: chained at once under
+/// the append lock.
+fn append_chained(client: &mut SpiClient<'_>, event: Event<'_>) -> Result<i64> {
     let (last_id, last_hash) = tip(client)?;
     let id = last_id + 1;
     let args: [DatumWithOid; 8] = [

@@ -36,18 +36,26 @@ fn interval() -> Duration {
     Duration::from_millis(gucs::FLUSH_INTERVAL.get().max(100) as u64)
 }
 
+/// How often the launcher looks for audit events to seal.
+const SEAL_INTERVAL: Duration = Duration::from_secs(1);
+
 #[pg_guard]
 #[no_mangle]
 pub extern "C-unwind" fn pg_tokens_flush_launcher(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     // No database: the launcher reads only the shared catalog pg_database.
     BackgroundWorker::connect_worker_to_spi(None, None);
-    while BackgroundWorker::wait_latch(Some(interval())) {
+    let mut flushed = std::time::Instant::now();
+    while BackgroundWorker::wait_latch(Some(interval().min(SEAL_INTERVAL))) {
         if BackgroundWorker::sighup_received() {
             // SAFETY: the documented way for a worker to reload its settings.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
-        flush_all();
+        let usage_due = flushed.elapsed() >= interval();
+        if usage_due {
+            flushed = std::time::Instant::now();
+        }
+        flush_all(usage_due);
     }
     // What is left is written to disk by the postmaster at a clean
     // shutdown. Exit 1, so that the postmaster restarts a launcher that was
@@ -56,8 +64,10 @@ pub extern "C-unwind" fn pg_tokens_flush_launcher(_arg: pg_sys::Datum) {
     unsafe { pg_sys::proc_exit(1) };
 }
 
-fn flush_all() {
-    let dropped = shmem::take_dropped();
+/// One round: the usage of every database with some (when `usage_due`),
+/// and the audit events of every database that committed some.
+fn flush_all(usage_due: bool) {
+    let dropped = if usage_due { shmem::take_dropped() } else { 0 };
     if dropped > 0 {
         pgrx::log!(
             "pg_tokens: {dropped} verifications were not counted in usage: more tokens were in use than \
@@ -65,13 +75,25 @@ fn flush_all() {
             gucs::MAX_TRACKED_TOKENS.get()
         );
     }
-    let pending = shmem::databases_with_pending(crate::api::clock());
-    if pending.is_empty() {
+    let mut dbs = if usage_due {
+        shmem::databases_with_pending(crate::api::clock())
+    } else {
+        Vec::new()
+    };
+    let to_seal = crate::seal::take_unsealed();
+    if dbs.is_empty() && to_seal.as_ref().is_some_and(Vec::is_empty) {
         return;
     }
     let connectable = BackgroundWorker::transaction(connectable_databases);
-    shmem::forget_databases_except(|db| connectable.contains(&db));
-    for db in pending.into_iter().filter(|db| connectable.contains(db)) {
+    if usage_due {
+        shmem::forget_databases_except(|db| connectable.contains(&db));
+    }
+    for db in to_seal.unwrap_or_else(|| connectable.clone()) {
+        if !dbs.contains(&db) {
+            dbs.push(db);
+        }
+    }
+    for db in dbs.into_iter().filter(|db| connectable.contains(db)) {
         if BackgroundWorker::sigterm_received() {
             return;
         }
@@ -150,11 +172,17 @@ pub extern "C-unwind" fn pg_tokens_flush_database(arg: pg_sys::Datum) {
     let db = arg.value() as u32;
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(db)), None);
     if !shmem::begin_flush() {
+        crate::seal::mark_unsealed(db); // seal at the next round
         return; // another flush worker is still at work
     }
+    session_settings();
     let pending = shmem::pending(db, crate::api::clock());
     if !pending.is_empty() {
         flush_pending(db, &pending);
+    }
+    if let Err(e) = crate::seal::seal_database(db) {
+        pgrx::log!("pg_tokens: audit seal for database {db} failed, will retry: {e}");
+        crate::seal::mark_unsealed(db);
     }
     shmem::end_flush();
 }
@@ -173,10 +201,8 @@ const SESSION: &[(&std::ffi::CStr, &std::ffi::CStr)] = &[
     (c"search_path", c"pg_catalog, pg_temp"),
 ];
 
-fn flush_pending(db: u32, pending: &[Pending]) {
-    // SAFETY: a background worker's own transaction, as PostgreSQL's
-    // worker_spi example runs it; an ERROR inside ends the worker (the
-    // transaction aborts, nothing is settled, the next round retries).
+fn session_settings() {
+    // SAFETY: setting options of this worker's own session.
     unsafe {
         for (name, value) in SESSION {
             pg_sys::SetConfigOption(
@@ -186,6 +212,14 @@ fn flush_pending(db: u32, pending: &[Pending]) {
                 pg_sys::GucSource::PGC_S_OVERRIDE,
             );
         }
+    }
+}
+
+fn flush_pending(db: u32, pending: &[Pending]) {
+    // SAFETY: a background worker's own transaction, as PostgreSQL's
+    // worker_spi example runs it; an ERROR inside ends the worker (the
+    // transaction aborts, nothing is settled, the next round retries).
+    unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
         pg_sys::StartTransactionCommand();
         pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());

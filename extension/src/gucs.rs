@@ -14,6 +14,9 @@ pub static MAX_TRACKED_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(100_000)
 pub static MAX_TRACKED_PER_DATABASE: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static MAX_TRACKED_PER_OWNER: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 
+/// Seconds between two audit checkpoints written to the server log (0: none).
+pub static AUDIT_CHECKPOINT_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(60);
+
 /// Milliseconds between two flushes of usage to the tables.
 pub static FLUSH_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(5_000);
 
@@ -64,6 +67,16 @@ pub fn init() {
         10_000_000,
         GucContext::Sighup,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_tokens.audit_checkpoint_interval",
+        c"How often the background worker writes the audit chain's head to the server log while the log grows (0: never).",
+        c"LOG: pg_tokens: audit checkpoint db=... id=... hash=...: anchors kept by log shipping, outside the database.",
+        &AUDIT_CHECKPOINT_INTERVAL,
+        0,
+        86_400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
     );
     // No session may create settings under our prefix: nothing of the
     // extension can be forged or tuned with SET or set_config.

@@ -14,6 +14,7 @@ mod plans;
 mod principal;
 mod privilege;
 mod row;
+mod seal;
 mod shmem;
 mod store;
 mod usage;

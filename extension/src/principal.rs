@@ -82,6 +82,12 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c
             | XACT_EVENT_PREPARE
     ) {
         STATE.with(|s| *s.borrow_mut() = State::default());
+        // The events of a committed transaction are there to seal: wake
+        // the worker (the commit is visible by now).
+        if crate::audit::take_appended() && event == XACT_EVENT_COMMIT && crate::shmem::available()
+        {
+            crate::shmem::mark_unsealed(u32::from(pg_sys::MyDatabaseId));
+        }
     }
     // Not the principal's business, but the one transaction hook we have:
     // uses recorded by an aborted transaction were never written.

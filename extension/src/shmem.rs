@@ -185,7 +185,7 @@ unsafe extern "C-unwind" fn request() {
     let table = pg_sys::hash_estimate_size(capacity() as _, std::mem::size_of::<Entry>());
     let owners =
         pg_sys::hash_estimate_size(owner_capacity() as _, std::mem::size_of::<OwnerCount>());
-    pg_sys::RequestAddinShmemSpace(shared_size() + table + owners);
+    pg_sys::RequestAddinShmemSpace(shared_size() + table + owners + crate::seal::shmem_size());
     pg_sys::RequestNamedLWLockTranche(TRANCHE.as_ptr(), 2);
 }
 
@@ -237,6 +237,7 @@ unsafe extern "C-unwind" fn startup() {
         &mut owner_info,
         (pg_sys::HASH_ELEM | pg_sys::HASH_BLOBS) as _,
     );
+    crate::seal::shmem_init();
     pg_sys::LWLockRelease(init_lock);
     if !pg_sys::IsUnderPostmaster {
         // The postmaster: keep unflushed counts across a clean shutdown.
@@ -337,6 +338,8 @@ pub fn record(tracked: Tracked<'_>, what: Use, now: i64, count: bool) -> Option<
         outcome
     })
 }
+
+pub use crate::seal::mark_unsealed;
 
 /// Whether `key` has an entry whose window was read back (see
 /// [`Tracked::window`]).

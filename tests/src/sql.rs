@@ -127,3 +127,28 @@ pub fn audit_of(
     .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
     .collect()
 }
+
+/// Seals what has committed (what the worker does within a second), then
+/// checks the chain from the tables as an outside verifier would:
+/// (positions, whether every event has exactly one position, the
+/// positions are gapless and every hash follows from the previous one).
+pub fn sealed_chain(admin: &mut Client) -> (i64, bool) {
+    admin
+        .query_one("SELECT tokens.seal_audit()", &[])
+        .expect("seal");
+    let row = admin
+        .query_one(
+            "SELECT count(*), \
+                    coalesce(bool_and(c.position = c.n AND s.id IS NOT NULL AND c.hash = tokens.audit_row_hash( \
+                        c.prev, s.id, s.at, s.actor, s.db_role, s.action, s.target, s.meta::text)), true) \
+                    AND count(*) = (SELECT count(*) FROM tokens.audit_store) \
+                    AND count(DISTINCT c.event_id) = count(*) \
+                    AND NOT EXISTS (SELECT FROM tokens.audit_unsealed) \
+               FROM (SELECT *, lag(hash) OVER (ORDER BY position) AS prev, \
+                            row_number() OVER (ORDER BY position) AS n FROM tokens.audit_chain) c \
+               LEFT JOIN tokens.audit_store s ON s.id = c.event_id",
+            &[],
+        )
+        .expect("check the chain");
+    (row.get(0), row.get(1))
+}

@@ -1,7 +1,9 @@
 //! The SQL API of SPEC §1–§2 (mint, verify, revoke, rotate, define_scope and
 //! the views), called as an application does: a non-superuser login role.
 
-use pg_tokens_tests::sql::{audit_of, mint, try_mint, try_revoke, try_rotate, verify};
+use pg_tokens_tests::sql::{
+    audit_of, mint, sealed_chain, try_mint, try_revoke, try_rotate, verify,
+};
 use pg_tokens_tests::{message, sqlstate, Cluster};
 
 const APP: &[&str] = &["tokens_writer", "tokens_revoker", "tokens_reader"];
@@ -467,21 +469,32 @@ fn audit_log_is_append_only_even_for_superusers() {
     let (_, mut app) = db.client(APP);
     mint(&mut app, "x");
     let mut admin = db.admin();
+    sealed_chain(&mut admin);
     for sql in [
         "UPDATE tokens.audit_store SET actor = 'mallory'",
         "DELETE FROM tokens.audit_store",
         "TRUNCATE tokens.audit_store",
-        "UPDATE tokens.audit_log SET actor = 'mallory'",
-        "DELETE FROM tokens.audit_log",
+        "UPDATE tokens.audit_chain SET hash = '\\x00'",
+        "DELETE FROM tokens.audit_chain",
+        "TRUNCATE tokens.audit_chain",
     ] {
         let r = admin.batch_execute(sql);
         assert_eq!(sqlstate(&r), "42501", "{sql}");
     }
+    // The view joins the chain: not updatable at all.
+    for sql in [
+        "UPDATE tokens.audit_log SET actor = 'mallory'",
+        "DELETE FROM tokens.audit_log",
+    ] {
+        let r = admin.batch_execute(sql);
+        assert!(!sqlstate(&r).is_empty(), "{sql}");
+    }
     assert_eq!(db.counts().1, 1);
+    assert_eq!(sealed_chain(&mut admin), (1, true));
 }
 
 #[test]
-fn audit_rows_are_chained() {
+fn audit_rows_are_chained_once_sealed() {
     let db = Cluster::shared().database();
     let (_, mut app) = db.client(APP);
     let m = mint(&mut app, "x");
@@ -492,42 +505,24 @@ fn audit_rows_are_chained() {
     admin
         .batch_execute("SET TimeZone = 'Pacific/Chatham'; SET DateStyle = 'SQL, DMY'; SET extra_float_digits = -15")
         .unwrap();
+    assert_eq!(sealed_chain(&mut admin), (3, true));
+    // The log shows each event sealed, with its position and hash.
     let rows = admin
         .query(
-            "SELECT id, hash = tokens.audit_row_hash(lag(hash) OVER (ORDER BY id), id, at, actor, db_role, action, target, meta::text) \
-               FROM tokens.audit_store ORDER BY id",
+            "SELECT sealed, position, hash IS NOT NULL FROM tokens.audit_log ORDER BY position",
             &[],
         )
         .unwrap();
     assert_eq!(rows.len(), 3);
     for (i, r) in rows.iter().enumerate() {
-        assert_eq!(r.get::<_, i64>(0), i as i64 + 1, "gapless ids");
-        assert!(
-            r.get::<_, bool>(1),
-            "row {} links to its predecessor",
-            i + 1
-        );
+        assert!(r.get::<_, bool>(0));
+        assert_eq!(r.get::<_, i64>(1), i as i64 + 1);
+        assert!(r.get::<_, bool>(2));
     }
-    let appends: i64 = admin
-        .query_one("SELECT appends FROM tokens.audit_lock", &[])
-        .unwrap()
-        .get(0);
-    assert_eq!(
-        appends, 2,
-        "the append lock is taken once per transaction (mint, rotate)"
-    );
 }
 
 fn chain_is_intact(db: &pg_tokens_tests::Db) -> (i64, bool) {
-    let row = db
-        .admin()
-        .query_one(
-            "SELECT count(*), bool_and(id = n AND hash = tokens.audit_row_hash(prev, id, at, actor, db_role, action, target, meta::text)) \
-               FROM (SELECT *, lag(hash) OVER (ORDER BY id) AS prev, row_number() OVER (ORDER BY id) AS n FROM tokens.audit_store) a",
-            &[],
-        )
-        .unwrap();
-    (row.get(0), row.get(1))
+    sealed_chain(&mut db.admin())
 }
 
 #[test]
@@ -549,7 +544,7 @@ fn concurrent_writers_and_bulk_mints_keep_one_chain() {
     });
     assert_eq!(chain_is_intact(&db), (4 * 25 + 4 * 5 * 2, true));
 
-    // Thousands of appends in one statement stay one chain, at a steady cost.
+    // Thousands of appends in one statement stay one chain.
     let mut c = db.connect(&role);
     c.execute(
         "SELECT tokens.mint('bulk ' || g) FROM generate_series(1, 2000) g",
@@ -560,21 +555,29 @@ fn concurrent_writers_and_bulk_mints_keep_one_chain() {
 }
 
 #[test]
-fn a_repeatable_read_writer_that_missed_an_append_fails_instead_of_forking() {
+fn a_repeatable_read_writer_appends_without_waiting_or_failing() {
+    // 0.4.0 serialised appends and failed (40001) a REPEATABLE READ writer
+    // whose snapshot missed another's append; now appends share nothing.
     let db = Cluster::shared().database();
     let (_, mut a) = db.client(APP);
     let (_, mut b) = db.client(APP);
     mint(&mut a, "first");
-    let mut tx = a.transaction().unwrap();
-    tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        .unwrap();
-    tx.query_one("SELECT count(*) FROM tokens.audit_log", &[])
-        .unwrap(); // takes the snapshot
-    mint(&mut b, "meanwhile");
-    let r = tx.query_one("SELECT * FROM tokens.mint('late')", &[]);
-    assert_eq!(sqlstate(&r), "40001", "{r:?}");
-    drop(tx);
-    assert_eq!(chain_is_intact(&db), (2, true));
+    for level in ["REPEATABLE READ", "SERIALIZABLE"] {
+        let mut tx = a.transaction().unwrap();
+        tx.batch_execute(&format!("SET TRANSACTION ISOLATION LEVEL {level}"))
+            .unwrap();
+        tx.query_one("SELECT count(*) FROM tokens.audit_log", &[])
+            .unwrap(); // takes the snapshot
+        let mut open = b.transaction().unwrap();
+        mint(&mut open, "meanwhile, not yet committed");
+        tx.query_one("SELECT * FROM tokens.mint('late')", &[])
+            .expect("an append never waits for or fails on another");
+        tx.query_one("SELECT tokens.audit('doc.create', 'doc:1')", &[])
+            .unwrap();
+        open.commit().unwrap();
+        tx.commit().unwrap();
+    }
+    assert_eq!(chain_is_intact(&db), (7, true));
 }
 
 #[test]

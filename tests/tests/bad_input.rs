@@ -778,6 +778,22 @@ fn cases(t: &str, id: Uuid, their_id: Uuid, revoked_id: Uuid) -> Vec<Case> {
             "22023",
             "SELECT tokens.audit('a.b', 't', '{\"token_id\": \"x\"}')",
         ),
+        // verify_audit_chain against a checkpoint
+        case(
+            "checkpoint id 0",
+            "22023",
+            "SELECT tokens.verify_audit_chain(0, decode(repeat('00', 32), 'hex'))",
+        ),
+        case(
+            "checkpoint hash of 31 bytes",
+            "22023",
+            "SELECT tokens.verify_audit_chain(1, decode(repeat('00', 31), 'hex'))",
+        ),
+        case(
+            "checkpoint NULL",
+            "22023",
+            "SELECT tokens.verify_audit_chain(NULL, NULL)",
+        ),
         // define_scope: more
         case(
             "define an empty scope",
