@@ -52,6 +52,19 @@ mint_peer=$(timed "CALL baseline.fill(100000)")
 mint_ours=$(timed "INSERT INTO bench.sample SELECT g, (tokens.mint('bench-' || g)).token FROM generate_series(1, 100000) g")
 psql_b -d "$DB" -c "VACUUM ANALYZE" >/dev/null
 
+log "application transactions (authenticate + INSERT + audit) at 16 clients and at 1"
+app_plain16=$(tps pgb_app_plain.sql postgres 16)
+app_audit16=$(tps pgb_app_audit.sql postgres 16)
+app_plain1=$(tps pgb_app_plain.sql postgres 1)
+app_audit1=$(tps pgb_app_audit.sql postgres 1)
+sleep 2 # the last commits' seal
+# How long after its transaction began each event was sealed (ms).
+seal_delay=$(psql_b -d "$DB" -tA -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d))::int || ' / ' ||
+      round(percentile_cont(0.99) WITHIN GROUP (ORDER BY d))::int || ' / ' || round(max(d))::int
+    FROM (SELECT extract(epoch FROM c.sealed_at - s.at) * 1000 AS d FROM tokens.audit_store s
+            JOIN tokens.audit_chain c ON c.event_id = s.id WHERE s.action = 'doc.create') x")
+unsealed=$(psql_b -d "$DB" -tA -c "SELECT count(*) FROM tokens.audit_unsealed")
+
 log "pgbench: $SECS s per run, 4 clients"
 floor=$(tps pgb_floor.sql)
 peer=$(tps pgb_baseline_verify.sql)
@@ -132,6 +145,13 @@ rls_none=$(tps pgb_rls_none.sql postgres 1)
 rls_policy=$(tps pgb_rls_policy.sql bench_app 1)
 rls_row=$(tps pgb_rls_per_row.sql bench_app 1)
 
+log "the audit chain at 1M rows: sealing and verify_audit_chain()"
+psql_b -d "$DB" -c "SELECT count(tokens.audit('bench.event', 'e:' || g)) FROM generate_series(1, 1000000 - (SELECT count(*) FROM tokens.audit_store)) g" >/dev/null
+seal_1m=$(timed "SELECT tokens.seal_audit()")
+chain_rows=$(psql_b -d "$DB" -tA -c "SELECT count(*) FROM tokens.audit_chain")
+verify_chain=$(best_of_3 "SELECT tokens.verify_audit_chain()")
+chain_rate=$(awk -v n="$chain_rows" -v ms="$verify_chain" 'BEGIN { if (ms == 0) print "n/a"; else printf "%d", n / (ms / 1000) }')
+
 lat_big=""
 if [ "$BIG" -gt 100000 ]; then
   log "adding $((BIG - 100000)) more tokens (straight into the table) for the latency at $BIG"
@@ -179,6 +199,11 @@ row "instructions per verify, callgrind (ref: peer)" "${cg_ours:-skipped}" "$cg_
 row "verify 100k in one statement, ms (ref: floor, index probes)" "$ours_bulk" "$floor_bulk" "$(ratio "$ours_bulk" "$floor_bulk")"
 row "verify 100k in one statement, ms (ref: floor, hash join)" "$ours_bulk" "$floor_bulk_hash" "$(ratio "$ours_bulk" "$floor_bulk_hash")"
 row "mint 100k, ms (ref: peer)" "$mint_ours" "$mint_peer" "$(ratio "$mint_ours" "$mint_peer")"
+row "app txn TPS, 16 clients, tokens.audit (ref: plain INSERT)" "$app_audit16" "$app_plain16" "$(ratio "$app_audit16" "$app_plain16")"
+row "app txn TPS, 1 client, tokens.audit (ref: plain INSERT)" "$app_audit1" "$app_plain1" "$(ratio "$app_audit1" "$app_plain1")"
+row "  ... seal delay ms, median / p99 / max; left unsealed" "$seal_delay" "$unsealed" ""
+row "seal_audit() of the rest of 1M events, ms" "$seal_1m" "" ""
+row "verify_audit_chain() over $chain_rows rows, ms (rows/s)" "$verify_chain" "$chain_rate" ""
 row "100k verifies of 1k tokens: WAL bytes of the statement" "$wal_stmt" "" ""
 row "  ... xid of the verifying transaction (none = no write)" "$xid" "" ""
 row "  ... rows written in the next 11 s (background flush)" "$rows_flush" "" ""

@@ -247,3 +247,29 @@ fn the_worker_seals_and_logs_a_checkpoint() {
             .contains(&line)
     });
 }
+
+/// A hot standby answers the chain check and the checkpoint (it cannot
+/// seal: the primary's worker does, and the standby replays it).
+#[test]
+fn a_hot_standby_answers_the_chain_check_and_the_checkpoint() {
+    let primary = Cluster::private("audit_primary", "");
+    let db = primary.database();
+    let standby = Cluster::replica_of(&primary, "audit_standby");
+    let (role, mut app) = db.client(APP);
+    let mut admin = db.admin();
+    ten_events(&mut app, &mut admin);
+    let at_primary = checkpoint(&mut app);
+    standby.wait_for_replay(&primary);
+    let mut replica = standby.connect(&role, &db.name);
+    assert_eq!(checkpoint(&mut replica), at_primary);
+    assert_eq!(broken(&mut replica), None);
+    assert_eq!(broken_at(&mut replica, &at_primary), None);
+    // Sealed on the primary by its worker, then replayed.
+    app.execute("SELECT tokens.audit('doc.create', 'doc:2')", &[])
+        .unwrap();
+    eventually("the primary's worker seals, the standby replays", || {
+        standby.wait_for_replay(&primary);
+        checkpoint(&mut replica).0 == at_primary.0 + 1
+    });
+    assert_eq!(broken_at(&mut replica, &at_primary), None);
+}

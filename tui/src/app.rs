@@ -775,6 +775,8 @@ pub struct App {
     pub help: bool,
     pub scopes: Vec<ScopeEntry>,
     pub notice: Option<Notice>,
+    /// The audit log no longer matches a checkpoint this console keeps.
+    pub audit_alarm: Option<String>,
     pub quit: bool,
     gen: u64,
 }
@@ -795,6 +797,7 @@ impl App {
             help: false,
             scopes: Vec::new(),
             notice: None,
+            audit_alarm: None,
             quit: false,
             gen: 0,
         }
@@ -804,7 +807,18 @@ impl App {
     pub fn start(&mut self) -> Vec<Effect> {
         let mut fx = self.load_tokens(None, Direction::Forward, Land::Top { offset: Some(0) });
         fx.push(Effect::Db(Request::Scopes));
+        fx.extend(self.check_audit());
         fx
+    }
+
+    /// Checks the audit log against the kept checkpoints (tokens_reader
+    /// only: nobody else may read the chain).
+    fn check_audit(&self) -> Vec<Effect> {
+        if self.session.reader {
+            vec![Effect::Db(Request::CheckAudit)]
+        } else {
+            vec![]
+        }
     }
 
     fn next_gen(&mut self) -> u64 {
@@ -2109,6 +2123,10 @@ impl App {
                 result,
             } => return self.on_audit(gen, follow, result),
             Reply::Scopes(Ok(s)) => self.scopes = s,
+            Reply::AuditChecked(Ok(verdict)) => self.audit_alarm = verdict.alarm(),
+            Reply::AuditChecked(Err(e)) => {
+                self.error(format!("audit checkpoints not checked: {e}"))
+            }
             Reply::Scopes(Err(_)) => {} // no catalogue to pick from: scopes are typed
             Reply::Minted(result) => {
                 let Some(Modal::Create(mut f)) = self.modal.take() else {
@@ -2213,6 +2231,7 @@ impl App {
                 self.info("reconnected: views reloaded");
                 let mut fx = self.refresh_tokens();
                 fx.push(Effect::Db(Request::Scopes));
+                fx.extend(self.check_audit());
                 if self.audit.loaded {
                     fx.extend(self.load_audit(None, None, false));
                 }

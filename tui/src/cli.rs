@@ -192,7 +192,10 @@ pub struct MintArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
+    #[command(subcommand)]
+    pub check: Option<AuditCheck>,
     #[arg(long)]
     pub action: Option<String>,
     /// Substring of the actor.
@@ -210,6 +213,17 @@ pub struct AuditArgs {
     pub follow: bool,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCheck {
+    /// Checks the audit log against every checkpoint this console keeps for
+    /// the database (and keeps the current one): exit 0 when they hold, 1
+    /// when the log was rewritten or rows were removed (for cron).
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `7d`, `12h`, `30m`, `2w` → a span; `never` → none; anything else is a
@@ -238,6 +252,7 @@ pub fn parse_expiry(s: &str) -> Expiry {
 pub fn report(e: &DbError, json: bool) -> i32 {
     let (code, exit) = match e {
         DbError::Server { sqlstate, .. } => (Some(sqlstate.clone()), 1),
+        DbError::Mismatch(_) => (None, 1),
         _ => (None, 2),
     };
     if json {
@@ -386,6 +401,10 @@ pub fn run(client: &mut Client, command: Command) -> Result<(), (DbError, bool)>
             json,
         )
         .map_err(|e| (e, json)),
+        Command::Audit(AuditArgs {
+            check: Some(AuditCheck::Verify { json }),
+            ..
+        }) => audit_verify(client, json).map_err(|e| (e, json)),
         Command::Audit(a) => {
             let json = a.json;
             audit(client, a).map_err(|e| (e, json))
@@ -762,6 +781,40 @@ fn show(client: &mut Client, given: &str, json: bool) -> Result<(), DbError> {
         Err(e) => out(format!("history: {}", clean(&e.to_string())))?,
     }
     Ok(())
+}
+
+/// `audit verify`: the kept checkpoints, checked; exit 1 on a mismatch.
+fn audit_verify(client: &mut Client, json: bool) -> Result<(), DbError> {
+    use crate::checkpoints::{check, Verdict};
+    let verdict = check(client)?;
+    match &verdict {
+        Verdict::Holds { checked, head } => {
+            if json {
+                out(json!({ "tampered": false, "checked": checked, "head": head }).to_string())?;
+            } else {
+                out(format!(
+                    "audit log intact: {checked} kept checkpoint(s) hold; head {}",
+                    head.map_or("none (nothing sealed yet)".to_owned(), |h| h.to_string())
+                ))?;
+            }
+            Ok(())
+        }
+        Verdict::Tampered { first, checkpoint } => {
+            if json {
+                out(json!({
+                    "tampered": true,
+                    "first_broken_position": first,
+                    "checkpoint": checkpoint.as_ref().map(|c| json!({ "id": c.id, "hash": c.hash, "at": c.at })),
+                })
+                .to_string())?;
+            } else {
+                out(verdict.alarm().unwrap_or_default())?;
+            }
+            Err(DbError::Mismatch(String::from(
+                "the audit log does not match a checkpoint kept outside the database",
+            )))
+        }
+    }
 }
 
 fn audit(client: &mut Client, a: AuditArgs) -> Result<(), DbError> {

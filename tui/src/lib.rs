@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod app;
+pub mod checkpoints;
 pub mod cli;
 pub mod components;
 pub mod conn;

@@ -19,6 +19,11 @@ struct Tmux {
 
 impl Tmux {
     fn start(db: &Db, role: &str) -> Tmux {
+        Tmux::start_with(db, role, "")
+    }
+
+    /// `env` (`NAME=value ...`) is set in the console's environment.
+    fn start_with(db: &Db, role: &str, env: &str) -> Tmux {
         let socket = unique("tc");
         let session = "console".to_owned();
         let tag = format!("TOKENS_CONSOLE_E2E={socket}");
@@ -46,7 +51,7 @@ impl Tmux {
                 "40",
             ])
             .arg(format!(
-                "env {tag} {bin} --dsn '{dsn}'; echo CONSOLE-EXITED $?; sleep 60"
+                "env {tag} {env} {bin} --dsn '{dsn}'; echo CONSOLE-EXITED $?; sleep 60"
             ))
             .env("TERM", "xterm-256color")
             .status()
@@ -290,6 +295,18 @@ fn verify(db: &Db, token: &str) -> (bool, String) {
 
 /// Runs a subcommand as `role` with `stdin`: (success, stdout, stderr).
 fn console(db: &Db, role: &str, args: &[&str], stdin: &str) -> (bool, String, String) {
+    let (code, out, err) = console_env(db, role, args, stdin, &[]);
+    (code == Some(0), out, err)
+}
+
+/// The same with `env` set: (exit code, stdout, stderr).
+fn console_env(
+    db: &Db,
+    role: &str,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
     use std::io::Write;
     let dsn = format!(
         "host={} port={} user={} dbname={}",
@@ -301,6 +318,7 @@ fn console(db: &Db, role: &str, args: &[&str], stdin: &str) -> (bool, String, St
     let mut child = Command::new(env!("CARGO_BIN_EXE_tokens-console"))
         .args(["--dsn", &dsn])
         .args(args)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -314,7 +332,7 @@ fn console(db: &Db, role: &str, args: &[&str], stdin: &str) -> (bool, String, St
         .expect("write stdin");
     let out = child.wait_with_output().expect("output");
     (
-        out.status.success(),
+        out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
@@ -1153,4 +1171,74 @@ fn cap_a_token_with_credits_in_the_detail_pane_and_by_subcommand() {
         5,
         "the subcommand's three accepted calls are audited too"
     );
+}
+
+/// The forgery of issue 14 (an event edited, every later hash recomputed,
+/// triggers off) passes the chain alone; the console, which kept a
+/// checkpoint from before, shows a red banner and `audit verify` exits 1.
+#[test]
+fn a_rewritten_audit_log_shows_a_red_banner_and_audit_verify_exits_1() {
+    let db = Cluster::shared().database();
+    let role = db.login_role(&["tokens_reader", "tokens_writer"]);
+    let mut admin = db.admin();
+    for i in 0..5 {
+        admin
+            .query_one("SELECT * FROM tokens.mint($1)", &[&format!("t{i}")])
+            .unwrap();
+    }
+    admin.query_one("SELECT tokens.seal_audit()", &[]).unwrap();
+    let data = std::env::temp_dir().join(unique("console_data"));
+    let xdg = data.to_string_lossy().into_owned();
+    let env = [("XDG_DATA_HOME", xdg.as_str())];
+    let (code, out, err) = console_env(&db, &role, &["audit", "verify"], "", &env);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("audit log intact: 0 kept checkpoint(s) hold; head 5"),
+        "{out}"
+    );
+    let (code, out, _) = console_env(&db, &role, &["audit", "verify", "--json"], "", &env);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("\"tampered\":false") && out.contains("\"checked\":1"),
+        "{out}"
+    );
+    assert!(data.join("pg_tokens").join("checkpoints.json").exists());
+
+    admin
+        .batch_execute(
+            "ALTER TABLE tokens.audit_store DISABLE TRIGGER USER;
+             ALTER TABLE tokens.audit_chain DISABLE TRIGGER USER;
+             UPDATE tokens.audit_store SET actor = 'forger'
+              WHERE id = (SELECT event_id FROM tokens.audit_chain WHERE position = 2);
+             DO $$
+             DECLARE r record; prev bytea;
+             BEGIN
+               SELECT hash INTO prev FROM tokens.audit_chain WHERE position = 1;
+               FOR r IN SELECT c.position, s.* FROM tokens.audit_chain c JOIN tokens.audit_store s ON s.id = c.event_id
+                         WHERE c.position >= 2 ORDER BY c.position LOOP
+                 prev := tokens.audit_row_hash(prev, r.id, r.at, r.actor, r.db_role, r.action, r.target, r.meta::text);
+                 UPDATE tokens.audit_chain SET hash = prev WHERE position = r.position;
+               END LOOP;
+             END $$;
+             ALTER TABLE tokens.audit_store ENABLE TRIGGER USER;
+             ALTER TABLE tokens.audit_chain ENABLE TRIGGER USER;",
+        )
+        .unwrap();
+    let broken: Option<i64> = admin
+        .query_one("SELECT tokens.verify_audit_chain()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(broken, None, "the rewrite passes the chain alone");
+
+    let (code, out, err) = console_env(&db, &role, &["audit", "verify"], "", &env);
+    assert_eq!(code, Some(1), "exit 1 on a mismatch: {out}{err}");
+    assert!(
+        out.contains("AUDIT LOG TAMPERED: no longer matches checkpoint id 5"),
+        "{out}"
+    );
+
+    let tmux = Tmux::start_with(&db, &role, &format!("XDG_DATA_HOME={xdg}"));
+    tmux.wait_for("the red banner", |s| s.contains("AUDIT LOG TAMPERED"));
+    drop(tmux);
+    let _ = std::fs::remove_dir_all(&data);
 }

@@ -977,22 +977,19 @@ fn the_allowlist_form_sets_and_clears() {
 #[test]
 fn limits_are_offered_to_writers_and_to_owners_of_personal_tokens() {
     use tokens_console::components::chrome::hints;
+    // (rate limit offered, credits and meta offered)
     let offered = |app: &tokens_console::app::App| {
         let h = hints(app);
-        let l = h.iter().any(|(k, _)| *k == "L");
-        assert_eq!(
-            l,
-            h.iter().any(|(k, _)| *k == "C"),
-            "credits are offered with the rate limit"
-        );
-        l
+        let has = |key: &str| h.iter().any(|(k, _)| *k == key);
+        assert_eq!(has("C"), has("M"), "credits and meta go together");
+        (has("L"), has("C"))
     };
     let mut app = app_with(sample_tokens());
     open_detail(&mut app);
-    assert!(offered(&app), "tokens_writer");
+    assert_eq!(offered(&app), (true, true), "tokens_writer");
     app.session.writer = false;
     app.session.self_service = true;
-    assert!(!offered(&app), "a service token, not ours");
+    assert_eq!(offered(&app), (false, false), "a service token, not ours");
     key(&mut app, KeyCode::Char('L'));
     assert!(
         matches!(&app.modal, Some(Modal::RateLimit(f)) if !f.may_set),
@@ -1014,7 +1011,16 @@ fn limits_are_offered_to_writers_and_to_owners_of_personal_tokens() {
         app.detail.as_ref().map(|d| d.token.owner.as_str()),
         Some("alice")
     );
-    assert!(offered(&app), "self-service on one's own personal token");
+    assert_eq!(
+        offered(&app),
+        (true, false),
+        "self-service on one's own personal token: the rate limit, not credits or meta (writer-only)"
+    );
+    key(&mut app, KeyCode::Char('C'));
+    assert!(
+        matches!(&app.modal, Some(Modal::Credits(f)) if !f.may_set),
+        "the credits form says the server will refuse"
+    );
 }
 
 // --- leak triage (key 3) ---------------------------------------------------

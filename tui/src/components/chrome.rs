@@ -72,13 +72,33 @@ pub fn header(f: &mut Frame, area: Rect, app: &App) {
 }
 
 pub fn banner_height(app: &App) -> u16 {
+    let alarm = u16::from(app.audit_alarm.is_some());
     match app.conn {
-        Conn::Up => 0,
-        Conn::Lost { .. } => 2,
+        Conn::Up => alarm,
+        Conn::Lost { .. } => 2 + alarm,
     }
 }
 
 pub fn banner(f: &mut Frame, area: Rect, app: &App) {
+    let area = match &app.audit_alarm {
+        Some(alarm) => {
+            let style = Style::default()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD);
+            let top = Rect { height: 1, ..area };
+            f.render_widget(
+                Paragraph::new(Line::from(format!(" ⚠ {}", clean(alarm))).style(style)),
+                top,
+            );
+            Rect {
+                y: area.y + 1,
+                height: area.height.saturating_sub(1),
+                ..area
+            }
+        }
+        None => area,
+    };
     let Conn::Lost {
         error,
         attempt,

@@ -16,6 +16,10 @@ pub enum DbError {
     NotConnected(String),
     #[error("{0}")]
     Client(String),
+    /// A check that found a mismatch (`audit verify`): exit 1, as a
+    /// server's refusal.
+    #[error("{0}")]
+    Mismatch(String),
 }
 
 impl DbError {

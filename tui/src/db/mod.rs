@@ -42,6 +42,8 @@ pub enum Request {
         follow: bool,
     },
     Scopes,
+    /// The audit log against the checkpoints this console keeps.
+    CheckAudit,
     Mint(MintRequest),
     Revoke {
         id: Uuid,
@@ -121,6 +123,7 @@ pub enum Reply {
         result: Result<Vec<AuditEvent>, DbError>,
     },
     Scopes(Result<Vec<ScopeEntry>, DbError>),
+    AuditChecked(Result<crate::checkpoints::Verdict, DbError>),
     Minted(Result<Minted, DbError>),
     Revoked {
         id: Uuid,
@@ -183,6 +186,7 @@ impl Reply {
             | Reply::Usage { result: Err(e), .. }
             | Reply::Audit { result: Err(e), .. }
             | Reply::Scopes(Err(e))
+            | Reply::AuditChecked(Err(e))
             | Reply::Minted(Err(e))
             | Reply::Revoked { result: Err(e), .. }
             | Reply::Rotated { result: Err(e), .. }

@@ -182,6 +182,7 @@ fn handle(c: &mut Client, req: Request) -> Reply {
             result: queries::audit_page(c, &query),
         },
         Request::Scopes => Reply::Scopes(queries::scopes(c)),
+        Request::CheckAudit => Reply::AuditChecked(crate::checkpoints::check(c)),
         Request::Mint(m) => Reply::Minted(queries::mint(c, &m)),
         Request::Revoke { id, actor, reason } => Reply::Revoked {
             id,
@@ -255,6 +256,7 @@ fn fail(req: Request, e: DbError) -> Reply {
             result: Err(e),
         },
         Request::Scopes => Reply::Scopes(Err(e)),
+        Request::CheckAudit => Reply::AuditChecked(Err(e)),
         Request::Mint(_) => Reply::Minted(Err(e)),
         Request::Revoke { id, .. } => Reply::Revoked { id, result: Err(e) },
         Request::Rotate { id, .. } => Reply::Rotated { id, result: Err(e) },
