@@ -8,9 +8,10 @@
 //! caller's transaction does afterwards, and a crash can lose only the
 //! unspent part of a lease, never grant a credit twice.
 //!
-//! With shared memory a lease is a block of credits kept in the token's
-//! entry ([`crate::shmem::Lease`]), taken one lease at a time under an
-//! LWLock. Without it, every success leases (and spends) one credit, under
+//! With shared memory a lease is a block of credits kept for the pool
+//! ([`crate::leases`]: a token and its rotated successor share it), taken
+//! one lease at a time under an LWLock, and given back by the flush once
+//! idle. Without it, every success leases (and spends) one credit, under
 //! a lock on the pool, in a read-write transaction only.
 
 use pg_tokens_core::credits::{next_lease_size, Cap, Grant, Ledger, Refill, MIN_LEASE};
@@ -20,6 +21,7 @@ use pgrx::IntoDatum;
 
 use crate::api::clock;
 use crate::error::{internal, Result};
+use crate::leases::{self, LeaseKey};
 use crate::shmem::{self, Key, Lease, PoolRef};
 use crate::store;
 
@@ -67,24 +69,20 @@ pub fn lease(key: Key, pool: PoolRef) -> Result<Leased> {
     if !can_write_wal() {
         return Ok(Leased::Refused);
     }
-    if pending(&shmem::lease_of(key), clock()) {
+    let key = LeaseKey::of(key.db, pool);
+    if pending(&leases::lease_of(key), clock()) {
         return Ok(wait());
     }
     // Locks on the pool table are taken before the LWLock, never under it.
     lock_pool_relations()?;
     let step = shmem::leasing(|| {
         let now = clock();
-        let held = shmem::lease_of(key);
+        let held = leases::lease_of(key);
         if held.spendable(pool, now) {
             return Ok(Step::Ready); // leased by another backend meanwhile
         }
         if pending(&held, now) {
             return Ok(Step::Wait);
-        }
-        if held.pool.table == pool.table && held.pool.number > pool.number {
-            // Pools are numbered in order: this transaction still sees the
-            // cap that a later set_remaining replaced.
-            return Ok(Step::Refused);
         }
         let size = if held.pool == pool {
             next_lease_size(held.size, held.granted_at, now)
@@ -92,16 +90,16 @@ pub fn lease(key: Key, pool: PoolRef) -> Result<Leased> {
             MIN_LEASE
         };
         // Marked first: a lease that finds no room in the table is never taken.
-        if !shmem::mark_lease_pending(key, now) {
+        if !leases::mark_pending(key, now) {
             return Ok(Step::Refused);
         }
         let taken = take(pool.number, now, |own| if own { 1 } else { size })?;
         let Some((grant, own, lsn)) = taken.filter(|(g, ..)| g.credits > 0) else {
-            shmem::clear_lease_pending(key, now);
+            leases::clear_pending(key);
             return Ok(Step::Refused);
         };
         if own {
-            shmem::clear_lease_pending(key, now);
+            leases::clear_pending(key);
             return Ok(Step::Direct(lsn));
         }
         Ok(Step::Flush(
@@ -127,7 +125,7 @@ pub fn lease(key: Key, pool: PoolRef) -> Result<Leased> {
         }
         Step::Flush(lsn, lease) => {
             flush(lsn);
-            if shmem::publish_lease(key, lease, lease.granted_at) {
+            if leases::publish(key, lease, lease.granted_at) {
                 Leased::Retry
             } else {
                 Leased::Refused
@@ -164,20 +162,19 @@ enum Step {
     Flush(pg_sys::XLogRecPtr, Lease),
 }
 
-/// Returns the unspent credits of `key`'s lease of `pool` to the pool (a
-/// rotation: the successor spends from the same pool, and credits stuck in
-/// the old token's lease would be lost to it). Not transactional, and safe
-/// either way: the credits are taken out of the lease in one step (none can
-/// be spent after that) before the pool is credited, so a crash in between
-/// loses them, and a rollback leaves them in the pool.
-pub fn give_back(key: Key, pool: i64) -> Result<()> {
+/// Returns the unspent credits of database `db`'s lease of `pool` to the
+/// pool row (the flush does it for a lease idle for two intervals). Not
+/// transactional, and safe either way: the credits are taken out of the
+/// lease in one step (none can be spent after that) before the pool is
+/// credited, so a crash in between loses them, and a rollback leaves them
+/// in the pool.
+pub fn give_back(db: u32, pool: PoolRef) -> Result<()> {
     if !shmem::available() || !can_write_wal() {
         return Ok(());
     }
-    let pool = pool_ref(pool)?;
     lock_pool_relations()?;
     shmem::leasing(|| {
-        let Some((period, credits)) = shmem::take_lease_credits(key, pool) else {
+        let Some((period, credits)) = leases::take_credits(LeaseKey::of(db, pool)) else {
             return Ok(());
         };
         read(pool.number, |p| {
@@ -189,6 +186,21 @@ pub fn give_back(key: Key, pool: i64) -> Result<()> {
         })?;
         Ok(())
     })
+}
+
+/// The flush's give-back of a lease idle since it last looked: a lease of
+/// a pool table that is gone (the extension dropped and created again) is
+/// dropped instead.
+pub fn give_back_idle(db: u32, pool: PoolRef) -> Result<()> {
+    // SAFETY: catalog lookups, cached per transaction.
+    let current = unsafe { pool_relations() }
+        .ok()
+        .map(|(table, _)| u32::from(table));
+    if current != Some(pool.table) {
+        leases::take_credits(LeaseKey::of(db, pool));
+        return Ok(());
+    }
+    give_back(db, pool)
 }
 
 /// Without shared memory: spends one credit of `pool` for this
@@ -232,7 +244,7 @@ pub fn left(key: Key, number: i64) -> Result<Option<i64>> {
         return Ok(None);
     };
     let leased = if shmem::available() {
-        let lease = shmem::lease_of(key);
+        let lease = leases::lease_of(LeaseKey::of(key.db, pool));
         if lease.spendable(pool, now) && lease.period == period {
             lease.credits
         } else {

@@ -36,8 +36,39 @@ fn interval() -> Duration {
     Duration::from_millis(gucs::FLUSH_INTERVAL.get().max(100) as u64)
 }
 
-/// How often the launcher looks for audit events to seal.
-const SEAL_INTERVAL: Duration = Duration::from_secs(1);
+/// Leases not spent from since then are given back to their pools: two
+/// flush intervals.
+fn idle_since() -> i64 {
+    crate::api::clock() - 2 * i64::try_from(interval().as_micros()).unwrap_or(i64::MAX / 4)
+}
+
+/// Gives back the idle leases of this worker's database (their unspent
+/// credits return to the pool rows), in a transaction of its own.
+fn give_back_idle(db: u32) {
+    let pools = crate::leases::idle(db, idle_since());
+    if pools.is_empty() {
+        return;
+    }
+    let outcome = BackgroundWorker::transaction(|| {
+        // SAFETY: the pool probe reads with the active snapshot.
+        unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+        let result = pools
+            .iter()
+            .try_for_each(|&pool| crate::credits::give_back_idle(db, pool));
+        // SAFETY: pushed above.
+        unsafe { pg_sys::PopActiveSnapshot() };
+        result
+    });
+    if let Err(e) = outcome {
+        pgrx::log!(
+            "pg_tokens: giving back idle credit leases of database {db} failed, will retry: {e}"
+        );
+    }
+}
+
+/// How often the launcher looks for audit events to seal: an event is
+/// sealed within about a second of its commit.
+const SEAL_INTERVAL: Duration = Duration::from_millis(500);
 
 #[pg_guard]
 #[no_mangle]
@@ -76,7 +107,13 @@ fn flush_all(usage_due: bool) {
         );
     }
     let mut dbs = if usage_due {
-        shmem::databases_with_pending(crate::api::clock())
+        let mut dbs = shmem::databases_with_pending(crate::api::clock());
+        for db in crate::leases::databases_idle(idle_since()) {
+            if !dbs.contains(&db) {
+                dbs.push(db);
+            }
+        }
+        dbs
     } else {
         Vec::new()
     };
@@ -180,6 +217,7 @@ pub extern "C-unwind" fn pg_tokens_flush_database(arg: pg_sys::Datum) {
     if !pending.is_empty() {
         flush_pending(db, &pending);
     }
+    give_back_idle(db);
     if let Err(e) = crate::seal::seal_database(db) {
         pgrx::log!("pg_tokens: audit seal for database {db} failed, will retry: {e}");
         crate::seal::mark_unsealed(db);

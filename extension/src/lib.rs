@@ -10,6 +10,7 @@ mod credits;
 mod error;
 mod flush;
 mod gucs;
+mod leases;
 mod plans;
 mod principal;
 mod privilege;

@@ -192,8 +192,9 @@ const HEAD: Statement = Statement {
 const QUEUED: Statement = Statement {
     sql: "SELECT s.id, s.at, s.actor, s.db_role, s.action, s.target, s.meta::pg_catalog.text AS meta \
             FROM tokens.audit_unsealed u JOIN tokens.audit_store s ON s.id OPERATOR(pg_catalog.=) u.event_id \
+           WHERE u.event_id OPERATOR(pg_catalog.>) $2 \
            ORDER BY u.event_id LIMIT $1",
-    args: &[INT8OID],
+    args: &[INT8OID, INT8OID],
     fresh_snapshot: true,
 };
 
@@ -219,10 +220,13 @@ pub struct Head {
     pub hash: Option<Vec<u8>>,
 }
 
-/// Seals up to [`BATCH`] committed events in the caller's transaction;
-/// the number sealed and the head. The caller runs as the extension's
-/// owner (or is the worker).
-pub fn seal_batch(client: &mut SpiClient<'_>, now: i64) -> Result<(i64, Head)> {
+/// Seals up to [`BATCH`] committed events with an id above `after` in the
+/// caller's transaction; the number sealed, the head and the last event id
+/// sealed. (A pass goes up the ids batch by batch, so that no batch reads
+/// past the queue rows the previous ones deleted; an event that commits
+/// later with a lower id is sealed by the next pass.) The caller runs as
+/// the extension's owner (or is the worker).
+pub fn seal_batch(client: &mut SpiClient<'_>, now: i64, after: i64) -> Result<(i64, Head, i64)> {
     if LOCK.run(client, &[])?.is_empty() {
         CREATE_LOCK.run(client, &[])?;
         LOCK.run(client, &[])?;
@@ -234,7 +238,7 @@ pub fn seal_batch(client: &mut SpiClient<'_>, now: i64) -> Result<(i64, Head)> {
         let (p, h) = head.first().get_two::<i64, Vec<u8>>().map_err(internal)?;
         (p.unwrap_or(0), h)
     };
-    let queued = QUEUED.run(client, &[BATCH.into()])?;
+    let queued = QUEUED.run(client, &[BATCH.into(), after.into()])?;
     let (mut positions, mut events, mut hashes) = (vec![], vec![], vec![]);
     for row in queued {
         let id = row
@@ -268,6 +272,7 @@ pub fn seal_batch(client: &mut SpiClient<'_>, now: i64) -> Result<(i64, Head)> {
         hash = Some(next);
     }
     let sealed = positions.len() as i64;
+    let last = events.last().copied().unwrap_or(after);
     if sealed > 0 {
         SEAL.run(
             client,
@@ -279,7 +284,7 @@ pub fn seal_batch(client: &mut SpiClient<'_>, now: i64) -> Result<(i64, Head)> {
             ],
         )?;
     }
-    Ok((sealed, Head { position, hash }))
+    Ok((sealed, Head { position, hash }, last))
 }
 
 /// Whether the database has the extension, in its own schema, with 0.5.0's
@@ -309,6 +314,7 @@ fn has_queue(client: &SpiClient<'_>) -> Result<bool> {
 /// The worker's seal of its database, in its own transactions: everything
 /// committed, then the checkpoint line when one is due.
 pub fn seal_database(db: u32) -> std::result::Result<(), String> {
+    let mut after = 0;
     let head = loop {
         let step = pgrx::bgworkers::BackgroundWorker::transaction(|| {
             Spi::connect_mut(|client| {
@@ -316,14 +322,14 @@ pub fn seal_database(db: u32) -> std::result::Result<(), String> {
                     return Ok(None);
                 }
                 // Named here: the catalog is read inside a transaction.
-                let (sealed, head) = seal_batch(client, crate::api::clock())?;
-                Ok::<_, Error>(Some((sealed, head, database_name())))
+                let (sealed, head, last) = seal_batch(client, crate::api::clock(), after)?;
+                Ok::<_, Error>(Some((sealed, head, last, database_name())))
             })
         });
         match step {
             Ok(None) => return Ok(()),
-            Ok(Some((sealed, head, name))) if sealed < BATCH => break (head, name),
-            Ok(Some(_)) => {}
+            Ok(Some((sealed, head, _, name))) if sealed < BATCH => break (head, name),
+            Ok(Some((_, _, last, _))) => after = last,
             Err(e) => return Err(e.to_string()),
         }
     };
@@ -384,9 +390,9 @@ fn seal_audit() -> i64 {
         );
     }
     let _owner = AsOwner::enter().or_raise();
-    let mut total = 0;
+    let (mut total, mut after) = (0, 0);
     loop {
-        let (sealed, _) = Spi::connect_mut(|client| {
+        let (sealed, _, last) = Spi::connect_mut(|client| {
             if !has_queue(client)? {
                 return Ok((
                     0,
@@ -394,12 +400,14 @@ fn seal_audit() -> i64 {
                         position: 0,
                         hash: None,
                     },
+                    0,
                 ));
             }
-            seal_batch(client, crate::api::clock())
+            seal_batch(client, crate::api::clock(), after)
         })
         .or_raise();
         total += sealed;
+        after = last;
         if sealed < BATCH {
             return total;
         }

@@ -55,8 +55,6 @@ struct State {
     window: RateWindow,
     /// The window's length when it was last used (to know when it is over).
     window_per: i64,
-    /// Credits leased for a usage-capped token, spent one per success.
-    lease: Lease,
     /// Who owns the token (a hash of its owner; 0: not known), for the
     /// per-owner bound on entries.
     owner: u64,
@@ -161,10 +159,11 @@ pub fn init() {
 /// Whether shared memory is there (the library was preloaded).
 pub fn available() -> bool {
     // SAFETY: set once by the postmaster before any backend forks.
-    unsafe { !SHARED.is_null() && !HASH.is_null() && !OWNERS.is_null() }
+    let tables = unsafe { !SHARED.is_null() && !HASH.is_null() && !OWNERS.is_null() };
+    tables && crate::leases::available()
 }
 
-fn capacity() -> i64 {
+pub(crate) fn capacity() -> i64 {
     i64::from(gucs::MAX_TRACKED_TOKENS.get())
 }
 
@@ -185,7 +184,13 @@ unsafe extern "C-unwind" fn request() {
     let table = pg_sys::hash_estimate_size(capacity() as _, std::mem::size_of::<Entry>());
     let owners =
         pg_sys::hash_estimate_size(owner_capacity() as _, std::mem::size_of::<OwnerCount>());
-    pg_sys::RequestAddinShmemSpace(shared_size() + table + owners + crate::seal::shmem_size());
+    pg_sys::RequestAddinShmemSpace(
+        shared_size()
+            + table
+            + owners
+            + crate::seal::shmem_size()
+            + crate::leases::size(capacity()),
+    );
     pg_sys::RequestNamedLWLockTranche(TRANCHE.as_ptr(), 2);
 }
 
@@ -238,6 +243,7 @@ unsafe extern "C-unwind" fn startup() {
         (pg_sys::HASH_ELEM | pg_sys::HASH_BLOBS) as _,
     );
     crate::seal::shmem_init();
+    crate::leases::init(capacity());
     pg_sys::LWLockRelease(init_lock);
     if !pg_sys::IsUnderPostmaster {
         // The postmaster: keep unflushed counts across a clean shutdown.
@@ -301,13 +307,21 @@ pub fn record(tracked: Tracked<'_>, what: Use, now: i64, count: bool) -> Option<
             Use::Valid { .. } => Outcome::Admitted,
         });
     }
+    let db = tracked.key.db;
     with_entry(tracked, now, |state| {
         let outcome = match what {
             Use::Denied => Outcome::Denied,
             Use::Valid { limit, pool } => {
                 let mut window = state.window;
                 let within_limit = limit.is_none_or(|limit| window.admit(limit, now));
-                if within_limit && pool.is_some_and(|pool| !state.lease.spendable(pool, now)) {
+                // The credit is spent with the rate slot, in one critical
+                // section: the pool's lease is under the same LWLock.
+                // SAFETY: with_entry holds the LWLock.
+                let spent = within_limit
+                    && pool.is_some_and(|pool| unsafe {
+                        crate::leases::spend_locked(crate::leases::LeaseKey::of(db, pool), now)
+                    });
+                if within_limit && pool.is_some() && !spent {
                     // Nothing spent: the window is left as it was.
                     return Outcome::NeedsCredits;
                 }
@@ -315,13 +329,10 @@ pub fn record(tracked: Tracked<'_>, what: Use, now: i64, count: bool) -> Option<
                     state.window_per = limit.per_micros;
                     state.window = window;
                 }
-                if !within_limit {
-                    Outcome::RateLimited
-                } else {
-                    if pool.is_some() {
-                        state.lease.credits -= 1;
-                    }
+                if within_limit {
                     Outcome::Admitted
+                } else {
+                    Outcome::RateLimited
                 }
             }
         };
@@ -347,63 +358,47 @@ pub fn window_known(key: Key) -> bool {
     with_existing(key, |s| s.window_known).unwrap_or(false)
 }
 
-/// The lease in `key`'s entry (a default one when there is no entry).
-pub fn lease_of(key: Key) -> Lease {
-    with_existing(key, |s| s.lease).unwrap_or_default()
-}
-
 /// `f` on the state of `key`'s entry, if there is one (none is created).
 fn with_existing<R>(key: Key, f: impl FnOnce(&mut State) -> R) -> Option<R> {
-    // SAFETY: as in with_entry; a lookup that does not allocate.
+    under_lock(false, || {
+        // SAFETY: under the LWLock; a lookup that does not allocate.
+        unsafe {
+            let entry = find(&key);
+            (!entry.is_null()).then(|| locked(entry, f))
+        }
+    })
+}
+
+/// Runs `f` under the usage table's LWLock (exclusively or shared): the
+/// lease table ([`crate::leases`]) lives under it too.
+pub(crate) fn under_lock<R>(exclusive: bool, f: impl FnOnce() -> R) -> R {
+    // SAFETY: available() was checked by the caller's module; `f` does not
+    // raise (dynahash lookups that do not allocate, or HASH_ENTER_NULL).
     unsafe {
-        let shared = &*SHARED;
-        pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_SHARED);
-        let entry = find(&key);
-        let result = (!entry.is_null()).then(|| locked(entry, f));
-        pg_sys::LWLockRelease(shared.lock);
+        let lock = (*SHARED).lock;
+        let mode = if exclusive {
+            pg_sys::LWLockMode::LW_EXCLUSIVE
+        } else {
+            pg_sys::LWLockMode::LW_SHARED
+        };
+        pg_sys::LWLockAcquire(lock, mode);
+        let result = f();
+        pg_sys::LWLockRelease(lock);
         result
     }
 }
 
-/// Marks `key`'s lease as being renewed by this backend (see
-/// [`Lease::pending_since`]); false when the table has no room.
-pub fn mark_lease_pending(key: Key, now: i64) -> bool {
-    with_entry(Tracked::unknown(key), now, |s| s.lease.pending_since = now).is_some()
-}
-
-/// Clears the mark of a renewal that leased nothing.
-pub fn clear_lease_pending(key: Key, now: i64) {
-    with_entry(Tracked::unknown(key), now, |s| s.lease.pending_since = 0);
-}
-
-/// Hands out a lease made durable: added to the entry's lease when that is
-/// of the same pool and period (so that no credit is overwritten), else in
-/// its place; and the renewal mark cleared. False when there is no room.
-pub fn publish_lease(key: Key, lease: Lease, now: i64) -> bool {
-    with_entry(Tracked::unknown(key), now, |s| {
-        let held = s.lease;
-        s.lease = if held.pool == lease.pool && held.period == lease.period && now < held.until {
-            Lease {
-                credits: held.credits.max(0) + lease.credits,
-                ..lease
-            }
-        } else {
-            lease
-        };
-        s.lease.pending_since = 0;
-    })
-    .is_some()
-}
-
-/// Takes every unspent credit of `key`'s lease of `pool` out of it, in one
-/// step under the entry's lock (so none is both spent and taken): the
-/// lease's period and the credits taken.
-pub fn take_lease_credits(key: Key, pool: PoolRef) -> Option<(i64, i64)> {
-    with_existing(key, |s| {
-        (s.lease.pool == pool && s.lease.credits > 0)
-            .then(|| (s.lease.period, std::mem::take(&mut s.lease.credits)))
-    })
-    .flatten()
+/// `f` under the spin lock `lock` (an entry's).
+pub(crate) fn spin<R>(lock: &AtomicU32, f: impl FnOnce() -> R) -> R {
+    while lock
+        .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        std::hint::spin_loop();
+    }
+    let result = f();
+    lock.store(0, Ordering::Release);
+    result
 }
 
 /// Runs `f` holding the lease lock: leases are taken one at a time.
@@ -436,18 +431,6 @@ fn slot_for(slots: &mut [Slot; SLOTS], minute: i64) -> &mut Slot {
         };
     }
     slot
-}
-
-impl Tracked<'static> {
-    /// An entry whose owner is not known here (the lease steps, which
-    /// follow the verification that created it).
-    fn unknown(key: Key) -> Tracked<'static> {
-        Tracked {
-            key,
-            owner: "",
-            window: None,
-        }
-    }
 }
 
 fn owner_of(tracked: &Tracked<'_>) -> u64 {
@@ -606,37 +589,22 @@ unsafe fn find(key: &Key) -> *mut Entry {
 
 /// `f` on the entry's state, under the entry's spin lock.
 unsafe fn locked<R>(entry: *mut Entry, f: impl FnOnce(&mut State) -> R) -> R {
-    let lock = &(*entry).lock;
-    while lock
-        .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        std::hint::spin_loop();
-    }
-    let result = f(&mut *ptr::addr_of_mut!((*entry).state));
-    lock.store(0, Ordering::Release);
-    result
+    spin(&(*entry).lock, || {
+        f(&mut *ptr::addr_of_mut!((*entry).state))
+    })
 }
 
 /// An entry that can go without losing anything: nothing left to flush
 /// (its last use is on record, or within the last-used interval of the
-/// recorded one), no open rate window but the one on record in
-/// tokens.rate_windows, and no credits leased (unless the lease has been
-/// idle for an hour).
+/// recorded one), and no open rate window but the one on record in
+/// tokens.rate_windows. (Credits are in the pool's lease, not here.)
 fn clean(state: &State, now: i64, interval: i64) -> bool {
     state.slots.iter().all(|s| s.minute == 0)
         && (state.last_used <= state.flushed_last_used
             || (state.flushed_last_used != 0
                 && state.last_used - state.flushed_last_used < interval))
         && (state.window.closed(state.window_per, now) || state.window == state.flushed_window)
-        && (state.lease.credits == 0
-            || now >= state.lease.until
-            || now.saturating_sub(state.lease.granted_at) > IDLE_LEASE_MICROS)
 }
-
-/// A lease granted more than an hour ago may be evicted (losing its
-/// credits, never granting them) when the table is full.
-const IDLE_LEASE_MICROS: i64 = 3600 * MICROS_PER_SECOND;
 
 /// Frees up to a tenth of the table from clean entries. Called with the
 /// LWLock held exclusively; at most one pass per second, so a full table of
@@ -823,6 +791,7 @@ pub fn forget_databases_except(exists: impl Fn(u32) -> bool) {
             }
             true
         });
+        crate::leases::forget_databases_except(&exists);
         pg_sys::LWLockRelease(shared.lock);
     }
 }
@@ -922,10 +891,15 @@ unsafe extern "C-unwind" fn shutdown(code: i32, _arg: pg_sys::Datum) {
         }
         true
     });
-    let _ = write_dump(&entries);
+    // And every lease with credits: the next start reads them back, so a
+    // clean restart loses none.
+    let leases = crate::leases::all_with_credits();
+    let _ = write_dump(&entries, &leases);
 }
 
-fn write_dump(entries: &[(Key, State)]) -> std::io::Result<()> {
+type Leases = Vec<(crate::leases::LeaseKey, Lease)>;
+
+fn write_dump(entries: &[(Key, State)], leases: &Leases) -> std::io::Result<()> {
     let tmp = format!("{DUMP_FILE}.tmp");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
     out.write_all(DUMP_MAGIC)?;
@@ -942,11 +916,26 @@ fn write_dump(entries: &[(Key, State)]) -> std::io::Result<()> {
             out.write_all(&s.denied.to_le_bytes())?;
         }
     }
+    out.write_all(&(leases.len() as u64).to_le_bytes())?;
+    for (key, lease) in leases {
+        out.write_all(&key.db.to_le_bytes())?;
+        out.write_all(&key.table.to_le_bytes())?;
+        for word in [
+            key.number,
+            lease.period,
+            lease.until,
+            lease.credits,
+            lease.size,
+            lease.granted_at,
+        ] {
+            out.write_all(&word.to_le_bytes())?;
+        }
+    }
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     std::fs::rename(&tmp, DUMP_FILE)
 }
 
-fn read_dump() -> std::io::Result<Vec<(Key, State)>> {
+fn read_dump() -> std::io::Result<(Vec<(Key, State)>, Leases)> {
     let mut input = std::io::BufReader::new(std::fs::File::open(DUMP_FILE)?);
     let mut magic = [0u8; 8];
     input.read_exact(&mut magic)?;
@@ -996,16 +985,47 @@ fn read_dump() -> std::io::Result<Vec<(Key, State)>> {
             state,
         ));
     }
-    Ok(entries)
+    let mut leases = Vec::new();
+    if with_owner {
+        let mut word = || -> std::io::Result<[u8; 8]> {
+            let mut b = [0u8; 8];
+            input.read_exact(&mut b)?;
+            Ok(b)
+        };
+        let n = u64::from_le_bytes(word()?);
+        for _ in 0..n {
+            let ids = word()?;
+            let db = u32::from_le_bytes([ids[0], ids[1], ids[2], ids[3]]);
+            let table = u32::from_le_bytes([ids[4], ids[5], ids[6], ids[7]]);
+            let mut next = || word().map(i64::from_le_bytes);
+            let number = next()?;
+            let pool = PoolRef { table, number };
+            let lease = Lease {
+                pool,
+                period: next()?,
+                until: next()?,
+                credits: next()?,
+                size: next()?,
+                granted_at: next()?,
+                pending_since: 0,
+            };
+            leases.push((crate::leases::LeaseKey::of(db, pool), lease));
+        }
+    }
+    Ok((entries, leases))
 }
 
 /// Called by the postmaster at start, before any backend exists.
 unsafe fn load_dump() {
-    let entries = match read_dump() {
-        Ok(entries) => entries,
+    let (entries, leases) = match read_dump() {
+        Ok(read) => read,
         Err(_) => return, // none (the usual case) or unreadable: nothing to restore
     };
     let _ = std::fs::remove_file(DUMP_FILE);
+    let now = pg_sys::GetCurrentTimestamp();
+    for (key, lease) in leases {
+        crate::leases::restore(key, lease, now);
+    }
     for (key, state) in entries.into_iter().take(capacity() as usize) {
         let mut found = false;
         let entry = pg_sys::hash_search(

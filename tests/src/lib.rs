@@ -188,9 +188,13 @@ impl Cluster {
     }
 
     pub fn stop(&self) {
+        self.stop_with("fast");
+    }
+
+    /// `pg_ctl stop -m <mode>` (smart, fast or immediate), waiting for it.
+    pub fn stop_with(&self, mode: &str) {
         let mut stop = as_cluster_user(&pg_bin().join("pg_ctl"));
-        stop.args(["stop", "-m", "fast", "-w", "-D"])
-            .arg(&self.data);
+        stop.args(["stop", "-m", mode, "-w", "-D"]).arg(&self.data);
         let _ = stop.output();
     }
 

@@ -157,6 +157,11 @@ fn dump_and_restore_keep_tokens_statuses_and_the_audit_log_row_for_row() {
     // Sealed first (as the worker does within a second), so that the source
     // does not change under the comparison.
     pg_tokens_tests::sql::sealed_chain(&mut db.admin());
+    let checkpoint = db
+        .admin()
+        .query_one("SELECT id, hash FROM tokens.audit_checkpoint()", &[])
+        .map(|r| (r.get::<_, i64>(0), r.get::<_, Vec<u8>>(1)))
+        .unwrap();
     let restored = db.dump_and_restore();
 
     let mut before = db.admin();
@@ -194,6 +199,15 @@ fn dump_and_restore_keep_tokens_statuses_and_the_audit_log_row_for_row() {
         Some(vec!["docs:read".to_string()])
     );
 
+    // A checkpoint taken before the dump holds for the copy.
+    let broken: Option<i64> = after
+        .query_one(
+            "SELECT tokens.verify_audit_chain($1, $2)",
+            &[&checkpoint.0, &checkpoint.1],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(broken, None, "the restored log hashes to the checkpoint");
     // The restored log goes on from where it was: the next row links to the
     // last restored one.
     let m = mint(&mut after, "after restore");

@@ -72,9 +72,9 @@ fn rotate(
             let plaintext = Plaintext::generate()?;
             let mut new = store_new(client, &caller, &plaintext, &request, Some((id, &actor)))?;
             // The credits move with the token: the successor spends from the
-            // same pool (during a grace period, both do), so none is duplicated.
+            // same pool, and from the same lease of it (during a grace
+            // period, both do), so none is duplicated and none is stranded.
             if let Some(pool) = old.credit_pool {
-                crate::credits::give_back(crate::usage::key(id), pool)?;
                 store::set_credit_pool(client, new.id, Some(pool))?;
                 new.credit_pool = Some(pool);
             }

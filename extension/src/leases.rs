@@ -1,0 +1,347 @@
+//! Credit leases in shared memory, one per credit pool (issue 15).
+//!
+//! A lease is a block of a pool's credits made durable in the pool row
+//! before the first is spent ([`crate::credits`]). It is keyed by the pool,
+//! not by a token: a token and its rotated successor, which spend from the
+//! same pool during the grace period, spend from the same lease. The table
+//! lives under the usage table's LWLock ([`crate::shmem`]), each lease under
+//! a spin lock of its own; a verification spends its credit in the same
+//! critical section that takes its rate slot.
+//!
+//! Credits are never stranded: the flush gives back a lease that has been
+//! idle for two flush intervals (its unspent credits return to the pool
+//! row), a clean shutdown writes the leases to the usage file and the next
+//! start reads them back, and a lease is dropped from a full table only
+//! once it holds no credit. Only a crash loses credits: at most the unspent
+//! leases of that server.
+
+use std::ffi::c_void;
+use std::ptr::{self, null_mut};
+use std::sync::atomic::AtomicU32;
+
+use pgrx::pg_sys;
+
+use crate::shmem::{self, Lease, PoolRef};
+
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct LeaseKey {
+    pub db: u32,
+    pub table: u32,
+    pub number: i64,
+}
+
+impl LeaseKey {
+    pub fn of(db: u32, pool: PoolRef) -> LeaseKey {
+        LeaseKey {
+            db,
+            table: pool.table,
+            number: pool.number,
+        }
+    }
+}
+
+#[repr(C)]
+struct LeaseEntry {
+    key: LeaseKey, // first: dynahash keys are the entry's leading bytes
+    lock: AtomicU32,
+    lease: Lease,
+    /// When a credit of it was last spent (or it was granted).
+    last_spent: i64,
+}
+
+static mut HASH: *mut pg_sys::HTAB = null_mut();
+
+pub fn size(capacity: i64) -> usize {
+    // SAFETY: a pure size computation.
+    unsafe { pg_sys::hash_estimate_size(capacity as _, std::mem::size_of::<LeaseEntry>()) }
+}
+
+/// Called by shmem's startup hook, holding AddinShmemInitLock.
+pub unsafe fn init(capacity: i64) {
+    let mut info = pg_sys::HASHCTL {
+        keysize: std::mem::size_of::<LeaseKey>(),
+        entrysize: std::mem::size_of::<LeaseEntry>(),
+        ..Default::default()
+    };
+    HASH = pg_sys::ShmemInitHash(
+        c"pg_tokens leases".as_ptr(),
+        capacity as _,
+        capacity as _,
+        &mut info,
+        (pg_sys::HASH_ELEM | pg_sys::HASH_BLOBS) as _,
+    );
+}
+
+pub fn available() -> bool {
+    // SAFETY: set once by the postmaster before any backend forks.
+    unsafe { !HASH.is_null() }
+}
+
+/// The entry of `key`, or null; the caller holds the table's LWLock.
+unsafe fn find(key: &LeaseKey) -> *mut LeaseEntry {
+    pg_sys::hash_search(
+        HASH,
+        ptr::from_ref(key).cast::<c_void>(),
+        pg_sys::HASHACTION::HASH_FIND,
+        null_mut(),
+    )
+    .cast()
+}
+
+unsafe fn locked<R>(entry: *mut LeaseEntry, f: impl FnOnce(&mut Lease, &mut i64) -> R) -> R {
+    shmem::spin(&(*entry).lock, || {
+        f(
+            &mut *ptr::addr_of_mut!((*entry).lease),
+            &mut *ptr::addr_of_mut!((*entry).last_spent),
+        )
+    })
+}
+
+/// Spends one credit of the lease of `key` if it has one for `now`. The
+/// caller holds the table's LWLock (shared is enough).
+pub unsafe fn spend_locked(key: LeaseKey, now: i64) -> bool {
+    let entry = find(&key);
+    if entry.is_null() {
+        return false;
+    }
+    let pool = PoolRef {
+        table: key.table,
+        number: key.number,
+    };
+    locked(entry, |lease, last| {
+        if lease.spendable(pool, now) {
+            lease.credits -= 1;
+            *last = now;
+            true
+        } else {
+            false
+        }
+    })
+}
+
+/// `f` on the lease of `key`, if there is one, under the table's LWLock.
+fn with_existing<R>(key: LeaseKey, f: impl FnOnce(&mut Lease, &mut i64) -> R) -> Option<R> {
+    shmem::under_lock(false, || {
+        // SAFETY: under the LWLock; the entry is locked while in use.
+        unsafe {
+            let entry = find(&key);
+            (!entry.is_null()).then(|| locked(entry, f))
+        }
+    })
+}
+
+/// The lease of `key` (a default one when there is none).
+pub fn lease_of(key: LeaseKey) -> Lease {
+    with_existing(key, |l, _| *l).unwrap_or_default()
+}
+
+/// Marks the lease of `key` as being renewed by this backend (creating its
+/// entry: a lease that finds no room is never taken); false when the
+/// table has no room even after dropping leases without credits.
+pub fn mark_pending(key: LeaseKey, now: i64) -> bool {
+    if with_existing(key, |l, _| l.pending_since = now).is_some() {
+        return true;
+    }
+    shmem::under_lock(true, || {
+        // SAFETY: under the LWLock held exclusively.
+        unsafe {
+            let capacity = shmem::capacity();
+            if pg_sys::hash_get_num_entries(HASH) as i64 >= capacity {
+                drop_spent(now);
+            }
+            let mut found = false;
+            let action = if pg_sys::hash_get_num_entries(HASH) as i64 >= capacity {
+                pg_sys::HASHACTION::HASH_FIND
+            } else {
+                pg_sys::HASHACTION::HASH_ENTER_NULL
+            };
+            let entry = pg_sys::hash_search(HASH, ptr::addr_of!(key).cast(), action, &mut found)
+                .cast::<LeaseEntry>();
+            if entry.is_null() {
+                return false;
+            }
+            if !found {
+                ptr::write(ptr::addr_of_mut!((*entry).lock), AtomicU32::new(0));
+                ptr::write(ptr::addr_of_mut!((*entry).lease), Lease::default());
+                ptr::write(ptr::addr_of_mut!((*entry).last_spent), now);
+            }
+            locked(entry, |l, _| l.pending_since = now);
+            true
+        }
+    })
+}
+
+/// Leases that hold no credit (or whose period is over) go; the caller
+/// holds the LWLock exclusively.
+unsafe fn drop_spent(now: i64) {
+    let mut gone = Vec::new();
+    scan(|entry| {
+        if locked(entry, |l, _| {
+            l.pending_since == 0 && (l.credits <= 0 || now >= l.until)
+        }) {
+            gone.push((*entry).key);
+        }
+    });
+    for key in gone {
+        remove(&key);
+    }
+}
+
+unsafe fn remove(key: &LeaseKey) {
+    pg_sys::hash_search(
+        HASH,
+        ptr::from_ref(key).cast(),
+        pg_sys::HASHACTION::HASH_REMOVE,
+        null_mut(),
+    );
+}
+
+unsafe fn scan(mut visit: impl FnMut(*mut LeaseEntry)) {
+    let mut status: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
+    pg_sys::hash_seq_init(&mut status, HASH);
+    loop {
+        let entry = pg_sys::hash_seq_search(&mut status).cast::<LeaseEntry>();
+        if entry.is_null() {
+            return;
+        }
+        visit(entry);
+    }
+}
+
+/// Clears the mark of a renewal that leased nothing.
+pub fn clear_pending(key: LeaseKey) {
+    with_existing(key, |l, _| l.pending_since = 0);
+}
+
+/// Hands out a lease made durable: added to the held one when that is of
+/// the same period (so that no credit is overwritten), else in its place.
+/// False when its entry is gone (cannot happen: marked pending first).
+pub fn publish(key: LeaseKey, lease: Lease, now: i64) -> bool {
+    with_existing(key, |held, last| {
+        *held = if held.pool == lease.pool && held.period == lease.period && now < held.until {
+            Lease {
+                credits: held.credits.max(0) + lease.credits,
+                ..lease
+            }
+        } else {
+            lease
+        };
+        held.pending_since = 0;
+        *last = now;
+    })
+    .is_some()
+}
+
+/// Takes every unspent credit out of the lease of `key`, in one step under
+/// its lock (so none is both spent and taken): the period and the credits.
+pub fn take_credits(key: LeaseKey) -> Option<(i64, i64)> {
+    with_existing(key, |l, _| {
+        (l.credits > 0 && l.pending_since == 0).then(|| (l.period, std::mem::take(&mut l.credits)))
+    })
+    .flatten()
+}
+
+/// Pools of database `db` whose lease holds credits and has not been spent
+/// from since `idle_since`: the flush gives them back.
+pub fn idle(db: u32, idle_since: i64) -> Vec<PoolRef> {
+    shmem::under_lock(false, || {
+        let mut out = Vec::new();
+        // SAFETY: under the LWLock; each entry under its lock.
+        unsafe {
+            scan(|entry| {
+                let key = (*entry).key;
+                if key.db == db
+                    && locked(entry, |l, last| {
+                        l.credits > 0 && l.pending_since == 0 && *last < idle_since
+                    })
+                {
+                    out.push(PoolRef {
+                        table: key.table,
+                        number: key.number,
+                    });
+                }
+            });
+        }
+        out
+    })
+}
+
+/// Databases with a lease idle since `idle_since` (see [`idle`]).
+pub fn databases_idle(idle_since: i64) -> Vec<u32> {
+    shmem::under_lock(false, || {
+        let mut dbs = Vec::new();
+        // SAFETY: under the LWLock; each entry under its lock.
+        unsafe {
+            scan(|entry| {
+                let db = (*entry).key.db;
+                if !dbs.contains(&db)
+                    && locked(entry, |l, last| {
+                        l.credits > 0 && l.pending_since == 0 && *last < idle_since
+                    })
+                {
+                    dbs.push(db);
+                }
+            });
+        }
+        dbs
+    })
+}
+
+/// Forgets the leases of databases that no longer exist. The caller holds
+/// the LWLock exclusively.
+pub unsafe fn forget_databases_except(exists: &impl Fn(u32) -> bool) {
+    let mut gone = Vec::new();
+    scan(|entry| {
+        if !exists((*entry).key.db) {
+            gone.push((*entry).key);
+        }
+    });
+    for key in gone {
+        remove(&key);
+    }
+}
+
+/// Every lease with credits, for the shutdown file (the postmaster, alone).
+pub unsafe fn all_with_credits() -> Vec<(LeaseKey, Lease)> {
+    let mut out = Vec::new();
+    if HASH.is_null() {
+        return out;
+    }
+    scan(|entry| {
+        let lease = (*entry).lease;
+        if lease.credits > 0 {
+            out.push((
+                (*entry).key,
+                Lease {
+                    pending_since: 0,
+                    ..lease
+                },
+            ));
+        }
+    });
+    out
+}
+
+/// Puts back a lease read from the shutdown file (the postmaster, alone).
+pub unsafe fn restore(key: LeaseKey, lease: Lease, now: i64) {
+    let mut found = false;
+    let entry = pg_sys::hash_search(
+        HASH,
+        ptr::addr_of!(key).cast(),
+        pg_sys::HASHACTION::HASH_ENTER_NULL,
+        &mut found,
+    )
+    .cast::<LeaseEntry>();
+    if entry.is_null() {
+        return;
+    }
+    ptr::write(ptr::addr_of_mut!((*entry).lock), AtomicU32::new(0));
+    ptr::write(ptr::addr_of_mut!((*entry).lease), lease);
+    // Idle from the start: the first flushes give it back to the pool, so
+    // a dump taken after them has every unspent credit in the pool row.
+    ptr::write(
+        ptr::addr_of_mut!((*entry).last_spent),
+        now.saturating_sub(i64::MAX / 4),
+    );
+}

@@ -1,0 +1,167 @@
+//! Usage-capped tokens lose no credit but to a crash (issue 15): a clean
+//! restart (fast and smart), a rotation whose grace is used on both tokens,
+//! a revoke of a token holding a lease, an eviction from a full table and a
+//! dump of a cleanly stopped source all keep every credit not spent. On
+//! 0.4.0 each of these lost the unspent part of a lease.
+
+use pg_tokens_tests::sql::{mint, try_revoke, try_rotate, verify};
+use pg_tokens_tests::{eventually, Cluster, Db};
+use postgres::Client;
+use uuid::Uuid;
+
+const APP: &[&str] = &["tokens_writer", "tokens_revoker", "tokens_reader"];
+
+fn capped(app: &mut Client, name: &str, credits: i64) -> pg_tokens_tests::sql::Minted {
+    let m = mint(app, name);
+    app.execute(
+        "SELECT tokens.set_remaining($1, $2, NULL, NULL)",
+        &[&m.id, &credits],
+    )
+    .unwrap();
+    m
+}
+
+/// Verifies `token` until it is refused (at most `max` times): the successes.
+fn spend_all(c: &mut Client, token: &str, max: usize) -> usize {
+    let mut n = 0;
+    while n < max && verify(c, Some(token)).valid {
+        n += 1;
+    }
+    n
+}
+
+fn spend(c: &mut Client, token: &str, n: usize) {
+    for _ in 0..n {
+        assert!(verify(c, Some(token)).valid);
+    }
+}
+
+/// Credits the pool row of `id`'s cap has leased out in its period, as the
+/// flush leaves it once every idle lease is given back.
+fn leased(admin: &mut Client, id: Uuid) -> i64 {
+    admin
+        .query_one(
+            "SELECT c.leased FROM tokens.credit_store c JOIN tokens.token_store t ON t.credit_pool = c.pool WHERE t.id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// Waits until the idle leases of `id`'s pool are given back: the pool
+/// row has leased out exactly what was spent.
+fn given_back(db: &Db<'_>, id: Uuid, spent: i64) {
+    let mut admin = db.admin();
+    eventually("the idle lease given back to the pool", || {
+        leased(&mut admin, id) == spent
+    });
+}
+
+#[test]
+fn a_clean_restart_loses_no_credit() {
+    for mode in ["fast", "smart"] {
+        let cluster = Cluster::private(&format!("credits_restart_{mode}"), "");
+        let db = cluster.database();
+        let (role, mut app) = db.client(APP);
+        let m = capped(&mut app, "capped", 20);
+        spend(&mut app, &m.token, 5);
+        drop(app);
+        cluster.stop_with(mode);
+        cluster.start();
+        let mut app = db.connect(&role);
+        assert_eq!(
+            spend_all(&mut app, &m.token, 100),
+            15,
+            "pg_ctl stop -m {mode}: every unspent credit is there after the restart"
+        );
+        assert_eq!(verify(&mut app, Some(&m.token)).status, "usage_exceeded");
+    }
+}
+
+#[test]
+fn a_rotation_with_a_grace_used_on_both_tokens_loses_no_credit() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let old = capped(&mut app, "rotated", 6);
+    spend(&mut app, &old.token, 1);
+    let new = try_rotate(&mut app, old.id, "3 seconds", None).unwrap();
+    // During the grace both spend from the same credits.
+    spend(&mut app, &old.token, 1);
+    spend(&mut app, &new.token, 2);
+    spend(&mut app, &old.token, 1);
+    // After it, the successor has what is left: 6 - 5.
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    assert_eq!(verify(&mut app, Some(&old.token)).status, "revoked");
+    assert_eq!(spend_all(&mut app, &new.token, 100), 1);
+    assert_eq!(verify(&mut app, Some(&new.token)).status, "usage_exceeded");
+}
+
+#[test]
+fn a_revoked_tokens_lease_goes_back_to_the_pool() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let m = capped(&mut app, "revoked with a lease", 100);
+    spend(&mut app, &m.token, 3);
+    assert!(try_revoke(&mut app, m.id, None).unwrap());
+    // The lease (more than 3 credits) idles and is given back: the pool
+    // row has leased out exactly the 3 spent.
+    given_back(&db, m.id, 3);
+    let remaining: Option<i64> = app
+        .query_one(
+            "SELECT remaining FROM tokens.tokens WHERE id = $1",
+            &[&m.id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(remaining, Some(97));
+}
+
+#[test]
+fn an_eviction_from_a_full_table_loses_no_credit() {
+    let cluster = Cluster::private("credits_evict", "pg_tokens.max_tracked_tokens = 100");
+    let db = cluster.database();
+    let (_, mut app) = db.client(APP);
+    let m = capped(&mut app, "used slowly", 20);
+    spend(&mut app, &m.token, 2);
+    // 300 other tokens, verified in three waves a few seconds apart: the
+    // capped token's entry is flushed, clean, and evicted meanwhile.
+    let others: Vec<String> = app
+        .query(
+            "SELECT m.token FROM generate_series(1, 300) g, tokens.mint('other ' || g) m",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for wave in others.chunks(100) {
+        app.query(
+            "SELECT v.valid FROM unnest($1::text[]) t, tokens.verify(t) v",
+            &[&wave],
+        )
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+    }
+    assert_eq!(spend_all(&mut app, &m.token, 100), 18);
+}
+
+#[test]
+fn a_dump_of_a_cleanly_stopped_source_restores_exactly_the_credits_not_spent() {
+    let cluster = Cluster::private("credits_dump", "");
+    let db = cluster.database();
+    let (role, mut app) = db.client(APP);
+    let m = capped(&mut app, "dumped", 20);
+    spend(&mut app, &m.token, 5);
+    drop(app);
+    cluster.stop();
+    cluster.start();
+    // The leases read back at the start go back to the pools at the first
+    // flushes: a quiet database has every unspent credit in its pool rows.
+    given_back(&db, m.id, 5);
+    let restored = db.dump_and_restore();
+    let mut copy = cluster.connect(&role, &restored);
+    assert_eq!(spend_all(&mut copy, &m.token, 100), 15);
+    // And the source still has its own 15.
+    let mut app = db.connect(&role);
+    assert_eq!(spend_all(&mut app, &m.token, 100), 15);
+}
