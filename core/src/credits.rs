@@ -15,7 +15,7 @@ use crate::usage::{interval_micros, MICROS_PER_DAY, MICROS_PER_SECOND};
 /// The longest refill interval: ten years.
 pub const MAX_REFILL_EVERY: i64 = 3650 * MICROS_PER_DAY;
 /// Leases start at this many credits...
-pub const MIN_LEASE: i64 = 16;
+pub const MIN_LEASE: i64 = 4;
 /// ...double while each is used up within a second, and never exceed this:
 /// the most a crash can cost a capped token on one server.
 pub const MAX_LEASE: i64 = 1024;

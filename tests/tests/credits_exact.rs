@@ -165,3 +165,119 @@ fn a_dump_of_a_cleanly_stopped_source_restores_exactly_the_credits_not_spent() {
     let mut app = db.connect(&role);
     assert_eq!(spend_all(&mut app, &m.token, 100), 15);
 }
+
+/// 8 clients verify capped tokens (rotating them, with a grace both tokens
+/// use) in three runs with a clean restart between each (fast, then
+/// smart), then a refill by set_remaining: the successes equal the credits
+/// exactly, every run.
+#[test]
+fn eight_clients_with_rotations_two_clean_restarts_and_a_refill_get_exactly_the_credits() {
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    const SLOTS: usize = 4;
+    const CREDITS: i64 = 40_000;
+    let cluster = Cluster::private("credits_load", "");
+    let db = cluster.database();
+    let role = db.login_role(APP);
+    let mut app = db.connect(&role);
+    let tokens: Mutex<Vec<(Uuid, String, Option<String>)>> = Mutex::new(
+        (0..SLOTS)
+            .map(|i| {
+                let m = capped(&mut app, &format!("slot {i}"), CREDITS);
+                (m.id, m.token, None)
+            })
+            .collect(),
+    );
+    drop(app);
+    let successes = AtomicI64::new(0);
+    let rotations = AtomicI64::new(0);
+    // Runs the clients until `stop` says so or every token is exhausted.
+    let run = |seconds: Option<u64>| {
+        let stop = AtomicBool::new(false);
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for client in 0..8usize {
+                let (stop, tokens, successes, rotations, db, role) =
+                    (&stop, &tokens, &successes, &rotations, &db, &role);
+                s.spawn(move || {
+                    let mut c = db.connect(role);
+                    let mut i = client;
+                    let mut refused_in_a_row = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        i += 1;
+                        let slot = i % SLOTS;
+                        let (id, token, old) = tokens.lock().unwrap()[slot].clone();
+                        // The predecessor during its grace, now and then.
+                        let presented = match (&old, i % 3) {
+                            (Some(old), 0) => old.clone(),
+                            _ => token.clone(),
+                        };
+                        let v = verify(&mut c, Some(&presented));
+                        if v.valid {
+                            successes.fetch_add(1, Ordering::Relaxed);
+                            refused_in_a_row = 0;
+                        } else {
+                            refused_in_a_row += 1;
+                            assert!(
+                                ["usage_exceeded", "revoked"].contains(&v.status.as_str()),
+                                "{}",
+                                v.status
+                            );
+                        }
+                        if i % 997 == 0 {
+                            if let Ok(new) = try_rotate(&mut c, id, "2 seconds", None) {
+                                tokens.lock().unwrap()[slot] = (new.id, new.token, Some(token));
+                                rotations.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        if seconds.is_none() && refused_in_a_row > 200 {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+            while !stop.load(Ordering::Relaxed) {
+                if seconds.is_some_and(|s| start.elapsed() >= Duration::from_secs(s)) {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+    };
+    run(Some(15));
+    let first = successes.load(Ordering::Relaxed);
+    cluster.stop_with("fast");
+    cluster.start();
+    run(Some(15));
+    let second = successes.load(Ordering::Relaxed);
+    cluster.stop_with("smart");
+    cluster.start();
+    // Until every token (and every predecessor) is refused.
+    run(None);
+    let mut c = db.connect(&role);
+    for (_, token, _) in tokens.lock().unwrap().iter() {
+        assert_eq!(verify(&mut c, Some(token)).status, "usage_exceeded");
+    }
+    let total = successes.load(Ordering::Relaxed);
+    println!(
+        "credits load: {total} successes for {} credits ({first} before the fast restart, {second} before the smart one), \
+         {} rotations",
+        SLOTS as i64 * CREDITS,
+        rotations.load(Ordering::Relaxed)
+    );
+    assert_eq!(total, SLOTS as i64 * CREDITS, "exactly the credits");
+
+    // A refill: new caps on the current tokens, spent to the last.
+    for (id, _, _) in tokens.lock().unwrap().iter() {
+        c.execute("SELECT tokens.set_remaining($1, 1000, NULL, NULL)", &[id])
+            .unwrap();
+    }
+    successes.store(0, Ordering::Relaxed);
+    run(None);
+    assert_eq!(
+        successes.load(Ordering::Relaxed),
+        SLOTS as i64 * 1000,
+        "exactly the refill"
+    );
+}
