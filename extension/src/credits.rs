@@ -149,9 +149,32 @@ fn wait() -> Leased {
     Leased::Retry
 }
 
+/// Makes a lease durable before any of it is spent: the WAL flushed here
+/// and, with `synchronous_standby_names` set, flushed by the synchronous
+/// standbys too, whatever `synchronous_commit` the session has (so that a
+/// promoted standby never grants a credit twice). A wait cancelled by the
+/// client (PostgreSQL then warns that it "might not have been replicated")
+/// hands the lease out unconfirmed.
 fn flush(lsn: pg_sys::XLogRecPtr) {
-    // SAFETY: flushes WAL this backend wrote.
-    unsafe { pg_sys::XLogFlush(lsn) };
+    // SAFETY: flushes WAL this backend wrote; the wait is the one a commit
+    // does, with synchronous_commit pinned to on in a GUC level of its own
+    // (undone by AtEOXact_GUC, or by the abort on an error).
+    unsafe {
+        pg_sys::XLogFlush(lsn);
+        let level = pg_sys::NewGUCNestLevel();
+        pg_sys::set_config_option(
+            c"synchronous_commit".as_ptr(),
+            c"on".as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+        pg_sys::SyncRepWaitForLSN(lsn, false);
+        pg_sys::AtEOXact_GUC(true, level);
+    }
 }
 
 enum Step {

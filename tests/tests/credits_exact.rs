@@ -281,3 +281,86 @@ fn eight_clients_with_rotations_two_clean_restarts_and_a_refill_get_exactly_the_
         "exactly the refill"
     );
 }
+
+/// With a synchronous standby, a lease is handed out only once the standby
+/// has it: promoted after a kill -9 of the primary mid-load, the standby
+/// never grants a credit the primary already leased (a crash may lose the
+/// primary's unspent leases, never grant one twice).
+#[test]
+fn a_promoted_synchronous_standby_never_grants_a_credit_twice() {
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+    const CREDITS: i64 = 20_000;
+    let primary = Cluster::private("credits_sync_primary", "");
+    let db = primary.database();
+    let standby = Cluster::replica_of(&primary, "credits_sync_standby");
+    let role = db.login_role(APP);
+    let mut admin = db.admin();
+    admin
+        .batch_execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
+        .unwrap();
+    admin.batch_execute("SELECT pg_reload_conf()").unwrap();
+    eventually("the standby is synchronous", || {
+        admin
+            .query_one(
+                "SELECT EXISTS (SELECT FROM pg_stat_replication WHERE sync_state = 'sync')",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    });
+    let mut app = db.connect(&role);
+    // A session that asks not to wait changes nothing.
+    app.batch_execute("SET synchronous_commit = local").unwrap();
+    let m = capped(&mut app, "failover", CREDITS);
+    standby.wait_for_replay(&primary);
+    let before = AtomicI64::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let Ok(mut c) = db.cluster.try_connect(&role, &db.name) else {
+                    return;
+                };
+                let _ = c.batch_execute("SET synchronous_commit = off");
+                while !stop.load(Ordering::Relaxed) {
+                    match c.query_one("SELECT valid FROM tokens.verify($1)", &[&m.token]) {
+                        Ok(r) if r.get::<_, bool>(0) => {
+                            before.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(_) => {}
+                        Err(_) => return, // the primary is gone
+                    }
+                }
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        primary.kill_postmaster();
+        stop.store(true, Ordering::Relaxed);
+    });
+    let mut promote = pg_tokens_tests::as_cluster_user(&pg_tokens_tests::pg_bin().join("pg_ctl"));
+    promote.args(["promote", "-w", "-D"]).arg(&standby.data);
+    pg_tokens_tests::run(promote);
+    let mut c = standby.connect(&role, &db.name);
+    eventually("the promoted standby accepts writes", || {
+        !c.query_one("SELECT pg_is_in_recovery()", &[])
+            .unwrap()
+            .get::<_, bool>(0)
+    });
+    let after = spend_all(&mut c, &m.token, CREDITS as usize + 10) as i64;
+    let before = before.load(Ordering::Relaxed);
+    println!(
+        "failover: {before} successes on the primary, {after} on the promoted standby, {} of {CREDITS} credits \
+         ({} lost with the primary's leases)",
+        before + after,
+        CREDITS - before - after
+    );
+    assert!(before > 0, "the load ran");
+    assert!(
+        before + after <= CREDITS,
+        "{before} + {after} successes for {CREDITS} credits: a credit was granted twice"
+    );
+    assert!(
+        CREDITS - before - after <= 2 * pg_tokens_core::credits::MAX_LEASE,
+        "lost more than the leases in flight"
+    );
+}
