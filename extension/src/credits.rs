@@ -161,17 +161,7 @@ fn flush(lsn: pg_sys::XLogRecPtr) {
     // (undone by AtEOXact_GUC, or by the abort on an error).
     unsafe {
         pg_sys::XLogFlush(lsn);
-        let level = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            c"synchronous_commit".as_ptr(),
-            c"on".as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
+        let level = crate::privilege::pin_setting(c"synchronous_commit", c"on");
         pg_sys::SyncRepWaitForLSN(lsn, false);
         pg_sys::AtEOXact_GUC(true, level);
     }

@@ -198,15 +198,10 @@ unsafe fn remove(key: &LeaseKey) {
 }
 
 unsafe fn scan(mut visit: impl FnMut(*mut LeaseEntry)) {
-    let mut status: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
-    pg_sys::hash_seq_init(&mut status, HASH);
-    loop {
-        let entry = pg_sys::hash_seq_search(&mut status).cast::<LeaseEntry>();
-        if entry.is_null() {
-            return;
-        }
+    shmem::seq_scan(HASH, |entry| {
         visit(entry);
-    }
+        true
+    });
 }
 
 /// Clears the mark of a renewal that leased nothing.

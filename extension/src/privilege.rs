@@ -90,17 +90,7 @@ impl AsOwner {
             let mut saved_user = pg_sys::InvalidOid;
             let mut saved_context = 0;
             pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
-            let guc_level = pg_sys::NewGUCNestLevel();
-            pg_sys::set_config_option(
-                c"search_path".as_ptr(),
-                c"pg_catalog, pg_temp".as_ptr(),
-                pg_sys::GucContext::PGC_USERSET,
-                pg_sys::GucSource::PGC_S_SESSION,
-                pg_sys::GucAction::GUC_ACTION_SAVE,
-                true,
-                0,
-                false,
-            );
+            let guc_level = pin_setting(c"search_path", c"pg_catalog, pg_temp");
             pg_sys::SetUserIdAndSecContext(
                 owner,
                 saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
@@ -112,6 +102,24 @@ impl AsOwner {
             })
         }
     }
+}
+
+/// Sets `name` to `value` in a new GUC nest level, as a function's SET
+/// clause does; the level is returned for `AtEOXact_GUC(true, level)` to
+/// undo it (an abort undoes it too).
+pub unsafe fn pin_setting(name: &CStr, value: &CStr) -> i32 {
+    let level = pg_sys::NewGUCNestLevel();
+    pg_sys::set_config_option(
+        name.as_ptr(),
+        value.as_ptr(),
+        pg_sys::GucContext::PGC_USERSET,
+        pg_sys::GucSource::PGC_S_SESSION,
+        pg_sys::GucAction::GUC_ACTION_SAVE,
+        true,
+        0,
+        false,
+    );
+    level
 }
 
 impl Drop for AsOwner {

@@ -630,11 +630,17 @@ unsafe fn evict(now: i64) {
 /// Visits every entry until `visit` says stop; the caller holds the lock
 /// (or, at postmaster exit, is alone). Removing the entry just visited is
 /// allowed.
-unsafe fn scan(mut visit: impl FnMut(*mut Entry) -> bool) {
+unsafe fn scan(visit: impl FnMut(*mut Entry) -> bool) {
+    seq_scan(HASH, visit);
+}
+
+/// Visits every entry of the shared hash `table` (of `T`s) until `visit`
+/// says stop; the caller holds the lock guarding it (or is alone).
+pub(crate) unsafe fn seq_scan<T>(table: *mut pg_sys::HTAB, mut visit: impl FnMut(*mut T) -> bool) {
     let mut status: pg_sys::HASH_SEQ_STATUS = std::mem::zeroed();
-    pg_sys::hash_seq_init(&mut status, HASH);
+    pg_sys::hash_seq_init(&mut status, table);
     loop {
-        let entry = pg_sys::hash_seq_search(&mut status).cast::<Entry>();
+        let entry = pg_sys::hash_seq_search(&mut status).cast::<T>();
         if entry.is_null() {
             return;
         }

@@ -176,7 +176,7 @@ fn eight_clients_with_rotations_two_clean_restarts_and_a_refill_get_exactly_the_
     use std::sync::Mutex;
     use std::time::{Duration, Instant};
     const SLOTS: usize = 4;
-    const CREDITS: i64 = 40_000;
+    const CREDITS: i64 = 60_000;
     let cluster = Cluster::private("credits_load", "");
     let db = cluster.database();
     let role = db.login_role(APP);
@@ -245,11 +245,11 @@ fn eight_clients_with_rotations_two_clean_restarts_and_a_refill_get_exactly_the_
             }
         });
     };
-    run(Some(15));
+    run(Some(20));
     let first = successes.load(Ordering::Relaxed);
     cluster.stop_with("fast");
     cluster.start();
-    run(Some(15));
+    run(Some(20));
     let second = successes.load(Ordering::Relaxed);
     cluster.stop_with("smart");
     cluster.start();

@@ -631,12 +631,14 @@ fn past_max_tracked_tokens_uses_go_uncounted_and_limits_fail_closed_until_entrie
 
 /// A flush that fails with an ERROR (here a lock timeout) ends its worker
 /// without reaching the end of the flush: the claim is released on the way
-/// out (issue 19, finding 8), so the next flush writes the counts. (The
-/// stale claim of 0.4.0 stopped every flush only once the dead worker's pid
-/// was reused by a live process, which a test cannot arrange.)
+/// out (issue 19, finding 8). On 0.4.0 the claim kept the dead worker's
+/// pid, and once a live process had that pid every later flush stopped:
+/// the test gives the pid to a process of its own (through
+/// /proc/sys/kernel/ns_last_pid) and checks that the next flush writes.
 #[test]
-fn a_failed_flush_releases_its_claim_and_the_next_one_writes() {
-    let db = Cluster::shared().database();
+fn a_failed_flush_releases_its_claim_even_when_its_pid_is_reused() {
+    let cluster = Cluster::private("flush_claim", "");
+    let db = cluster.database();
     let (_, mut app) = db.client(APP);
     let m = mint(&mut app, "x");
     let mut admin = db.admin();
@@ -646,8 +648,60 @@ fn a_failed_flush_releases_its_claim_and_the_next_one_writes() {
     for _ in 0..3 {
         assert!(verify(&mut app, Some(&m.token)).valid);
     }
-    // The flush waits its lock_timeout (2 s) and fails, at least once.
-    std::thread::sleep(std::time::Duration::from_millis(3500));
+    // The flush waits its lock_timeout (2 s) and fails: its worker exits 1.
+    let failed = "background worker \"pg_tokens flush\" (PID ";
+    let mut pid = None;
+    let start = std::time::Instant::now();
+    while pid.is_none() && start.elapsed() < std::time::Duration::from_secs(20) {
+        let log = std::fs::read_to_string(cluster.log_file()).unwrap_or_default();
+        pid = log
+            .lines()
+            .filter(|l| l.contains(failed) && l.ends_with("exited with exit code 1"))
+            .filter_map(|l| {
+                l.split(failed)
+                    .nth(1)?
+                    .split(')')
+                    .next()?
+                    .parse::<u32>()
+                    .ok()
+            })
+            .last();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let pid = pid.expect("a flush worker failed on the lock");
+    // A live process of the cluster's OS user (so that the next worker may
+    // signal it) with the dead worker's pid.
+    use std::os::unix::process::CommandExt;
+    let uid: u32 = String::from_utf8(
+        std::process::Command::new("id")
+            .args(["-u", "postgres"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    let mut holder = None;
+    for _ in 0..500 {
+        let _ = std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string());
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .uid(uid)
+            .spawn()
+            .unwrap();
+        if child.id() == pid {
+            holder = Some(child);
+            break;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut holder = holder.expect("the failed worker's pid given to a process of the test's own");
     tx.commit().unwrap();
     wait_for_counts(&mut app, m.id, (3, 0));
+    let _ = holder.kill();
+    let _ = holder.wait();
 }
