@@ -36,10 +36,11 @@ fn interval() -> Duration {
     Duration::from_millis(gucs::FLUSH_INTERVAL.get().max(100) as u64)
 }
 
-/// Leases not spent from since then are given back to their pools: two
-/// flush intervals.
+/// Leases not spent from since then are given back to their pools: twelve
+/// flush intervals (a minute by default), so that a token in use keeps its
+/// lease and a quiet one strands nothing.
 fn idle_since() -> i64 {
-    crate::api::clock() - 2 * i64::try_from(interval().as_micros()).unwrap_or(i64::MAX / 4)
+    crate::api::clock() - 12 * i64::try_from(interval().as_micros()).unwrap_or(i64::MAX / 24)
 }
 
 /// Gives back the idle leases of this worker's database (their unspent

@@ -122,6 +122,40 @@ struct Shared {
     /// flush that may have committed without taking its counts out yet.
     flushing_pid: AtomicI32,
     flushing_db: AtomicU32,
+    /// A Bloom filter of the tokens evicted with an open rate window (on
+    /// record in tokens.rate_windows): only those are looked up there when
+    /// they come back, so a verification of any other token never reads
+    /// the table. Cleared by a restart (windows start afresh then).
+    evicted: [AtomicU64; BLOOM_WORDS],
+}
+
+const BLOOM_WORDS: usize = 8192;
+const BLOOM_BITS: u64 = (BLOOM_WORDS * 64) as u64;
+
+/// The filter's two bits for `key` (the random half of a v7 uuid, mixed
+/// with the database).
+fn bloom_bits(key: &Key) -> [u64; 2] {
+    let mut random = [0u8; 8];
+    random.copy_from_slice(&key.token[8..16]);
+    let h = u64::from_le_bytes(random) ^ u64::from(key.db).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let h2 = h.rotate_left(31).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    [h % BLOOM_BITS, h2 % BLOOM_BITS]
+}
+
+fn bloom_set(shared: &Shared, key: &Key) {
+    for bit in bloom_bits(key) {
+        shared.evicted[(bit / 64) as usize].fetch_or(1 << (bit % 64), Ordering::Relaxed);
+    }
+}
+
+/// Whether `key` may have been evicted with its rate window on record: its
+/// window is to be read back from tokens.rate_windows.
+pub fn maybe_evicted_with_window(key: Key) -> bool {
+    // SAFETY: shared memory is there (the caller checked available()).
+    let shared = unsafe { &*SHARED };
+    bloom_bits(&key).iter().all(|&bit| {
+        shared.evicted[(bit / 64) as usize].load(Ordering::Relaxed) & (1 << (bit % 64)) != 0
+    })
 }
 
 static mut SHARED: *mut Shared = null_mut();
@@ -215,6 +249,7 @@ unsafe extern "C-unwind" fn startup() {
                 last_eviction: AtomicI64::new(0),
                 flushing_pid: AtomicI32::new(0),
                 flushing_db: AtomicU32::new(0),
+                evicted: [const { AtomicU64::new(0) }; BLOOM_WORDS],
             },
         );
     }
@@ -619,7 +654,12 @@ unsafe fn evict(now: i64) {
     let interval = gucs::last_used_interval_micros();
     let mut budget = (capacity() / 10).max(1);
     scan(|entry| {
-        if locked(entry, |s| clean(s, now, interval)) {
+        if let Some(open_window) = locked(entry, |s| {
+            clean(s, now, interval).then(|| !s.window.closed(s.window_per, now))
+        }) {
+            if open_window {
+                bloom_set(shared, &(*entry).key);
+            }
             remove(entry);
             budget -= 1;
         }
@@ -685,10 +725,19 @@ pub struct Pending {
     pub window: Option<(RateWindow, i64)>,
 }
 
-/// The open rate window when it differs from the one on record.
-fn window_to_write(state: &State, now: i64) -> Option<(RateWindow, i64)> {
-    (!state.window.closed(state.window_per, now) && state.window != state.flushed_window)
+/// The open rate window when it differs from the one on record, and the
+/// table is nine tenths full (only then may entries need evicting: below
+/// that, windows stay in memory and nothing is written for them).
+fn window_to_write(state: &State, now: i64, pressed: bool) -> Option<(RateWindow, i64)> {
+    (pressed && !state.window.closed(state.window_per, now) && state.window != state.flushed_window)
         .then_some((state.window, state.window_per))
+}
+
+/// Whether the table is nine tenths full (read without the lock: a hint).
+fn pressed() -> bool {
+    // SAFETY: a read of the table's entry count.
+    let entries = unsafe { pg_sys::hash_get_num_entries(HASH) } as i64;
+    entries >= capacity() - capacity() / 10
 }
 
 fn pending_of(state: &State, interval: i64) -> (Vec<Slot>, Option<i64>) {
@@ -706,6 +755,7 @@ fn pending_of(state: &State, interval: i64) -> (Vec<Slot>, Option<i64>) {
 /// The databases with something to flush.
 pub fn databases_with_pending(now: i64) -> Vec<u32> {
     let interval = gucs::last_used_interval_micros();
+    let pressed = pressed();
     let mut dbs = Vec::new();
     // SAFETY: shared memory is there (only the flush workers call this).
     unsafe {
@@ -713,7 +763,7 @@ pub fn databases_with_pending(now: i64) -> Vec<u32> {
             let db = (*entry).key.db;
             if !dbs.contains(&db) {
                 let ((slots, last), window) = locked(entry, |s| {
-                    (pending_of(s, interval), window_to_write(s, now))
+                    (pending_of(s, interval), window_to_write(s, now, pressed))
                 });
                 if !slots.is_empty() || last.is_some() || window.is_some() {
                     dbs.push(db);
@@ -728,13 +778,14 @@ pub fn databases_with_pending(now: i64) -> Vec<u32> {
 /// flush settles what it wrote once its transaction has committed.
 pub fn pending(db: u32, now: i64) -> Vec<Pending> {
     let interval = gucs::last_used_interval_micros();
+    let pressed = pressed();
     let mut out = Vec::new();
     // SAFETY: as above.
     unsafe {
         for_each(|entry| {
             if (*entry).key.db == db {
                 let ((slots, last_used), window) = locked(entry, |s| {
-                    (pending_of(s, interval), window_to_write(s, now))
+                    (pending_of(s, interval), window_to_write(s, now, pressed))
                 });
                 if !slots.is_empty() || last_used.is_some() || window.is_some() {
                     out.push(Pending {

@@ -69,10 +69,17 @@ pub fn admitted(
 ) -> Result<Admission> {
     if shmem::available() {
         let key = key(id);
-        // A rate-limited token without an entry (never verified since the
-        // start, or evicted): its window as the flush last wrote it.
+        // A rate-limited token evicted with an open window: the window as
+        // the flush wrote it before the eviction (any other token has
+        // none on record that matters: a restart starts windows afresh).
         let window = match limit {
-            Some(_) if !shmem::window_known(key) => Some(recorded_window(id)?),
+            Some(_) if !shmem::window_known(key) => {
+                Some(if shmem::maybe_evicted_with_window(key) {
+                    recorded_window(id)?
+                } else {
+                    None
+                })
+            }
             _ => None,
         };
         let tracked = Tracked { key, owner, window };

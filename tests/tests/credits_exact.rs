@@ -51,10 +51,17 @@ fn leased(admin: &mut Client, id: Uuid) -> i64 {
 /// Waits until the idle leases of `id`'s pool are given back: the pool
 /// row has leased out exactly what was spent.
 fn given_back(db: &Db<'_>, id: Uuid, spent: i64) {
+    // Idle for twelve flush intervals (here 12 s), then the next flush.
     let mut admin = db.admin();
-    eventually("the idle lease given back to the pool", || {
-        leased(&mut admin, id) == spent
-    });
+    let start = std::time::Instant::now();
+    while leased(&mut admin, id) != spent {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(40),
+            "the idle lease was not given back to the pool: {} leased, {spent} spent",
+            leased(&mut admin, id)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 #[test]
