@@ -122,12 +122,12 @@ fn commit(
             seen.committed.extend_from_slice(ids);
             seen.token_events += token_events;
         }
-        // No answer to COMMIT: it may have committed or not.
-        Err(e) if e.as_db_error().is_none() => {
+        // No answer to COMMIT, or an error instead of one (a crash): it may
+        // have committed or not.
+        Err(_) => {
             seen.in_doubt.extend_from_slice(ids);
             seen.token_events_in_doubt += token_events;
         }
-        Err(_) => seen.aborted.extend_from_slice(ids),
     }
     outcome
 }
