@@ -21,8 +21,8 @@ use pgrx::IntoDatum;
 
 use crate::api::clock;
 use crate::error::{internal, Result};
-use crate::leases::{self, LeaseKey};
-use crate::shmem::{self, Key, Lease, PoolRef};
+use crate::leases::{self, Lease, LeaseKey, PoolRef};
+use crate::shmem::{self, Key};
 use crate::store;
 
 /// A pool row as read: its cap, when its periods start, its ledger, and
@@ -181,7 +181,7 @@ enum Step {
 /// lease in one step (none can be spent after that) before the pool is
 /// credited, so a crash in between loses them, and a rollback leaves them
 /// in the pool.
-pub fn give_back(db: u32, pool: PoolRef) -> Result<()> {
+fn give_back(db: u32, pool: PoolRef) -> Result<()> {
     if !shmem::available() || !can_write_wal() {
         return Ok(());
     }

@@ -21,7 +21,7 @@ use std::sync::atomic::AtomicU32;
 
 use pgrx::pg_sys;
 
-use crate::shmem::{self, Lease, PoolRef};
+use crate::shmem;
 
 #[repr(C)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -48,6 +48,39 @@ struct LeaseEntry {
     lease: Lease,
     /// When a credit of it was last spent (or it was granted).
     last_spent: i64,
+}
+
+/// Credits of a pool leased to this server (made durable in the pool before
+/// the first is spent): `credits` left of the grant for `period`, spendable
+/// until `until`. `size` and `granted_at` pace the next lease.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// The pool leased from: its number and its table (a table dropped and
+    /// created again numbers its pools afresh).
+    pub pool: PoolRef,
+    pub period: i64,
+    pub until: i64,
+    pub credits: i64,
+    pub size: i64,
+    pub granted_at: i64,
+    /// A backend is making the next lease durable (since when; 0: none):
+    /// others wait for it rather than lease a second block.
+    pub pending_since: i64,
+}
+
+/// A credit pool: its number in its table (tokens.credit_store's oid).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct PoolRef {
+    pub table: u32,
+    pub number: i64,
+}
+
+impl Lease {
+    pub fn spendable(&self, pool: PoolRef, now: i64) -> bool {
+        self.pool == pool && self.credits > 0 && now < self.until
+    }
 }
 
 static mut HASH: *mut pg_sys::HTAB = null_mut();

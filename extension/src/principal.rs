@@ -86,7 +86,7 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c
         // the worker (the commit is visible by now).
         if crate::audit::take_appended() && event == XACT_EVENT_COMMIT && crate::shmem::available()
         {
-            crate::shmem::mark_unsealed(u32::from(pg_sys::MyDatabaseId));
+            crate::seal::mark_unsealed(u32::from(pg_sys::MyDatabaseId));
         }
     }
     // Not the principal's business, but the one transaction hook we have:

@@ -10,7 +10,6 @@
 //! windows, never a token's state, so no cached answer can outlive a revoke.
 
 use std::ffi::c_void;
-use std::io::{Read, Write};
 use std::ptr::{self, null_mut};
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
@@ -18,15 +17,12 @@ use pg_tokens_core::usage::{minute_of, RateLimit, RateWindow, MICROS_PER_SECOND}
 use pgrx::pg_sys;
 
 use crate::gucs;
+use crate::leases::PoolRef;
+
+mod dump;
 
 /// Minute buckets an entry can hold before the flush has taken them.
 const SLOTS: usize = 4;
-/// Where the counters not yet flushed wait across a clean shutdown
-/// (relative to the data directory, like pg_stat_statements' file).
-const DUMP_FILE: &str = "pg_stat/pg_tokens.usage";
-const DUMP_MAGIC: &[u8; 8] = b"PGTKUSE2";
-/// The file of 0.4.0, without owners: read back as well.
-const DUMP_MAGIC_V1: &[u8; 8] = b"PGTKUSE1";
 const TRANCHE: &std::ffi::CStr = c"pg_tokens";
 
 #[repr(C)]
@@ -65,39 +61,6 @@ struct State {
     /// Whether `window` was read back from tokens.rate_windows (or there
     /// was none to read): an entry made by a refusal or a lease has not.
     window_known: bool,
-}
-
-/// Credits of a pool leased to this server (made durable in the pool before
-/// the first is spent): `credits` left of the grant for `period`, spendable
-/// until `until`. `size` and `granted_at` pace the next lease.
-#[repr(C)]
-#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
-pub struct Lease {
-    /// The pool leased from: its number and its table (a table dropped and
-    /// created again numbers its pools afresh).
-    pub pool: PoolRef,
-    pub period: i64,
-    pub until: i64,
-    pub credits: i64,
-    pub size: i64,
-    pub granted_at: i64,
-    /// A backend is making the next lease durable (since when; 0: none):
-    /// others wait for it rather than lease a second block.
-    pub pending_since: i64,
-}
-
-/// A credit pool: its number in its table (tokens.credit_store's oid).
-#[repr(C)]
-#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
-pub struct PoolRef {
-    pub table: u32,
-    pub number: i64,
-}
-
-impl Lease {
-    pub fn spendable(&self, pool: PoolRef, now: i64) -> bool {
-        self.pool == pool && self.credits > 0 && now < self.until
-    }
 }
 
 #[repr(C)]
@@ -282,10 +245,10 @@ unsafe extern "C-unwind" fn startup() {
     pg_sys::LWLockRelease(init_lock);
     if !pg_sys::IsUnderPostmaster {
         // The postmaster: keep unflushed counts across a clean shutdown.
-        pg_sys::on_shmem_exit(Some(shutdown), pg_sys::Datum::from(0));
+        pg_sys::on_shmem_exit(Some(dump::shutdown), pg_sys::Datum::from(0));
     }
     if !found {
-        load_dump();
+        dump::load();
     }
 }
 
@@ -384,8 +347,6 @@ pub fn record(tracked: Tracked<'_>, what: Use, now: i64, count: bool) -> Option<
         outcome
     })
 }
-
-pub use crate::seal::mark_unsealed;
 
 /// Whether `key` has an entry whose window was read back (see
 /// [`Tracked::window`]).
@@ -917,186 +878,4 @@ extern "C" {
 pub fn take_dropped() -> u64 {
     // SAFETY: as above.
     unsafe { (*SHARED).dropped.swap(0, Ordering::Relaxed) }
-}
-
-// ---------------------------------------------------------------------------
-// Clean shutdown: the postmaster writes what no flush has taken yet, and
-// reads it back (once) at the next start, for the flush to write then.
-
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn shutdown(code: i32, _arg: pg_sys::Datum) {
-    // Never after a crash: the counters may be inconsistent, and a crash is
-    // allowed to lose the last flush interval.
-    if code != 0 || !available() {
-        return;
-    }
-    let mut entries = Vec::new();
-    // A flush that was stopped between its commit and settling its counts
-    // (an immediate shutdown) leaves its database's counts uncertain: they
-    // are dropped rather than risk counting them twice.
-    let shared = &*SHARED;
-    let in_flight = Some(shared.flushing_db.load(Ordering::Acquire)).filter(|&db| db != 0);
-    // At postmaster exit no backend is left: no lock is needed (nor usable).
-    scan(|entry| {
-        if in_flight == Some((*entry).key.db) {
-            return true;
-        }
-        let state = (*entry).state;
-        let (slots, _) = pending_of(&state, 0);
-        if !slots.is_empty() || state.last_used > state.flushed_last_used {
-            entries.push(((*entry).key, state));
-        }
-        true
-    });
-    // And every lease with credits: the next start reads them back, so a
-    // clean restart loses none.
-    let leases = crate::leases::all_with_credits();
-    let _ = write_dump(&entries, &leases);
-}
-
-type Leases = Vec<(crate::leases::LeaseKey, Lease)>;
-
-fn write_dump(entries: &[(Key, State)], leases: &Leases) -> std::io::Result<()> {
-    let tmp = format!("{DUMP_FILE}.tmp");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    out.write_all(DUMP_MAGIC)?;
-    out.write_all(&(entries.len() as u64).to_le_bytes())?;
-    for (key, state) in entries {
-        out.write_all(&key.db.to_le_bytes())?;
-        out.write_all(&key.token)?;
-        out.write_all(&state.last_used.to_le_bytes())?;
-        out.write_all(&state.flushed_last_used.to_le_bytes())?;
-        out.write_all(&state.owner.to_le_bytes())?;
-        for s in &state.slots {
-            out.write_all(&s.minute.to_le_bytes())?;
-            out.write_all(&s.count.to_le_bytes())?;
-            out.write_all(&s.denied.to_le_bytes())?;
-        }
-    }
-    out.write_all(&(leases.len() as u64).to_le_bytes())?;
-    for (key, lease) in leases {
-        out.write_all(&key.db.to_le_bytes())?;
-        out.write_all(&key.table.to_le_bytes())?;
-        for word in [
-            key.number,
-            lease.period,
-            lease.until,
-            lease.credits,
-            lease.size,
-            lease.granted_at,
-        ] {
-            out.write_all(&word.to_le_bytes())?;
-        }
-    }
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, DUMP_FILE)
-}
-
-fn read_dump() -> std::io::Result<(Vec<(Key, State)>, Leases)> {
-    let mut input = std::io::BufReader::new(std::fs::File::open(DUMP_FILE)?);
-    let mut magic = [0u8; 8];
-    input.read_exact(&mut magic)?;
-    let with_owner = match &magic {
-        DUMP_MAGIC => true,
-        DUMP_MAGIC_V1 => false,
-        _ => return Err(std::io::Error::other("not a pg_tokens usage file")),
-    };
-    let mut u64_ = || -> std::io::Result<u64> {
-        let mut b = [0u8; 8];
-        input.read_exact(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    };
-    let n = u64_()?;
-    drop(u64_);
-    let mut entries = Vec::new();
-    for _ in 0..n {
-        let mut db = [0u8; 4];
-        let mut token = [0u8; 16];
-        input.read_exact(&mut db)?;
-        input.read_exact(&mut token)?;
-        let mut word = || -> std::io::Result<u64> {
-            let mut b = [0u8; 8];
-            input.read_exact(&mut b)?;
-            Ok(u64::from_le_bytes(b))
-        };
-        let mut state = State {
-            last_used: word()? as i64,
-            flushed_last_used: word()? as i64,
-            ..Default::default()
-        };
-        if with_owner {
-            state.owner = word()?;
-        }
-        for s in state.slots.iter_mut() {
-            *s = Slot {
-                minute: word()? as i64,
-                count: word()?,
-                denied: word()?,
-            };
-        }
-        entries.push((
-            Key {
-                db: u32::from_le_bytes(db),
-                token,
-            },
-            state,
-        ));
-    }
-    let mut leases = Vec::new();
-    if with_owner {
-        let mut word = || -> std::io::Result<[u8; 8]> {
-            let mut b = [0u8; 8];
-            input.read_exact(&mut b)?;
-            Ok(b)
-        };
-        let n = u64::from_le_bytes(word()?);
-        for _ in 0..n {
-            let ids = word()?;
-            let db = u32::from_le_bytes([ids[0], ids[1], ids[2], ids[3]]);
-            let table = u32::from_le_bytes([ids[4], ids[5], ids[6], ids[7]]);
-            let mut next = || word().map(i64::from_le_bytes);
-            let number = next()?;
-            let pool = PoolRef { table, number };
-            let lease = Lease {
-                pool,
-                period: next()?,
-                until: next()?,
-                credits: next()?,
-                size: next()?,
-                granted_at: next()?,
-                pending_since: 0,
-            };
-            leases.push((crate::leases::LeaseKey::of(db, pool), lease));
-        }
-    }
-    Ok((entries, leases))
-}
-
-/// Called by the postmaster at start, before any backend exists.
-unsafe fn load_dump() {
-    let (entries, leases) = match read_dump() {
-        Ok(read) => read,
-        Err(_) => return, // none (the usual case) or unreadable: nothing to restore
-    };
-    let _ = std::fs::remove_file(DUMP_FILE);
-    let now = pg_sys::GetCurrentTimestamp();
-    for (key, lease) in leases {
-        crate::leases::restore(key, lease, now);
-    }
-    for (key, state) in entries.into_iter().take(capacity() as usize) {
-        let mut found = false;
-        let entry = pg_sys::hash_search(
-            HASH,
-            ptr::addr_of!(key).cast(),
-            pg_sys::HASHACTION::HASH_ENTER_NULL,
-            &mut found,
-        )
-        .cast::<Entry>();
-        if entry.is_null() {
-            break;
-        }
-        ptr::write(ptr::addr_of_mut!((*entry).lock), AtomicU32::new(0));
-        ptr::write(ptr::addr_of_mut!((*entry).state), state);
-        count_entry(key.db, state.owner, 1);
-    }
 }
