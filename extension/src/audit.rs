@@ -68,7 +68,7 @@ pub fn take_appended() -> bool {
 /// Whether appends go to the queue (0.5.0's log) in this database.
 fn queued() -> Result<bool> {
     // SAFETY: MyProc is this backend's PGPROC.
-    let lxid = unsafe { (*pg_sys::MyProc).lxid };
+    let lxid = crate::server::local_xid();
     if let Some((at, queued)) = QUEUED.get() {
         if at == lxid {
             return Ok(queued);

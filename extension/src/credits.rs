@@ -2,7 +2,7 @@
 //!
 //! A pool row (`tokens.credit_store`) is inserted by `tokens.set_remaining`
 //! and never updated by SQL. Leases change only its `period` and `leased`
-//! columns, in place (`heap_inplace_update`: WAL-logged, outside any
+//! columns, in place (`store::overwrite_in_place`: WAL-logged, outside any
 //! transaction, never rolled back), and the WAL is flushed before the
 //! leased credits are handed out. So a credit is spent whatever the
 //! caller's transaction does afterwards, and a crash can lose only the
@@ -325,7 +325,7 @@ fn pool_lock_tag(pool: i64) -> Result<pg_sys::LOCKTAG> {
 /// write in place (if any) and a result. None when there is no such row.
 fn read<R>(pool: i64, decide: impl FnOnce(&Pool) -> (Option<Ledger>, R)) -> Result<Option<R>> {
     // SAFETY: the tuple is copied out of the buffer before it is deformed;
-    // heap_inplace_update checks that the new tuple has the old one's
+    // the in-place overwrite checks that the new tuple has the old one's
     // length and header, which holds because only two NOT NULL bigint
     // columns change.
     unsafe {
@@ -337,7 +337,7 @@ fn read<R>(pool: i64, decide: impl FnOnce(&Pool) -> (Option<Ledger>, R)) -> Resu
             pg_sys::F_INT8EQ,
             key,
             store::Seen::Caller,
-            |heap, slot| decide_and_write(heap, pg_sys::ExecCopySlotHeapTuple(slot), decide),
+            |heap, slot| decide_and_write(heap, slot, decide),
         )
     }
 }
@@ -349,9 +349,10 @@ const LEASED: usize = 6;
 
 unsafe fn decide_and_write<R>(
     heap: pg_sys::Relation,
-    tuple: pg_sys::HeapTuple,
+    slot: *mut pg_sys::TupleTableSlot,
     decide: impl FnOnce(&Pool) -> (Option<Ledger>, R),
 ) -> Result<R> {
+    let tuple = pg_sys::ExecCopySlotHeapTuple(slot);
     let desc = (*heap).rd_att;
     if (*desc).natts as usize != POOL_COLUMNS {
         return Err(internal(
@@ -382,9 +383,9 @@ unsafe fn decide_and_write<R>(
             period: int8(PERIOD).unwrap_or(0),
             leased: int8(LEASED).unwrap_or(0),
         },
-        own: pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::HeapTupleHeaderGetXmin(
-            (*tuple).t_data,
-        )),
+        own: pg_sys::TransactionIdIsCurrentTransactionId(
+            pg_sys::submodules::htup::HeapTupleHeaderGetXmin((*tuple).t_data),
+        ),
     };
     let (write, result) = decide(&pool);
     if let Some(ledger) = write {
@@ -393,7 +394,7 @@ unsafe fn decide_and_write<R>(
         let new = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
         (*new).t_self = (*tuple).t_self;
         (*new).t_tableOid = (*tuple).t_tableOid;
-        pg_sys::heap_inplace_update(heap, new);
+        store::overwrite_in_place(heap, slot, new)?;
     }
     Ok(result)
 }
@@ -405,7 +406,7 @@ thread_local! {
 }
 
 unsafe fn pool_relations() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
-    let lxid = (*pg_sys::MyProc).lxid;
+    let lxid = crate::server::local_xid();
     if let Some((at, table, index)) = POOL_RELATIONS.with(|r| r.get()) {
         if at == lxid {
             return Ok((table, index));

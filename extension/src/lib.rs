@@ -16,6 +16,7 @@ mod principal;
 mod privilege;
 mod row;
 mod seal;
+mod server;
 mod shmem;
 mod store;
 mod usage;

@@ -154,7 +154,7 @@ thread_local! {
 
 fn installed() -> Result<Installed> {
     // SAFETY: MyProc is this backend's PGPROC, set for its whole life.
-    let lxid = unsafe { (*pg_sys::MyProc).lxid };
+    let lxid = crate::server::local_xid();
     if let Some((at, installed)) = INSTALLED.with(|o| o.get()) {
         if at == lxid {
             return Ok(installed);

@@ -267,7 +267,7 @@ pub unsafe fn probe<R>(
         Seen::Caller if pg_sys::ActiveSnapshotSet() => pg_sys::GetActiveSnapshot(),
         Seen::Caller => pg_sys::GetTransactionSnapshot(),
     };
-    let scan = pg_sys::index_beginscan(heap, index, snapshot, 1, 0);
+    let scan = crate::server::index_beginscan(heap, index, snapshot, 1);
     pg_sys::index_rescan(scan, &mut scan_key, 1, std::ptr::null_mut(), 0);
     let slot = pg_sys::table_slot_create(heap, std::ptr::null_mut());
     let found =
@@ -294,7 +294,7 @@ thread_local! {
 }
 
 unsafe fn token_relations() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
-    let lxid = (*pg_sys::MyProc).lxid;
+    let lxid = crate::server::local_xid();
     if let Some((at, table, index)) = RELATIONS.with(|r| r.get()) {
         if at == lxid {
             return Ok((table, index));
@@ -784,4 +784,45 @@ pub fn usage_minutes(
             ))
         })
         .collect()
+}
+
+/// Overwrites the data of the tuple in `slot` (a buffer slot of `heap`
+/// filled by a scan still open) with `new`'s, of the same length and
+/// header, in place: WAL-logged as a generic record, outside the
+/// transaction, never rolled back, and without waiting for anyone: the
+/// tuple's header (and so whoever is deleting it) is left as it is. The
+/// scan's pin keeps the line pointer where it is (pruning needs a cleanup
+/// lock).
+///
+/// # Safety
+/// `slot` holds a tuple of `heap` from a scan still open.
+pub unsafe fn overwrite_in_place(
+    heap: pg_sys::Relation,
+    slot: *mut pg_sys::TupleTableSlot,
+    new: pg_sys::HeapTuple,
+) -> Result<()> {
+    let buffered = slot.cast::<pg_sys::BufferHeapTupleTableSlot>();
+    let buffer = (*buffered).buffer;
+    let line = (*(*buffered).base.tuple).t_self.ip_posid;
+    let new_header = (*new).t_data;
+    let start = usize::from((*new_header).t_hoff);
+    let len = (*new).t_len as usize;
+    pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as _);
+    let state = pg_sys::GenericXLogStart(heap);
+    let page = pg_sys::GenericXLogRegisterBuffer(state, buffer, 0);
+    let item = pg_sys::PageGetItemId(page, line);
+    let header = pg_sys::PageGetItem(page, item).cast::<pg_sys::HeapTupleHeaderData>();
+    if (*item).lp_len() as usize != len || usize::from((*header).t_hoff) != start {
+        pg_sys::GenericXLogAbort(state);
+        pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_UNLOCK as _);
+        return Err(internal("an in-place overwrite of a different length"));
+    }
+    std::ptr::copy_nonoverlapping(
+        new_header.cast::<u8>().add(start),
+        header.cast::<u8>().add(start),
+        len - start,
+    );
+    pg_sys::GenericXLogFinish(state);
+    pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_UNLOCK as _);
+    Ok(())
 }

@@ -24,6 +24,15 @@ pub fn pg_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
 }
 
+/// The major version of the server `c` is connected to (15, 18, ...).
+pub fn server_major(c: &mut Client) -> u32 {
+    let num: String = c
+        .query_one("SELECT current_setting('server_version_num')", &[])
+        .expect("server_version_num")
+        .get(0);
+    num.parse::<u32>().expect("a number") / 10_000
+}
+
 fn running_as_root() -> bool {
     Command::new("id")
         .arg("-u")

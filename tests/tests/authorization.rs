@@ -3,7 +3,7 @@
 //! savepoints, drives RLS policies and triggers, and works on a hot standby.
 
 use pg_tokens_tests::sql::{mint, try_mint, try_revoke, verify, Minted};
-use pg_tokens_tests::{message, sqlstate, Cluster, Db};
+use pg_tokens_tests::{message, server_major, sqlstate, Cluster, Db};
 use postgres::{Client, GenericClient};
 
 const APP: &[&str] = &["tokens_writer", "tokens_revoker"];
@@ -431,8 +431,17 @@ fn rls_admits_exactly_the_owners_rows() {
     let tokens: Vec<Minted> = (0..4)
         .map(|i| scoped(&mut c, "t", &["docs:read"], &format!("tenant:{i}")))
         .collect();
-    let parallel = "SET LOCAL force_parallel_mode = on; SET LOCAL parallel_setup_cost = 0; \
-                    SET LOCAL parallel_tuple_cost = 0; SET LOCAL min_parallel_table_scan_size = 0";
+    // PG 16 renamed force_parallel_mode.
+    let force = if server_major(&mut c) >= 16 {
+        "debug_parallel_query"
+    } else {
+        "force_parallel_mode"
+    };
+    let parallel = format!(
+        "SET LOCAL {force} = on; SET LOCAL parallel_setup_cost = 0; \
+         SET LOCAL parallel_tuple_cost = 0; SET LOCAL min_parallel_table_scan_size = 0"
+    );
+    let parallel = parallel.as_str();
     for t in &tokens {
         assert_eq!(visible(&mut c, Some(&t.token), ""), 10_000, "{}", t.owner);
         assert_eq!(

@@ -292,3 +292,39 @@ fn an_upgraded_database_dumps_like_a_fresh_install() {
         }
     }
 }
+
+/// The version is the workspace's (Cargo.toml) everywhere: the control
+/// file's default, the installed extension, the upgrade script leading to
+/// it (the console's `--version` is tested in tui/, the package names and
+/// the packaged control file by scripts/package.sh and package_test.sh).
+#[test]
+fn the_version_is_the_same_everywhere() {
+    let version = env!("CARGO_PKG_VERSION");
+    let db = Cluster::shared().database();
+    let mut admin = db.admin();
+    let default: String = admin
+        .query_one(
+            "SELECT default_version FROM pg_available_extensions WHERE name = 'pg_tokens'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(default, version, "the control file's default_version");
+    let installed: String = admin
+        .query_one(
+            "SELECT extversion FROM pg_extension WHERE extname = 'pg_tokens'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(installed, version);
+    let previous = EARLIER.last().unwrap();
+    let script = format!(
+        "{}/../extension/sql/pg_tokens--{previous}--{version}.sql",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    assert!(
+        std::path::Path::new(&script).exists(),
+        "{script}: the upgrade to this version"
+    );
+}
