@@ -79,6 +79,7 @@ extension_package() {
   share=$root/usr/share/postgresql/$major/extension
   mkdir -p "$lib" "$share"
   install -m 644 "$(find "$out/built" -name pg_tokens.so | head -n 1)" "$lib/"
+  strip --strip-unneeded "$lib/pg_tokens.so"
   for f in $(find "$out/built" -name 'pg_tokens.control' -o -name 'pg_tokens--*.sql'); do
     install -m 644 "$f" "$share/"
   done
@@ -105,6 +106,7 @@ console_package() {
   root=$out/tokens-console
   mkdir -p "$root/usr/bin"
   install -m 755 target/release/tokens-console "$root/usr/bin/"
+  strip --strip-unneeded "$root/usr/bin/tokens-console"
   deb tokens-console "$root" "$(shlib_depends "$root/usr/bin/tokens-console")" \
     "terminal console for pg_tokens" \
     "tokens-console administers pg_tokens API tokens in a PostgreSQL database: list, mint, revoke, rotate, limits, the audit log and its checkpoints, leak scans."
