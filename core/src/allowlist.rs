@@ -30,25 +30,31 @@ pub fn permits(allowed: &[String], client: Option<IpAddr>) -> bool {
 pub fn allowed_ips(value: Option<&[Option<String>]>) -> Result<Option<Vec<String>>> {
     let Some(items) = value else { return Ok(None) };
     if items.is_empty() {
-        return Err(Error::invalid(
+        return Err(Error::invalid("allowed", 
             "allowed must hold 1 to 64 networks; pass NULL (not an empty array) to remove the allowlist",
         ));
     }
     if items.len() > ALLOWLIST_MAX {
-        return Err(Error::invalid(format!(
-            "allowed may hold at most {ALLOWLIST_MAX} networks (got {}); use wider networks",
-            items.len()
-        )));
+        return Err(Error::invalid(
+            "allowed",
+            format!(
+                "allowed may hold at most {ALLOWLIST_MAX} networks (got {}); use wider networks",
+                items.len()
+            ),
+        ));
     }
     items
         .iter()
         .enumerate()
         .map(|(i, n)| {
             n.clone().ok_or_else(|| {
-                Error::invalid(format!(
-                    "network {} is NULL: every entry must be a cidr such as 10.0.0.0/8",
-                    i + 1
-                ))
+                Error::invalid(
+                    "allowed",
+                    format!(
+                        "network {} is NULL: every entry must be a cidr such as 10.0.0.0/8",
+                        i + 1
+                    ),
+                )
             })
         })
         .collect::<Result<Vec<_>>>()?
@@ -56,11 +62,14 @@ pub fn allowed_ips(value: Option<&[Option<String>]>) -> Result<Option<Vec<String
         .enumerate()
         .map(|(i, n)| match network(&n) {
             Some(net) if net.trunc() == net => Ok(n),
-            _ => Err(Error::invalid(format!(
+            _ => Err(Error::invalid(
+                "allowed",
+                format!(
                 "network {} is not a network in cidr form: give an address and a prefix length \
                  with no bits set right of the mask, such as 10.0.0.0/8 or 2001:db8::/32",
                 i + 1
-            ))),
+            ),
+            )),
         })
         .collect::<Result<Vec<_>>>()
         .map(Some)

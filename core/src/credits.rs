@@ -44,29 +44,34 @@ pub fn cap(
 ) -> Result<Option<Cap>> {
     let Some(remaining) = remaining else {
         if refill_amount.is_some() || refill_every.is_some() {
-            return Err(Error::invalid(
+            return Err(Error::invalid("remaining", 
                 "a refill needs remaining credits: pass remaining, or NULL for all three to remove the cap",
             ));
         }
         return Ok(None);
     };
     if remaining < 0 {
-        return Err(Error::invalid(format!(
-            "remaining must be zero or more (got {remaining}); pass NULL to remove the cap"
-        )));
+        return Err(Error::invalid(
+            "remaining",
+            format!(
+                "remaining must be zero or more (got {remaining}); pass NULL to remove the cap"
+            ),
+        ));
     }
     let refill =
         match (refill_amount, refill_every) {
             (None, None) => None,
             (Some(amount), Some((months, days, micros))) => {
                 if amount < 0 {
-                    return Err(Error::invalid(format!(
-                        "refill_amount must be zero or more (got {amount})"
-                    )));
+                    return Err(Error::invalid(
+                        "refill_amount",
+                        format!("refill_amount must be zero or more (got {amount})"),
+                    ));
                 }
                 let every = interval_micros(months, days, micros);
                 if !(MICROS_PER_SECOND as i128..=MAX_REFILL_EVERY as i128).contains(&every) {
                     return Err(Error::invalid(
+                        "refill_every",
                         "refill_every must be between '1 second' and '3650 days'",
                     ));
                 }
@@ -76,6 +81,7 @@ pub fn cap(
                 })
             }
             _ => return Err(Error::invalid(
+                "refill_every",
                 "refill_amount and refill_every go together: pass both, or neither for no refill",
             )),
         };

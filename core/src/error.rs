@@ -33,9 +33,14 @@ impl SqlState {
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum Error {
-    /// An argument broke a rule; the message says which and what is allowed.
-    #[error("{0}")]
-    InvalidArgument(String),
+    /// An argument broke a rule: which one (its SQL parameter name, which
+    /// the extension reports in the error's DETAIL as `argument: <name>`),
+    /// and a message saying what is allowed.
+    #[error("{message}")]
+    InvalidArgument {
+        argument: &'static str,
+        message: String,
+    },
     /// The calling role may not do this.
     #[error("{0}")]
     NotAllowed(String),
@@ -49,8 +54,19 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Error::InvalidArgument(message.into())
+    pub fn invalid(argument: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            argument,
+            message: message.into(),
+        }
+    }
+
+    /// The SQL parameter an InvalidArgument is about.
+    pub fn argument(&self) -> Option<&'static str> {
+        match self {
+            Error::InvalidArgument { argument, .. } => Some(argument),
+            _ => None,
+        }
     }
 
     pub fn not_allowed(message: impl Into<String>) -> Self {
@@ -59,7 +75,7 @@ impl Error {
 
     pub fn sqlstate(&self) -> SqlState {
         match self {
-            Error::InvalidArgument(_) => SqlState::InvalidParameterValue,
+            Error::InvalidArgument { .. } => SqlState::InvalidParameterValue,
             Error::NotAllowed(_) => SqlState::InsufficientPrivilege,
             Error::UnknownToken(_) => SqlState::NoDataFound,
             Error::Random(_) => SqlState::SystemError,

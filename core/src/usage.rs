@@ -42,18 +42,25 @@ pub fn rate_limit(
         return Ok(None);
     };
     if requests < 1 {
-        return Err(Error::invalid(format!(
-            "requests must be at least 1 (got {requests}); pass NULL to remove the rate limit"
-        )));
+        return Err(Error::invalid(
+            "requests",
+            format!(
+                "requests must be at least 1 (got {requests}); pass NULL to remove the rate limit"
+            ),
+        ));
     }
     let Some((months, days, micros)) = per else {
         return Err(Error::invalid(
+            "per",
             "per must not be NULL: pass an interval from '1 second' to '1 day'",
         ));
     };
     let per = interval_micros(months, days, micros);
     if !(MICROS_PER_SECOND as i128..=MICROS_PER_DAY as i128).contains(&per) {
-        return Err(Error::invalid("per must be between '1 second' and '1 day'"));
+        return Err(Error::invalid(
+            "per",
+            "per must be between '1 second' and '1 day'",
+        ));
     }
     Ok(Some(RateLimit {
         requests: requests as u32,
@@ -154,12 +161,12 @@ impl Buckets {
 pub fn buckets(since: Option<i64>, bucket: (i32, i32, i64), now: i64) -> Result<Buckets> {
     let width = interval_micros(bucket.0, bucket.1, bucket.2);
     if width < MICROS_PER_MINUTE as i128 || width % MICROS_PER_MINUTE as i128 != 0 {
-        return Err(Error::invalid(
+        return Err(Error::invalid("bucket", 
             "bucket must be a whole number of minutes, at least '1 minute' (usage is counted per minute)",
         ));
     }
     let too_many = || {
-        Error::invalid(format!(
+        Error::invalid("bucket", format!(
             "since and bucket ask for more than {MAX_BUCKETS} buckets: pass a later since or a wider bucket"
         ))
     };

@@ -36,25 +36,34 @@ pub fn kind(value: Option<&str>) -> Result<Kind> {
     match value {
         Some("service") => Ok(Kind::Service),
         Some("personal") => Ok(Kind::Personal),
-        _ => Err(Error::invalid("kind must be 'service' or 'personal'")),
+        _ => Err(Error::invalid(
+            "kind",
+            "kind must be 'service' or 'personal'",
+        )),
     }
 }
 
 /// A free-form label: 1 to `max` characters, no control characters.
-fn label(what: &str, value: Option<&str>, max: usize) -> Result<String> {
+fn label(what: &'static str, value: Option<&str>, max: usize) -> Result<String> {
     let Some(value) = value else {
-        return Err(Error::invalid(format!(
-            "{what} must not be NULL: give 1 to {max} characters without control characters"
-        )));
+        return Err(Error::invalid(
+            what,
+            format!(
+                "{what} must not be NULL: give 1 to {max} characters without control characters"
+            ),
+        ));
     };
     let count = value.chars().count();
     if count == 0 || count > max {
-        return Err(Error::invalid(format!(
-            "{what} must be 1 to {max} characters without control characters (got {count})"
-        )));
+        return Err(Error::invalid(
+            what,
+            format!(
+                "{what} must be 1 to {max} characters without control characters (got {count})"
+            ),
+        ));
     }
     if value.chars().any(char::is_control) {
-        return Err(Error::invalid(format!(
+        return Err(Error::invalid(what, format!(
             "{what} must not contain control characters (tabs, newlines, escapes); 1 to {max} printable characters are allowed"
         )));
     }
@@ -77,10 +86,13 @@ pub fn reason(value: Option<&str>) -> Result<Option<String>> {
     match value {
         None => Ok(None),
         Some(r) if r.chars().count() <= REASON_MAX => Ok(Some(r.to_owned())),
-        Some(r) => Err(Error::invalid(format!(
-            "reason must be at most {REASON_MAX} characters (got {})",
-            r.chars().count()
-        ))),
+        Some(r) => Err(Error::invalid(
+            "reason",
+            format!(
+                "reason must be at most {REASON_MAX} characters (got {})",
+                r.chars().count()
+            ),
+        )),
     }
 }
 
@@ -103,10 +115,13 @@ pub fn scope(value: &str) -> Result<()> {
     if shape_ok {
         Ok(())
     } else {
-        Err(Error::invalid(format!(
-            "a scope must be 1 to {SCOPE_MAX} characters matching ^[a-z][a-z0-9.:_-]*$ \
+        Err(Error::invalid(
+            "scope",
+            format!(
+                "a scope must be 1 to {SCOPE_MAX} characters matching ^[a-z][a-z0-9.:_-]*$ \
              (a lower-case letter, then lower-case letters, digits, '.', ':', '_' or '-')"
-        )))
+            ),
+        ))
     }
 }
 
@@ -115,24 +130,29 @@ pub fn scope(value: &str) -> Result<()> {
 pub fn scopes(value: Option<&[Option<String>]>) -> Result<Option<Vec<String>>> {
     let Some(items) = value else { return Ok(None) };
     if items.len() > SCOPES_MAX {
-        return Err(Error::invalid(format!(
-            "scopes may hold at most {SCOPES_MAX} entries (got {}); pass NULL for full access",
-            items.len()
-        )));
+        return Err(Error::invalid(
+            "scopes",
+            format!(
+                "scopes may hold at most {SCOPES_MAX} entries (got {}); pass NULL for full access",
+                items.len()
+            ),
+        ));
     }
     let mut out: Vec<String> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let position = i + 1;
         let Some(s) = item else {
-            return Err(Error::invalid(format!(
+            return Err(Error::invalid("scopes", format!(
                 "scope {position} is NULL: every scope must be a string; pass NULL for the whole array to grant full access"
             )));
         };
-        scope(s).map_err(|e| Error::invalid(format!("scope {position} is not valid: {e}")))?;
+        scope(s)
+            .map_err(|e| Error::invalid("scopes", format!("scope {position} is not valid: {e}")))?;
         if out.contains(s) {
-            return Err(Error::invalid(format!(
-                "scope {position} repeats an earlier one: scopes must be distinct"
-            )));
+            return Err(Error::invalid(
+                "scopes",
+                format!("scope {position} repeats an earlier one: scopes must be distinct"),
+            ));
         }
         out.push(s.clone());
     }
@@ -160,15 +180,18 @@ pub fn token_meta(text: Option<&str>) -> Result<Option<&str>> {
         _ => Some("text that is not JSON"),
     };
     if let Some(kind) = kind {
-        return Err(Error::invalid(format!(
+        return Err(Error::invalid("meta", format!(
             "meta must be a JSON object (got {kind}): pass e.g. '{{\"plan\": \"pro\"}}', or NULL for none"
         )));
     }
     if text.len() > META_MAX_BYTES {
-        return Err(Error::invalid(format!(
-            "meta must be at most {META_MAX_BYTES} bytes as octet_length(meta::text) (got {})",
-            text.len()
-        )));
+        return Err(Error::invalid(
+            "meta",
+            format!(
+                "meta must be at most {META_MAX_BYTES} bytes as octet_length(meta::text) (got {})",
+                text.len()
+            ),
+        ));
     }
     Ok(Some(text))
 }
@@ -178,6 +201,7 @@ pub fn token_meta(text: Option<&str>) -> Result<Option<&str>> {
 pub fn audit_action(value: Option<&str>) -> Result<String> {
     let Some(action) = value else {
         return Err(Error::invalid(
+            "action",
             "action must not be NULL: give 1 to 80 characters matching ^[a-z][a-z0-9._:-]*$",
         ));
     };
@@ -189,12 +213,12 @@ pub fn audit_action(value: Option<&str>) -> Result<String> {
             c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b':' | b'-')
         });
     if !shape_ok {
-        return Err(Error::invalid(format!(
+        return Err(Error::invalid("action", format!(
             "action must be 1 to {ACTION_MAX} characters matching ^[a-z][a-z0-9._:-]*$ (e.g. 'invoice.paid')"
         )));
     }
     if action.starts_with("token.") {
-        return Err(Error::invalid(
+        return Err(Error::invalid("action", 
             "actions starting with 'token.' are reserved to pg_tokens: name your event after your application (e.g. 'invoice.paid')",
         ));
     }
@@ -205,11 +229,15 @@ pub fn audit_action(value: Option<&str>) -> Result<String> {
 pub fn audit_target(value: Option<&str>) -> Result<Option<String>> {
     match value {
         None => Ok(None),
-        Some(t) if t.chars().count() > TARGET_MAX => Err(Error::invalid(format!(
-            "target must be at most {TARGET_MAX} characters (got {})",
-            t.chars().count()
-        ))),
+        Some(t) if t.chars().count() > TARGET_MAX => Err(Error::invalid(
+            "target",
+            format!(
+                "target must be at most {TARGET_MAX} characters (got {})",
+                t.chars().count()
+            ),
+        )),
         Some(t) if t.chars().any(char::is_control) => Err(Error::invalid(
+            "target",
             "target must not contain control characters (tabs, newlines, escapes)",
         )),
         Some(t) => Ok(Some(t.to_owned())),
@@ -232,6 +260,7 @@ pub fn expires_at(value: Option<Timestamp>, now: i64) -> Result<Option<i64>> {
         None | Some(Timestamp::Infinity) => Ok(None),
         Some(Timestamp::At(t)) if t > now => Ok(Some(t)),
         Some(_) => Err(Error::invalid(
+            "expires_at",
             "expires_at must be in the future (or NULL for a token that never expires)",
         )),
     }
@@ -245,6 +274,7 @@ pub fn grace(months: i32, days: i32, micros: i64) -> Result<i64> {
         Ok(total as i64)
     } else {
         Err(Error::invalid(
+            "grace",
             "grace must be between 0 and 30 days ('0' stops the old token at once)",
         ))
     }

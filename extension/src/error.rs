@@ -20,8 +20,13 @@ fn code(state: SqlState) -> PgSqlErrorCode {
 /// Raises `error` as a PostgreSQL ERROR; the current transaction (or
 /// subtransaction) is aborted, so nothing the call wrote survives.
 pub fn raise(error: Error) -> ! {
-    ErrorReport::new(code(error.sqlstate()), error.to_string(), "pg_tokens")
-        .report(PgLogLevel::ERROR);
+    let mut report = ErrorReport::new(code(error.sqlstate()), error.to_string(), "pg_tokens");
+    if let Some(argument) = error.argument() {
+        // For clients that point at the field to fix (the console does)
+        // without reading the message's words.
+        report = report.set_detail(format!("argument: {argument}"));
+    }
+    report.report(PgLogLevel::ERROR);
     unreachable!("an ERROR report does not return")
 }
 

@@ -421,12 +421,12 @@ fn verify_audit_chain_at(
     checkpoint_hash: Option<&[u8]>,
 ) -> Option<i64> {
     let (Some(id), Some(hash)) = (checkpoint_id, checkpoint_hash) else {
-        raise(Error::invalid(
+        raise(Error::invalid("checkpoint_id", 
             "a checkpoint is an id of at least 1 and a 32-byte hash, as tokens.audit_checkpoint() gives them",
         ))
     };
     if id < 1 || hash.len() != 32 {
-        raise(Error::invalid(format!(
+        raise(Error::invalid("checkpoint_id", format!(
             "a checkpoint is an id of at least 1 and a 32-byte hash, as tokens.audit_checkpoint() gives them \
              (got id {id} and {} bytes)",
             hash.len()

@@ -528,3 +528,15 @@ pub fn message<T>(result: &Result<T, postgres::Error>) -> String {
             .unwrap_or_else(|| e.to_string()),
     }
 }
+
+/// The server's DETAIL of a failed call (empty when it gave none).
+pub fn detail<T>(result: &Result<T, postgres::Error>) -> String {
+    match result {
+        Ok(_) => String::new(),
+        Err(e) => e
+            .as_db_error()
+            .and_then(|d| d.detail())
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use pg_tokens_tests::sql::{mint, try_mint, try_revoke};
-use pg_tokens_tests::{message, sqlstate, Cluster, Db};
+use pg_tokens_tests::{detail, message, sqlstate, Cluster, Db};
 use uuid::Uuid;
 
 struct Case {
@@ -843,6 +843,20 @@ fn every_bad_input_is_refused_with_its_sqlstate_and_writes_nothing() {
         assert_eq!(sqlstate(&r), c.state, "{}: {:?}", c.what, r);
         let msg = message(&r);
         assert!(msg.len() > 20, "{}: message too terse: {msg}", c.what);
+        if c.state == "22023" {
+            // The argument at fault, by its SQL name, for clients that
+            // point at the field to fix.
+            let detail = detail(&r);
+            let argument = detail.strip_prefix("argument: ").unwrap_or_else(|| {
+                panic!("{}: DETAIL {detail:?} does not name the argument", c.what)
+            });
+            let names = parameter_names(&mut app, &c.sql);
+            assert!(
+                names.iter().any(|n| n == argument),
+                "{}: DETAIL names {argument:?}, not a parameter of the function called ({names:?})",
+                c.what
+            );
+        }
         assert!(
             !msg.contains(&t[4..]),
             "{}: the message repeats a plaintext token",
@@ -862,6 +876,25 @@ fn every_bad_input_is_refused_with_its_sqlstate_and_writes_nothing() {
         "bad input: {} distinct cases ran, each refused with its SQLSTATE and nothing written",
         cases.len()
     );
+}
+
+/// The parameter names of every function of schema `tokens` the first call
+/// in `sql` may be (all its overloads).
+fn parameter_names(c: &mut postgres::Client, sql: &str) -> Vec<String> {
+    let function = sql
+        .split("tokens.")
+        .nth(1)
+        .and_then(|rest| rest.split('(').next())
+        .unwrap_or_default();
+    c.query(
+        "SELECT DISTINCT unnest(proargnames) FROM pg_proc
+          WHERE pronamespace = 'tokens'::regnamespace AND proname = $1",
+        &[&function],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
 }
 
 /// Everything a bad input could have changed: the tokens (with their

@@ -70,12 +70,13 @@ fn checked_meta(
         .first();
     let column = |name: &str| row.get_by_name::<bool, _>(name).map_err(internal);
     if column("is_object")? != Some(true) {
-        return Err(Error::invalid(format!(
-            "meta must be a JSON object of at most {limit} bytes, or NULL"
-        )));
+        return Err(Error::invalid(
+            "meta",
+            format!("meta must be a JSON object of at most {limit} bytes, or NULL"),
+        ));
     }
     if column("reserved")? == Some(true) {
-        return Err(Error::invalid(
+        return Err(Error::invalid("meta", 
             "meta may not set \"via\" or \"token_id\": pg_tokens records them when a token is authenticated",
         ));
     }
@@ -84,9 +85,10 @@ fn checked_meta(
         .map_err(internal)?
         .unwrap_or(0);
     if bytes as usize > limit {
-        return Err(Error::invalid(format!(
-            "meta must be at most {limit} bytes as text (got {bytes})"
-        )));
+        return Err(Error::invalid(
+            "meta",
+            format!("meta must be at most {limit} bytes as text (got {bytes})"),
+        ));
     }
     row.get_by_name::<String, _>("stored").map_err(internal)
 }

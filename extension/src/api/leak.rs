@@ -40,7 +40,7 @@ fn find_leaked(
     }
     let text = text.unwrap_or_default();
     if text.len() > LEAK_TEXT_MAX_BYTES {
-        Err::<(), _>(Error::invalid(format!(
+        Err::<(), _>(Error::invalid("text", format!(
             "the text to triage is {} bytes: tokens.find_leaked takes at most {} bytes (16 MiB); split it",
             text.len(),
             LEAK_TEXT_MAX_BYTES

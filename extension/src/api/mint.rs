@@ -145,13 +145,17 @@ fn check_catalogue(client: &SpiClient<'_>, scopes: Option<&[String]>) -> Result<
         None => Ok(()),
         // A scope shaped like a token is never repeated back.
         Some(scope) if pg_tokens_core::parse(scope.as_bytes()).is_some() => Err(Error::invalid(
+            "scopes",
             "a scope is not in the scope catalogue: use scopes listed in tokens.scopes, \
              or define them first with tokens.define_scope",
         )),
-        Some(scope) => Err(Error::invalid(format!(
+        Some(scope) => Err(Error::invalid(
+            "scopes",
+            format!(
             "scope \"{scope}\" is not in the scope catalogue: use a scope listed in tokens.scopes, \
              or define it first with tokens.define_scope"
-        ))),
+        ),
+        )),
     }
 }
 

@@ -59,7 +59,7 @@ pub fn timestamp_arg(value: Option<TimestampWithTimeZone>) -> Option<Timestamp> 
 /// A text[] argument as a list, refusing arrays of more than one dimension
 /// (PostgreSQL would otherwise hand them over flattened).
 pub fn text_list(
-    what: &str,
+    what: &'static str,
     value: Option<Array<'_, &str>>,
 ) -> Result<Option<Vec<Option<String>>>> {
     let Some(array) = value else { return Ok(None) };
@@ -67,9 +67,10 @@ pub fn text_list(
     // SAFETY: a non-NULL array argument is a valid ArrayType.
     let ndim = unsafe { (*array.into_array_type()).ndim };
     if ndim > 1 {
-        return Err(Error::invalid(format!(
-            "{what} must be a one-dimensional array (got {ndim} dimensions)"
-        )));
+        return Err(Error::invalid(
+            what,
+            format!("{what} must be a one-dimensional array (got {ndim} dimensions)"),
+        ));
     }
     Ok(Some(items))
 }

@@ -51,7 +51,12 @@ fn revoke(id: Option<Uuid>, actor: Option<&str>, reason: Option<&str>) -> bool {
 }
 
 pub fn required_id(id: Option<Uuid>) -> Result<Uuid> {
-    id.ok_or_else(|| Error::invalid("id must not be NULL: pass the token's id (tokens.tokens.id)"))
+    id.ok_or_else(|| {
+        Error::invalid(
+            "id",
+            "id must not be NULL: pass the token's id (tokens.tokens.id)",
+        )
+    })
 }
 
 /// Locks token `id` for an owner-only change (`verb`) by `actor`: the token

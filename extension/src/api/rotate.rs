@@ -33,17 +33,17 @@ fn rotate(
             let now = clock();
             match (old.revoked_at, status(old.revoked_at, old.expires_at, now)) {
                 (_, Status::Revoked) => {
-                    return Err(Error::invalid(format!(
+                    return Err(Error::invalid("id", format!(
                         "token {id} is revoked and cannot be rotated: mint a new token instead"
                     )))
                 }
                 (_, Status::Expired) => {
-                    return Err(Error::invalid(format!(
+                    return Err(Error::invalid("id", format!(
                         "token {id} has expired and cannot be rotated: mint a new token instead"
                     )))
                 }
                 (Some(_), Status::Active) => {
-                    return Err(Error::invalid(format!(
+                    return Err(Error::invalid("id", format!(
                         "token {id} was already rotated and is in its grace period: rotate its successor, \
                          or revoke it to end the grace period now"
                     )))
@@ -103,7 +103,10 @@ fn rotate(
 
 fn grace_micros(grace: Option<Interval>) -> Result<i64> {
     let grace = grace.ok_or_else(|| {
-        Error::invalid("grace must not be NULL: pass an interval from '0' to '30 days'")
+        Error::invalid(
+            "grace",
+            "grace must not be NULL: pass an interval from '0' to '30 days'",
+        )
     })?;
     validate::grace(grace.months(), grace.days(), grace.micros())
 }

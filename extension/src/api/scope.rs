@@ -10,7 +10,7 @@ use crate::store;
 #[pg_extern(sql = false)]
 fn define_scope(scope: Option<&str>, description: Option<&str>) {
     let scope = scope
-        .ok_or_else(|| pg_tokens_core::Error::invalid("scope must not be NULL"))
+        .ok_or_else(|| pg_tokens_core::Error::invalid("scope", "scope must not be NULL"))
         .and_then(|s| validate::scope(s).map(|()| s))
         .or_raise();
     let description = validate::description(description).or_raise();

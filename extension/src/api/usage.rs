@@ -38,10 +38,17 @@ fn series(
     since: Option<TimestampWithTimeZone>,
     bucket: Option<Interval>,
 ) -> Result<Vec<(TimestampWithTimeZone, i64, i64)>> {
-    let since = since
-        .ok_or_else(|| Error::invalid("since must not be NULL: pass the start of the period"))?;
+    let since = since.ok_or_else(|| {
+        Error::invalid(
+            "since",
+            "since must not be NULL: pass the start of the period",
+        )
+    })?;
     let bucket = bucket.ok_or_else(|| {
-        Error::invalid("bucket must not be NULL: pass an interval such as '1 hour'")
+        Error::invalid(
+            "bucket",
+            "bucket must not be NULL: pass an interval such as '1 hour'",
+        )
     })?;
     let since = if since.is_neg_infinity() {
         None
