@@ -64,6 +64,29 @@ fn make_certificates(dir: &Path) {
             "server.crt",
         ],
     );
+    // A client certificate for the user "postgres" (for cert authentication).
+    let mut args = vec!["req", "-new", "-subj", "/CN=postgres"];
+    args.extend(ec);
+    args.extend(["-keyout", "client.key", "-out", "client.csr"]);
+    openssl(dir, &args);
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "client.crt",
+        ],
+    );
     let mut chown = Command::new("chown");
     chown.args(["-R", "postgres:postgres"]).arg(dir);
     run(chown);
@@ -85,7 +108,7 @@ impl Setup {
         let cluster = Cluster::private(
             "tls",
             &format!(
-                "ssl = on\nssl_cert_file = '{0}/server.crt'\nssl_key_file = '{0}/server.key'\n",
+                "ssl = on\nssl_cert_file = '{0}/server.crt'\nssl_key_file = '{0}/server.key'\nssl_ca_file = '{0}/ca.crt'\n",
                 certs.display()
             ),
         );
@@ -256,6 +279,56 @@ fn sslmodes_against_a_tls_server() {
         &[("PGSERVICEFILE", &services)],
     );
     plain(s.connect_target(&t));
+
+    // ~/.postgresql/root.crt is the default root certificate: with it
+    // verify-full needs no sslrootcert, and require verifies the chain.
+    let home = s.certs.join("home");
+    std::fs::create_dir_all(home.join(".postgresql")).unwrap();
+    let home_root = home.join(".postgresql/root.crt");
+    std::fs::copy(s.certs.join("ca.crt"), &home_root).unwrap();
+    let home_s = home.display().to_string();
+    let vars = [("HOME", home_s.as_str())];
+    let dsn = s.dsn("localhost", "sslmode=verify-full");
+    encrypted(s.connect_target(&s.target(Some(&dsn), &vars)));
+    std::fs::copy(s.certs.join("other.crt"), &home_root).unwrap();
+    let dsn = s.dsn("localhost", "sslmode=require");
+    let e = refused(s.connect_target(&s.target(Some(&dsn), &vars)));
+    assert!(e.contains("not signed by the root certificate"), "{e}");
+    // prefer verifies too when the file exists, and falls back to plain
+    // when that fails, as libpq does
+    let dsn = s.dsn("localhost", "sslmode=prefer");
+    plain(s.connect_target(&s.target(Some(&dsn), &vars)));
+    std::fs::remove_file(&home_root).unwrap();
+
+    // A client certificate, for cert authentication.
+    s.hba("hostssl all all 127.0.0.1/32 cert");
+    eventually("the cert-only pg_hba is in force", || {
+        s.connect("127.0.0.1", "sslmode=require").is_err()
+    });
+    let e = refused(s.connect("127.0.0.1", "sslmode=require"));
+    assert!(e.contains("certificate"), "{e}");
+    let client = format!(
+        "sslmode=require sslcert={} sslkey={}",
+        s.file("client.crt"),
+        s.file("client.key")
+    );
+    encrypted(s.connect("127.0.0.1", &client));
+    // ...from ~/.postgresql/postgresql.crt and .key as well
+    std::fs::copy(
+        s.certs.join("client.crt"),
+        home.join(".postgresql/postgresql.crt"),
+    )
+    .unwrap();
+    let key = home.join(".postgresql/postgresql.key");
+    std::fs::copy(s.certs.join("client.key"), &key).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let dsn = s.dsn("127.0.0.1", "sslmode=require");
+    encrypted(s.connect_target(&s.target(Some(&dsn), &vars)));
+    // a key others may read is refused, as libpq does
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = refused(s.connect_target(&s.target(Some(&dsn), &vars)));
+    assert!(e.contains("has group or world access"), "{e}");
 
     // hostssl only: disable fails clearly, allow moves on to TLS.
     s.hba("hostssl all all 127.0.0.1/32 trust");

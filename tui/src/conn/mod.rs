@@ -289,7 +289,7 @@ fn pgpass_password(config: &Config, path: &Path) -> Option<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(&path).ok()?;
+        let meta = std::fs::metadata(path).ok()?;
         if meta.permissions().mode() & 0o077 != 0 {
             eprintln!(
                 "warning: password file \"{}\" has group or world access; permissions should be u=rw (0600) or less",
@@ -298,11 +298,13 @@ fn pgpass_password(config: &Config, path: &Path) -> Option<String> {
             return None;
         }
     }
-    let text = std::fs::read_to_string(&path).ok()?;
+    let text = std::fs::read_to_string(path).ok()?;
     // A Unix-socket connection matches the host name "localhost" (libpq).
-    let host = match config.get_hosts().first()? {
-        Host::Tcp(h) => h.clone(),
-        Host::Unix(_) => "localhost".to_owned(),
+    // Only a hostaddr: its address is the host name to match (libpq).
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(_)) => "localhost".to_owned(),
+        None => config.get_hostaddrs().first()?.to_string(),
     };
     let port = config
         .get_ports()
