@@ -20,7 +20,7 @@ need=()
 if ! dpkg-query -W -f='${Status}' "postgresql-$PG_MAJOR" 2>/dev/null | grep -q 'install ok installed'; then
   need+=("postgresql-$PG_MAJOR")
 fi
-for p in libclang-dev clang build-essential pkg-config libssl-dev sudo tmux valgrind; do
+for p in libclang-dev clang build-essential pkg-config libssl-dev openssl sudo tmux valgrind; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if ! dpkg-query -W -f='${Status}' "postgresql-server-dev-$PG_MAJOR" 2>/dev/null | grep -q 'install ok installed'; then

@@ -711,3 +711,23 @@ fn meta_form_refused_by_the_server() {
     assert!(text.contains("ERROR 22023"), "{text}");
     assert!(text.contains("\"blob\""), "the text is kept: {text}");
 }
+
+#[test]
+fn header_shows_an_encrypted_connection() {
+    let mut app = app_with(vec![]);
+    let plain = format!("{}", render(&app));
+    let header = |screen: &str| screen.lines().next().unwrap_or_default().to_owned();
+    assert!(
+        header(&plain).contains("alice@app plain"),
+        "{}",
+        header(&plain)
+    );
+    app.session.tls = Some("TLSv1.3".into());
+    let tls = format!("{}", render(&app));
+    assert!(
+        header(&tls).contains("alice@app TLSv1.3"),
+        "{}",
+        header(&tls)
+    );
+    assert!(!header(&tls).contains("plain"));
+}

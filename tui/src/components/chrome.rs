@@ -63,6 +63,11 @@ pub fn header(f: &mut Frame, area: Rect, app: &App) {
             format!("{}@{}", clean(&s.role), clean(&s.database)),
             Style::default().add_modifier(Modifier::BOLD),
         ),
+        // Whether the connection is encrypted: the TLS version, or "plain".
+        match &s.tls {
+            Some(v) => Span::styled(format!(" {}", clean(v)), Style::default().fg(Color::Green)),
+            None => Span::styled(" plain", super::dim()),
+        },
         Span::styled(
             format!("  [{grants}]  ext {}", clean(&s.extension_version)),
             super::dim(),

@@ -276,6 +276,8 @@ pub struct Session {
     pub writer: bool,
     pub revoker: bool,
     pub self_service: bool,
+    /// The TLS version ("TLSv1.3") of an encrypted connection; None: plain.
+    pub tls: Option<String>,
 }
 
 impl Session {

@@ -117,7 +117,8 @@ pub fn session(client: &mut Client) -> Result<Session> {
                     COALESCE((SELECT pg_catalog.pg_has_role(current_user, oid, 'USAGE') FROM pg_catalog.pg_roles WHERE rolname = 'tokens_reader'), false) AS reader,
                     COALESCE((SELECT pg_catalog.pg_has_role(current_user, oid, 'USAGE') FROM pg_catalog.pg_roles WHERE rolname = 'tokens_writer'), false) AS writer,
                     COALESCE((SELECT pg_catalog.pg_has_role(current_user, oid, 'USAGE') FROM pg_catalog.pg_roles WHERE rolname = 'tokens_revoker'), false) AS revoker,
-                    COALESCE((SELECT pg_catalog.pg_has_role(current_user, oid, 'USAGE') FROM pg_catalog.pg_roles WHERE rolname = 'tokens_self_service'), false) AS self_service",
+                    COALESCE((SELECT pg_catalog.pg_has_role(current_user, oid, 'USAGE') FROM pg_catalog.pg_roles WHERE rolname = 'tokens_self_service'), false) AS self_service,
+                    (SELECT version FROM pg_catalog.pg_stat_ssl WHERE pid = pg_catalog.pg_backend_pid() AND ssl) AS tls",
             &[],
         )
     })?;
@@ -137,6 +138,7 @@ pub fn session(client: &mut Client) -> Result<Session> {
         writer: row.get("writer"),
         revoker: row.get("revoker"),
         self_service: row.get("self_service"),
+        tls: row.get("tls"),
     })
 }
 

@@ -30,6 +30,7 @@ pub fn session() -> Session {
         writer: true,
         revoker: true,
         self_service: false,
+        tls: None,
     }
 }
 
