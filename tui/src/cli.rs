@@ -471,7 +471,7 @@ fn set_meta(
         token: queries::token(client, id)?.ok_or_else(|| {
             DbError::Client(format!("no token with id {id} is visible to this role"))
         })?,
-        text,
+        text: text.into(),
         current: String::new(),
         may_set: true,
         error: None,

@@ -11,6 +11,7 @@ pub mod components;
 pub mod conn;
 pub mod db;
 pub mod event;
+pub mod input;
 pub mod run;
 pub mod terminal;
 pub mod text;

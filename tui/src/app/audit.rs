@@ -22,7 +22,50 @@ impl AuditField {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditFilterForm {
     pub field: AuditField,
-    pub draft: AuditFilter,
+    pub action: TextInput,
+    pub actor: TextInput,
+    pub since: TextInput,
+    pub until: TextInput,
+}
+
+impl AuditFilterForm {
+    pub fn new(filter: &AuditFilter) -> AuditFilterForm {
+        AuditFilterForm {
+            field: AuditField::Action,
+            action: TextInput::new(filter.action.as_str()),
+            actor: TextInput::new(filter.actor.as_str()),
+            since: TextInput::new(filter.since.as_str()),
+            until: TextInput::new(filter.until.as_str()),
+        }
+    }
+
+    /// The filter as typed so far.
+    pub fn draft(&self) -> AuditFilter {
+        AuditFilter {
+            action: self.action.to_string(),
+            actor: self.actor.to_string(),
+            since: self.since.to_string(),
+            until: self.until.to_string(),
+        }
+    }
+
+    pub fn input(&self, field: AuditField) -> &TextInput {
+        match field {
+            AuditField::Action => &self.action,
+            AuditField::Actor => &self.actor,
+            AuditField::Since => &self.since,
+            AuditField::Until => &self.until,
+        }
+    }
+
+    fn input_mut(&mut self) -> &mut TextInput {
+        match self.field {
+            AuditField::Action => &mut self.action,
+            AuditField::Actor => &mut self.actor,
+            AuditField::Since => &mut self.since,
+            AuditField::Until => &mut self.until,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -169,10 +212,7 @@ impl App {
                 vec![]
             }
             Action::EditAuditFilter => {
-                self.audit.editing = Some(AuditFilterForm {
-                    field: AuditField::Action,
-                    draft: self.audit.filter.clone(),
-                });
+                self.audit.editing = Some(AuditFilterForm::new(&self.audit.filter));
                 vec![]
             }
             Action::Back => {
@@ -194,18 +234,7 @@ impl App {
             .iter()
             .position(|f| *f == form.field)
             .unwrap_or(0);
-        let text = match form.field {
-            AuditField::Action => &mut form.draft.action,
-            AuditField::Actor => &mut form.draft.actor,
-            AuditField::Since => &mut form.draft.since,
-            AuditField::Until => &mut form.draft.until,
-        };
         match action {
-            Action::Input(c) => text.push(c),
-            Action::Toggle => text.push(' '),
-            Action::Backspace => {
-                text.pop();
-            }
             Action::NextField => form.field = AuditField::ALL[(i + 1) % AuditField::ALL.len()],
             Action::PrevField => {
                 form.field =
@@ -213,13 +242,15 @@ impl App {
             }
             Action::Cancel => self.audit.editing = None,
             Action::Submit => {
-                self.audit.filter = form.draft.clone();
+                self.audit.filter = form.draft();
                 self.audit.editing = None;
                 self.audit.selected = 0;
                 self.audit.newer = false;
                 return self.load_audit(None, None, false);
             }
-            _ => {}
+            a => {
+                edit(form.input_mut(), &a);
+            }
         }
         vec![]
     }

@@ -19,7 +19,7 @@ pub struct Confirm {
     /// Offered only to members of tokens_revoker/tokens_writer.
     pub may_act_for_owner: bool,
     pub act_for_owner: bool,
-    pub reason: String,
+    pub reason: TextInput,
     pub grace: usize,
     pub error: Option<DbError>,
     pub busy: bool,
@@ -46,7 +46,7 @@ impl App {
             may_act_for_owner: not_owner && self.session.may_act_for_owner(),
             act_for_owner: false,
             token,
-            reason: String::new(),
+            reason: TextInput::default(),
             grace: 0,
             error: None,
             busy: false,
@@ -82,7 +82,7 @@ impl App {
             may_act_for_owner: false,
             act_for_owner: false,
             token,
-            reason: String::new(),
+            reason: TextInput::default(),
             grace: 0,
             error: None,
             busy: false,
@@ -114,14 +114,8 @@ impl App {
                 c.grace = (c.grace + 1) % GRACES.len();
                 (Some(Modal::Confirm(c)), vec![])
             }
-            Action::Input(ch) if c.op == ConfirmOp::Revoke => {
-                if c.reason.chars().count() < 200 {
-                    c.reason.push(ch);
-                }
-                (Some(Modal::Confirm(c)), vec![])
-            }
-            Action::Backspace => {
-                c.reason.pop();
+            Action::Input(_) if c.op != ConfirmOp::Revoke => (Some(Modal::Confirm(c)), vec![]),
+            Action::Input(_) if c.reason.chars().count() >= 200 => {
                 (Some(Modal::Confirm(c)), vec![])
             }
             Action::Submit => {
@@ -151,7 +145,10 @@ impl App {
                 };
                 (Some(Modal::Confirm(c)), vec![Effect::Db(req)])
             }
-            _ => (Some(Modal::Confirm(c)), vec![]),
+            a => {
+                edit(&mut c.reason, &a);
+                (Some(Modal::Confirm(c)), vec![])
+            }
         }
     }
 

@@ -17,18 +17,18 @@ pub enum FormField {
 #[derive(Clone, Debug, PartialEq)]
 pub struct CreateForm {
     pub field: FormField,
-    pub name: String,
+    pub name: TextInput,
     pub personal: bool,
-    pub owner: String,
+    pub owner: TextInput,
     /// Free text (comma separated) when the catalogue is empty.
-    pub scopes_text: String,
+    pub scopes_text: TextInput,
     /// One flag per catalogue entry when it has entries.
     pub picked: Vec<bool>,
     pub scope_cursor: usize,
     pub expiry: usize,
-    pub custom: String,
+    pub custom: TextInput,
     /// JSON object, one line; empty = no meta.
-    pub meta: String,
+    pub meta: TextInput,
     pub error: Option<DbError>,
     pub busy: bool,
 }
@@ -49,7 +49,7 @@ impl CreateForm {
         f
     }
 
-    pub(super) fn text_mut(&mut self) -> Option<&mut String> {
+    pub(super) fn text_mut(&mut self) -> Option<&mut TextInput> {
         match self.field {
             FormField::Name => Some(&mut self.name),
             FormField::Owner => Some(&mut self.owner),
@@ -87,7 +87,7 @@ impl CreateForm {
             .filter(|o| !o.is_empty())
             .map(str::to_owned);
         Ok(MintRequest {
-            name: self.name.clone(),
+            name: self.name.to_string(),
             kind: if self.personal { "personal" } else { "service" }.to_owned(),
             owner,
             scopes,
@@ -103,15 +103,15 @@ impl App {
         let personal = self.session.self_service && !self.session.writer;
         self.modal = Some(Modal::Create(CreateForm {
             field: FormField::Name,
-            name: String::new(),
+            name: TextInput::default(),
             personal,
-            owner: String::new(),
-            scopes_text: String::new(),
+            owner: TextInput::default(),
+            scopes_text: TextInput::default(),
             picked: vec![false; self.scopes.len()],
             scope_cursor: 0,
             expiry: 2,
-            custom: String::new(),
-            meta: String::new(),
+            custom: TextInput::default(),
+            meta: TextInput::default(),
             error: None,
             busy: false,
         }));
@@ -152,7 +152,11 @@ impl App {
                             (f.scope_cursor + n - 1) % n
                         };
                     }
-                    _ => {}
+                    _ => {
+                        if let Some(t) = f.text_mut() {
+                            edit(t, &action);
+                        }
+                    }
                 }
             }
             Action::Toggle => match f.field {
@@ -164,20 +168,10 @@ impl App {
                 FormField::Kind => f.personal = !f.personal,
                 _ => {
                     if let Some(t) = f.text_mut() {
-                        t.push(' ');
+                        edit(t, &action);
                     }
                 }
             },
-            Action::Input(c) => {
-                if let Some(t) = f.text_mut() {
-                    t.push(c);
-                }
-            }
-            Action::Backspace => {
-                if let Some(t) = f.text_mut() {
-                    t.pop();
-                }
-            }
             Action::Submit => match f.request(&self.scopes) {
                 Ok(req) => {
                     f.busy = true;
@@ -189,7 +183,11 @@ impl App {
                     f.error = Some(DbError::Client(why));
                 }
             },
-            _ => {}
+            a => {
+                if let Some(t) = f.text_mut() {
+                    edit(t, &a);
+                }
+            }
         }
         (Some(Modal::Create(f)), vec![])
     }

@@ -23,9 +23,9 @@ impl CreditField {
 pub struct CreditsForm {
     pub token: Token,
     pub field: CreditField,
-    pub remaining: String,
-    pub refill_amount: String,
-    pub refill_every: String,
+    pub remaining: TextInput,
+    pub refill_amount: TextInput,
+    pub refill_every: TextInput,
     /// False when the session's grants say the server will refuse.
     pub may_set: bool,
     pub error: Option<DbError>,
@@ -49,9 +49,9 @@ impl CreditsForm {
         CreditsForm {
             token,
             field: CreditField::Remaining,
-            remaining,
-            refill_amount,
-            refill_every,
+            remaining: remaining.into(),
+            refill_amount: refill_amount.into(),
+            refill_every: refill_every.into(),
             may_set,
             error: None,
             busy: false,
@@ -68,7 +68,7 @@ impl CreditsForm {
         )
     }
 
-    pub(super) fn text_mut(&mut self) -> &mut String {
+    pub(super) fn text_mut(&mut self) -> &mut TextInput {
         match self.field {
             CreditField::Remaining => &mut self.remaining,
             CreditField::RefillAmount => &mut self.refill_amount,
@@ -180,14 +180,13 @@ impl App {
             Action::Cancel => return (None, vec![]),
             Action::NextField => f.field = fields[(i + 1) % fields.len()],
             Action::PrevField => f.field = fields[(i + fields.len() - 1) % fields.len()],
-            Action::Input(c) => f.text_mut().push(c),
-            Action::Toggle => f.text_mut().push(' '),
-            Action::Backspace => {
-                f.text_mut().pop();
-            }
             Action::Left | Action::Right if f.field == CreditField::RefillEvery => {
-                f.refill_every =
-                    cycle_preset(&REFILL_PRESETS, &f.refill_every, action == Action::Right, 0);
+                f.refill_every.set(cycle_preset(
+                    &REFILL_PRESETS,
+                    &f.refill_every,
+                    action == Action::Right,
+                    0,
+                ));
             }
             Action::Submit => match f.request() {
                 Ok(req) => {
@@ -200,7 +199,9 @@ impl App {
                     f.error = Some(DbError::Client(why));
                 }
             },
-            _ => {}
+            a => {
+                edit(f.text_mut(), &a);
+            }
         }
         (Some(Modal::Credits(f)), vec![])
     }

@@ -120,7 +120,7 @@ impl App {
                     self.modal = Some(Modal::Meta(MetaForm {
                         may_set: self.session.may_set_trusted(),
                         token: t,
-                        text,
+                        text: text.into(),
                         current,
                         error: None,
                         busy: false,
@@ -146,8 +146,8 @@ impl App {
                         may_set: self.session.may_set_limits(&t),
                         token: t,
                         field: RateField::Requests,
-                        requests,
-                        per,
+                        requests: requests.into(),
+                        per: per.into(),
                         error: None,
                         busy: false,
                     }));
@@ -171,7 +171,8 @@ impl App {
                             .allowed_ips
                             .as_ref()
                             .map(|v| v.join(", "))
-                            .unwrap_or_default(),
+                            .unwrap_or_default()
+                            .into(),
                         token: t,
                         error: None,
                         busy: false,

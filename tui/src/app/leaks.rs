@@ -81,11 +81,6 @@ impl App {
         }
         match action {
             Action::Paste(p) => l.text.push_str(p.expose()),
-            Action::Input(c) => l.text.push(c),
-            Action::Backspace => {
-                l.text.pop();
-            }
-            Action::ClearInput => l.text.clear(),
             Action::Cancel => {
                 if l.text.is_empty() {
                     l.editing = false;
@@ -101,7 +96,11 @@ impl App {
                 }
                 return self.check_leaks(true);
             }
-            _ => {}
+            a => {
+                if let Some(e) = edit_of(&a) {
+                    l.text.edit(e);
+                }
+            }
         }
         vec![]
     }

@@ -13,8 +13,8 @@ pub enum RateField {
 pub struct RateLimitForm {
     pub token: Token,
     pub field: RateField,
-    pub requests: String,
-    pub per: String,
+    pub requests: TextInput,
+    pub per: TextInput,
     /// False when the session's grants say the server will refuse.
     pub may_set: bool,
     pub error: Option<DbError>,
@@ -84,7 +84,7 @@ pub use crate::text::per_text;
 pub struct AllowlistForm {
     pub token: Token,
     /// Comma- or space-separated CIDRs.
-    pub text: String,
+    pub text: TextInput,
     pub may_set: bool,
     pub error: Option<DbError>,
     pub busy: bool,
@@ -117,10 +117,6 @@ impl App {
         if f.busy {
             return (Some(Modal::RateLimit(f)), vec![]);
         }
-        let text = match f.field {
-            RateField::Requests => &mut f.requests,
-            RateField::Per => &mut f.per,
-        };
         match action {
             Action::Cancel => return (None, vec![]),
             Action::NextField | Action::PrevField => {
@@ -129,13 +125,13 @@ impl App {
                     RateField::Per => RateField::Requests,
                 }
             }
-            Action::Input(c) => text.push(c),
-            Action::Toggle => text.push(' '),
-            Action::Backspace => {
-                text.pop();
-            }
             Action::Left | Action::Right if f.field == RateField::Per => {
-                f.per = cycle_preset(&PER_PRESETS, &f.per, action == Action::Right, 1);
+                f.per.set(cycle_preset(
+                    &PER_PRESETS,
+                    &f.per,
+                    action == Action::Right,
+                    1,
+                ));
             }
             Action::Submit => match f.request() {
                 Ok(req) => {
@@ -152,7 +148,15 @@ impl App {
                     f.error = Some(DbError::Client(why));
                 }
             },
-            _ => {}
+            a => {
+                edit(
+                    match f.field {
+                        RateField::Requests => &mut f.requests,
+                        RateField::Per => &mut f.per,
+                    },
+                    &a,
+                );
+            }
         }
         (Some(Modal::RateLimit(f)), vec![])
     }
@@ -167,11 +171,6 @@ impl App {
         }
         match action {
             Action::Cancel => return (None, vec![]),
-            Action::Input(c) => f.text.push(c),
-            Action::Toggle => f.text.push(' '),
-            Action::Backspace => {
-                f.text.pop();
-            }
             Action::Submit => {
                 f.busy = true;
                 f.error = None;
@@ -181,7 +180,9 @@ impl App {
                 };
                 return (Some(Modal::Allowlist(f)), vec![Effect::Db(req)]);
             }
-            _ => {}
+            a => {
+                edit(&mut f.text, &a);
+            }
         }
         (Some(Modal::Allowlist(f)), vec![])
     }

@@ -7,7 +7,7 @@ use super::*;
 #[derive(Clone, Debug, PartialEq)]
 pub struct MetaForm {
     pub token: Token,
-    pub text: String,
+    pub text: TextInput,
     /// What the last `token.meta` audit event set, as the form shows it
     /// ("unknown" when the history has none).
     pub current: String,
@@ -62,12 +62,6 @@ impl App {
         }
         match action {
             Action::Cancel => return (None, vec![]),
-            Action::Input(c) => f.text.push(c),
-            Action::Toggle => f.text.push(' '),
-            Action::Backspace => {
-                f.text.pop();
-            }
-            Action::ClearInput => f.text.clear(),
             Action::Submit => match f.request() {
                 Ok(req) => {
                     f.busy = true;
@@ -76,7 +70,9 @@ impl App {
                 }
                 Err(why) => f.error = Some(DbError::Client(why)),
             },
-            _ => {}
+            a => {
+                edit(&mut f.text, &a);
+            }
         }
         (Some(Modal::Meta(f)), vec![])
     }

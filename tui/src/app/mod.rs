@@ -38,6 +38,7 @@ use crate::db::queries::{
     TokenFilter, TokenPage,
 };
 use crate::db::{Reply, Request};
+use crate::input::{Edit, TextInput};
 
 /// Rows per page: the console holds one page of tokens at a time.
 pub const PAGE: i64 = 100;
@@ -106,6 +107,41 @@ pub enum Modal {
     Credits(CreditsForm),
     Meta(MetaForm),
     RevokeLeaks(RevokeLeaks),
+}
+
+/// What has the keys, first match wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Focus {
+    Modal,
+    Help,
+    /// The token list's search field.
+    Search,
+    AuditFilter,
+    /// The leak screen's text area.
+    LeakText,
+    /// The view's own keys.
+    View,
+}
+
+/// The edit an action means in a text field, if any: a typed character,
+/// Backspace, Ctrl-U, a readline key; `Toggle` (Space or Tab where they
+/// toggle nothing) is a space, ←/→ move the cursor.
+pub(crate) fn edit_of(action: &Action) -> Option<Edit> {
+    Some(match action {
+        Action::Input(c) => Edit::Insert(*c),
+        Action::Toggle => Edit::Insert(' '),
+        Action::Backspace => Edit::Backspace,
+        Action::ClearInput => Edit::ClearToStart,
+        Action::Left => Edit::Left,
+        Action::Right => Edit::Right,
+        Action::Edit(e) => *e,
+        _ => return None,
+    })
+}
+
+/// Applies `action` to `text` when it is an edit; true when the text changed.
+pub(crate) fn edit(text: &mut TextInput, action: &Action) -> bool {
+    edit_of(action).is_some_and(|e| text.apply(e))
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -195,6 +231,24 @@ impl App {
         }
     }
 
+    /// What has the keys: the one answer both the key map (`event`) and
+    /// `update` go by.
+    pub fn focus(&self) -> Focus {
+        if self.modal.is_some() {
+            Focus::Modal
+        } else if self.help {
+            Focus::Help
+        } else if self.view == View::Tokens && self.tokens.search_input {
+            Focus::Search
+        } else if self.view == View::Audit && self.audit.editing.is_some() {
+            Focus::AuditFilter
+        } else if self.view == View::Leaks && self.leaks.editing {
+            Focus::LeakText
+        } else {
+            Focus::View
+        }
+    }
+
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::Tick(now) => return self.tick(now),
@@ -205,25 +259,28 @@ impl App {
             }
             _ => {}
         }
-        if let Some(modal) = self.modal.take() {
-            let (modal, fx) = self.update_modal(modal, action);
-            self.modal = modal;
-            return fx;
-        }
-        if self.help {
-            if action == Action::ToggleHelp {
-                self.help = false;
+        match self.focus() {
+            Focus::Modal => {
+                if let Some(modal) = self.modal.take() {
+                    let (modal, fx) = self.update_modal(modal, action);
+                    self.modal = modal;
+                    return fx;
+                }
             }
-            return vec![];
-        }
-        if self.view == View::Tokens && self.tokens.search_input {
-            return self.update_search(action);
-        }
-        if self.view == View::Audit && self.audit.editing.is_some() {
-            return self.update_audit_filter(action);
-        }
-        if self.view == View::Leaks && (self.leaks.editing || matches!(action, Action::Paste(_))) {
-            return self.update_leak_text(action);
+            Focus::Help => {
+                if action == Action::ToggleHelp {
+                    self.help = false;
+                }
+                return vec![];
+            }
+            Focus::Search => return self.update_search(action),
+            Focus::AuditFilter => return self.update_audit_filter(action),
+            Focus::LeakText => return self.update_leak_text(action),
+            // A paste on the leak screen's results: a new text to check.
+            Focus::View if self.view == View::Leaks && matches!(action, Action::Paste(_)) => {
+                return self.update_leak_text(action)
+            }
+            Focus::View => {}
         }
         match action {
             Action::ToggleHelp => {

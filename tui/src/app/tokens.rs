@@ -21,6 +21,8 @@ pub struct TokenList {
     pub loaded: bool,
     pub error: Option<DbError>,
     pub search_input: bool,
+    /// The search as typed (`filter.search` is what was asked for).
+    pub search: TextInput,
     pub(super) gen: u64,
     pub(super) land: Land,
 }
@@ -51,6 +53,7 @@ impl Default for TokenList {
             loaded: false,
             error: None,
             search_input: false,
+            search: TextInput::default(),
             gen: 0,
             land: Land::Top { offset: Some(0) },
         }
@@ -191,6 +194,7 @@ impl App {
             Action::Back => {
                 if !self.tokens.filter.search.is_empty() {
                     self.tokens.filter.search.clear();
+                    self.tokens.search.clear();
                     return self.reload_tokens();
                 }
                 vec![]
@@ -263,20 +267,13 @@ impl App {
 
     pub(super) fn update_search(&mut self, action: Action) -> Vec<Effect> {
         match action {
-            Action::Input(c) => {
-                self.tokens.filter.search.push(c);
-                self.reload_tokens()
-            }
-            Action::Backspace => {
-                self.tokens.filter.search.pop();
-                self.reload_tokens()
-            }
             Action::Submit => {
                 self.tokens.search_input = false;
                 vec![]
             }
             Action::Cancel => {
                 self.tokens.search_input = false;
+                self.tokens.search.clear();
                 self.tokens.filter.search.clear();
                 self.reload_tokens()
             }
@@ -284,7 +281,14 @@ impl App {
                 self.tokens.search_input = false;
                 self.update_tokens(action)
             }
-            _ => vec![],
+            a => {
+                let typed = matches!(a, Action::Input(_) | Action::Backspace);
+                if edit(&mut self.tokens.search, &a) || typed {
+                    self.tokens.filter.search = self.tokens.search.to_string();
+                    return self.reload_tokens();
+                }
+                vec![]
+            }
         }
     }
 
