@@ -12,9 +12,9 @@ use serde_json::json;
 use crate::db::error::DbError;
 use crate::db::model::{Minted, Secret, Token, UsageWindow};
 use crate::db::queries::{
-    self, AuditFilter, AuditQuery, Direction, Expiry, MintRequest, PageQuery, SortColumn,
-    TokenFilter,
+    self, AuditFilter, AuditQuery, Direction, MintRequest, PageQuery, SortColumn, TokenFilter,
 };
+pub use crate::parse::expiry as parse_expiry;
 use crate::text::{clean, scopes, stamp};
 
 #[derive(Parser, Debug)]
@@ -226,28 +226,6 @@ pub enum AuditCheck {
     },
 }
 
-/// `7d`, `12h`, `30m`, `2w` → a span; `never` → none; anything else is a
-/// time for the server to parse.
-pub fn parse_expiry(s: &str) -> Expiry {
-    let s = s.trim();
-    if s.eq_ignore_ascii_case("never") || s.is_empty() {
-        return Expiry::Never;
-    }
-    for (short, long) in [
-        ("m", "minutes"),
-        ("h", "hours"),
-        ("d", "days"),
-        ("w", "weeks"),
-    ] {
-        if let Some(n) = s.strip_suffix(short) {
-            if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) {
-                return Expiry::In(format!("{n} {long}"));
-            }
-        }
-    }
-    Expiry::At(s.to_owned())
-}
-
 /// What a subcommand failed with: printed by `report`.
 pub fn report(e: &DbError, json: bool) -> i32 {
     let (code, exit) = match e {
@@ -338,7 +316,7 @@ pub fn run(client: &mut Client, command: Command) -> Result<(), (DbError, bool)>
                     Some(a.scopes)
                 },
                 expiry: parse_expiry(&a.expires),
-                meta: match a.meta.as_deref().map(crate::app::meta_json).transpose() {
+                meta: match a.meta.as_deref().map(crate::parse::meta_json).transpose() {
                     Ok(m) => m.flatten(),
                     Err(why) => return Err((DbError::Client(why), json)),
                 },
@@ -467,20 +445,9 @@ fn set_meta(
         ))
     })?;
     let id = queries::resolve_token(client, given)?;
-    let form = crate::app::MetaForm {
-        token: queries::token(client, id)?.ok_or_else(|| {
-            DbError::Client(format!("no token with id {id} is visible to this role"))
-        })?,
-        text: text.into(),
-        current: String::new(),
-        may_set: true,
-        error: None,
-        busy: false,
-    };
-    let meta = match form.request().map_err(DbError::Client)? {
-        crate::db::Request::SetMeta { meta, .. } => meta,
-        _ => None,
-    };
+    queries::token(client, id)?
+        .ok_or_else(|| DbError::Client(format!("no token with id {id} is visible to this role")))?;
+    let meta = crate::parse::meta_json(&text).map_err(DbError::Client)?;
     queries::set_meta(client, id, meta.as_deref())?;
     let cleared = meta.is_none();
     if json {
@@ -515,21 +482,16 @@ fn set_remaining(
         ));
     }
     let id = queries::resolve_token(client, given)?;
-    let crate::db::Request::SetRemaining {
+    let crate::parse::Credits {
         remaining,
         refill_amount,
         refill_every,
-        ..
-    } = crate::app::credits_call(
-        id,
+    } = crate::parse::credits(
         if remove { "" } else { remaining },
         &refill_amount.map(|n| n.to_string()).unwrap_or_default(),
         refill_every.unwrap_or_default(),
     )
-    .map_err(|(_, why)| DbError::Client(why))?
-    else {
-        return Err(DbError::Client("not a set_remaining call".into()));
-    };
+    .map_err(|(_, why)| DbError::Client(why))?;
     queries::set_remaining(
         client,
         id,
@@ -888,6 +850,7 @@ fn audit(client: &mut Client, a: AuditArgs) -> Result<(), DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::queries::Expiry;
 
     #[test]
     fn expiry_forms() {

@@ -12,6 +12,7 @@ pub mod conn;
 pub mod db;
 pub mod event;
 pub mod input;
+pub mod parse;
 pub mod run;
 pub mod terminal;
 pub mod text;

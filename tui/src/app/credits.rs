@@ -2,21 +2,6 @@
 
 use super::*;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CreditField {
-    Remaining,
-    RefillAmount,
-    RefillEvery,
-}
-
-impl CreditField {
-    pub const ALL: [CreditField; 3] = [
-        CreditField::Remaining,
-        CreditField::RefillAmount,
-        CreditField::RefillEvery,
-    ];
-}
-
 /// `tokens.set_remaining` for one token: empty remaining removes the cap;
 /// refill amount and refill every go together (both empty: no refill).
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +15,23 @@ pub struct CreditsForm {
     pub may_set: bool,
     pub error: Option<DbError>,
     pub busy: bool,
+}
+
+/// `tokens.set_remaining` as typed in the credits form, or the field that
+/// is wrong and why (`parse::credits`).
+pub fn credits_call(
+    id: Uuid,
+    remaining: &str,
+    refill_amount: &str,
+    refill_every: &str,
+) -> Result<Request, (CreditField, String)> {
+    let c = crate::parse::credits(remaining, refill_amount, refill_every)?;
+    Ok(Request::SetRemaining {
+        id,
+        remaining: c.remaining,
+        refill_amount: c.refill_amount,
+        refill_every: c.refill_every,
+    })
 }
 
 impl CreditsForm {
@@ -75,68 +77,6 @@ impl CreditsForm {
             CreditField::RefillEvery => &mut self.refill_every,
         }
     }
-}
-
-/// `tokens.set_remaining` as typed in the credits form (or given to the
-/// `set-remaining` subcommand), or the field that is wrong and why.
-/// Numbers are checked to be whole numbers; their range and the refill
-/// interval are the server's to check.
-pub fn credits_call(
-    id: Uuid,
-    remaining: &str,
-    refill_amount: &str,
-    refill_every: &str,
-) -> Result<Request, (CreditField, String)> {
-    let whole = |field, text: &str| {
-        text.parse::<i64>().map_err(|_| {
-            (
-                field,
-                if field == CreditField::Remaining {
-                    "remaining must be a whole number of credits, 0 or more, e.g. 1000 (empty removes the cap)"
-                } else {
-                    "refill amount must be a whole number of credits, 0 or more, e.g. 100 (empty, with every empty too: no refill)"
-                }
-                .to_owned(),
-            )
-        })
-    };
-    let remaining = remaining.trim();
-    if remaining.is_empty() {
-        return Ok(Request::SetRemaining {
-            id,
-            remaining: None,
-            refill_amount: None,
-            refill_every: None,
-        });
-    }
-    let remaining = whole(CreditField::Remaining, remaining)?;
-    let every = per_interval(refill_every);
-    let refill = match (refill_amount.trim(), every.as_str()) {
-        ("", "") => None,
-        ("", _) => {
-            return Err((
-                CreditField::RefillAmount,
-                "refill amount is needed with refill every: the credits each period starts with (or empty both for no refill)".into(),
-            ))
-        }
-        (_, "") => {
-            return Err((
-                CreditField::RefillEvery,
-                "refill every is needed with a refill amount: from 1 second to 3650 days, e.g. 1 hour (or empty both for no refill)".into(),
-            ))
-        }
-        (amount, _) => Some((
-            whole(CreditField::RefillAmount, amount)?,
-            every,
-        )),
-    };
-    let (refill_amount, refill_every) = refill.unzip();
-    Ok(Request::SetRemaining {
-        id,
-        remaining: Some(remaining),
-        refill_amount,
-        refill_every,
-    })
 }
 
 /// The credits-form field a server refusal is about, to put the cursor

@@ -50,32 +50,6 @@ impl RateLimitForm {
     }
 }
 
-/// A window as typed: `30s`, `5m`, `1h`, `1d` are spelled out for the
-/// server; anything else is passed on for it to parse (`1 minute`).
-pub fn per_interval(s: &str) -> String {
-    let s = s.trim();
-    for (short, long) in [
-        ("s", "seconds"),
-        ("m", "minutes"),
-        ("min", "minutes"),
-        ("h", "hours"),
-        ("d", "days"),
-    ] {
-        if let Some(n) = s.strip_suffix(short) {
-            if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) {
-                // "1 hour", as the detail pane and the notices say it.
-                let long = if n == "1" {
-                    long.trim_end_matches('s')
-                } else {
-                    long
-                };
-                return format!("{n} {long}");
-            }
-        }
-    }
-    s.to_owned()
-}
-
 /// A window in seconds as the forms show it: "1 minute", "2 hours".
 pub use crate::text::per_text;
 
@@ -95,17 +69,6 @@ impl AllowlistForm {
     pub fn entries(&self) -> Option<Vec<String>> {
         typed_list(&self.text)
     }
-}
-
-/// Items typed separated by commas or spaces; None when there are none.
-pub(super) fn typed_list(text: &str) -> Option<Vec<String>> {
-    let list: Vec<String> = text
-        .split([',', ' '])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    (!list.is_empty()).then_some(list)
 }
 
 impl App {

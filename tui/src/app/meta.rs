@@ -27,30 +27,6 @@ impl MetaForm {
     }
 }
 
-/// Meta as typed: None when empty (no meta, or clear it), the text itself
-/// when it parses as a JSON object, else what is wrong with it. The size
-/// limit (4096 bytes of the server's jsonb text) is the server's to check.
-pub fn meta_json(text: &str) -> Result<Option<String>, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        format!("not valid JSON: {e} (a JSON object like {{\"plan\": \"pro\"}}; empty = no meta)")
-    })?;
-    let kind = match &value {
-        serde_json::Value::Object(_) => return Ok(Some(text.to_owned())),
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Null => "null",
-    };
-    Err(format!(
-        "meta must be a JSON object like {{\"plan\": \"pro\"}}, not {kind} (empty = no meta)"
-    ))
-}
-
 impl App {
     pub(super) fn update_meta(
         &mut self,

@@ -12,6 +12,7 @@ mod limits;
 mod meta;
 mod tokens;
 
+pub use crate::parse::{meta_json, parse_id, per_interval, typed_list, CreditField};
 pub use audit::*;
 pub use confirm::*;
 pub use create::*;
@@ -446,10 +447,6 @@ impl App {
         }
         vec![]
     }
-}
-
-pub fn parse_id(s: &str) -> Option<Uuid> {
-    Uuid::parse_str(s.trim()).ok()
 }
 
 /// The preset after (or before) `current` in `presets`, cycling; `start`

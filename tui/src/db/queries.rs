@@ -464,18 +464,8 @@ fn time_bound(s: &str) -> (Option<String>, Option<String>) {
     if s.is_empty() {
         return (None, None);
     }
-    let units = [
-        ("m", "minutes"),
-        ("h", "hours"),
-        ("d", "days"),
-        ("w", "weeks"),
-    ];
-    for (short, long) in units {
-        if let Some(n) = s.strip_suffix(short) {
-            if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) {
-                return (None, Some(format!("{n} {long}")));
-            }
-        }
+    if let Some(span) = crate::parse::span(s) {
+        return (None, Some(span));
     }
     if s.ends_with(" ago")
         || s.contains("hour")
