@@ -43,7 +43,7 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
             Modal::RateLimit(_) | Modal::Allowlist(_) | Modal::Credits(_) => {
                 text_field_key(key, ctrl, false)
             }
-            Modal::Meta(_) => meta_text_key(key, ctrl),
+            Modal::Meta(_) => text_area_key(key, ctrl, Action::Toggle),
         };
     }
     if focus == Focus::Help {
@@ -71,7 +71,7 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
         return text_field_key(key, ctrl, false);
     }
     if focus == Focus::LeakText {
-        return leak_text_key(key, ctrl);
+        return text_area_key(key, ctrl, Action::NextField);
     }
     let common = match key.code {
         KeyCode::Char('q') => Some(Action::Quit),
@@ -142,37 +142,19 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
     }
 }
 
-/// Keys in the leak screen's text area. Enter is a new line (a paste
-/// without bracketed paste arrives as keys), so checking is Ctrl-S or F5.
-fn leak_text_key(key: KeyEvent, ctrl: bool) -> Option<Action> {
-    if let Some(a) = edit_key(key) {
-        return Some(a);
-    }
-    match key.code {
-        KeyCode::Char('s') if ctrl => Some(Action::Submit),
-        KeyCode::F(5) => Some(Action::Submit),
-        KeyCode::Char('u') if ctrl => Some(Action::ClearInput),
-        KeyCode::Enter => Some(Action::Input('\n')),
-        KeyCode::Tab => Some(Action::NextField),
-        KeyCode::Esc => Some(Action::Cancel),
-        KeyCode::Backspace => Some(Action::Backspace),
-        KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),
-        _ => None,
-    }
-}
-
-/// Keys in the meta form's JSON text area: Enter is a new line, so saving
+/// Keys in a text area of several lines (the leak screen's text, `tab` is
+/// NextField; the meta form's JSON, `tab` is a space): Enter is a new line
+/// (a paste without bracketed paste arrives as keys), so checking or saving
 /// is Ctrl-S (or F5).
-fn meta_text_key(key: KeyEvent, ctrl: bool) -> Option<Action> {
+fn text_area_key(key: KeyEvent, ctrl: bool, tab: Action) -> Option<Action> {
     if let Some(a) = edit_key(key) {
         return Some(a);
     }
     match key.code {
         KeyCode::Char('s') if ctrl => Some(Action::Submit),
         KeyCode::F(5) => Some(Action::Submit),
-        KeyCode::Char('u') if ctrl => Some(Action::ClearInput),
         KeyCode::Enter => Some(Action::Input('\n')),
-        KeyCode::Tab => Some(Action::Toggle),
+        KeyCode::Tab => Some(tab),
         KeyCode::Esc => Some(Action::Cancel),
         KeyCode::Backspace => Some(Action::Backspace),
         KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),

@@ -230,15 +230,9 @@ impl App {
         let Some(form) = self.audit.editing.as_mut() else {
             return vec![];
         };
-        let i = AuditField::ALL
-            .iter()
-            .position(|f| *f == form.field)
-            .unwrap_or(0);
         match action {
-            Action::NextField => form.field = AuditField::ALL[(i + 1) % AuditField::ALL.len()],
-            Action::PrevField => {
-                form.field =
-                    AuditField::ALL[(i + AuditField::ALL.len() - 1) % AuditField::ALL.len()]
+            Action::NextField | Action::PrevField => {
+                form.field = next_field(&AuditField::ALL, form.field, &action)
             }
             Action::Cancel => self.audit.editing = None,
             Action::Submit => {

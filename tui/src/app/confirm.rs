@@ -191,11 +191,7 @@ impl App {
                             (true, false) => format!("{prefix} was already disabled: nothing changed"),
                             (false, false) => format!("{prefix} was already enabled: nothing changed"),
                         });
-                        let mut fx = self.refresh_tokens();
-                        if self.detail.as_ref().is_some_and(|d| d.token.id == id) {
-                            fx.extend(self.load_detail());
-                        }
-                        return fx;
+                        return self.changed(id);
                     }
                     Err(e) => self.refused(modal, e),
                 }
@@ -210,11 +206,7 @@ impl App {
                         } else {
                             self.info(format!("{prefix} was already revoked: nothing changed"));
                         }
-                        let mut fx = self.refresh_tokens();
-                        if self.detail.as_ref().is_some_and(|d| d.token.id == id) {
-                            fx.extend(self.load_detail());
-                        }
-                        return fx;
+                        return self.changed(id);
                     }
                     Err(e) => self.refused(modal, e),
                 }
@@ -229,11 +221,7 @@ impl App {
                             replaces,
                             copied: false,
                         }));
-                        let mut fx = self.refresh_tokens();
-                        if self.detail.as_ref().is_some_and(|d| d.token.id == id) {
-                            fx.extend(self.load_detail());
-                        }
-                        return fx;
+                        return self.changed(id);
                     }
                     Err(e) => self.refused(modal, e),
                 }

@@ -126,12 +126,11 @@ impl App {
         if f.busy {
             return (Some(Modal::Create(f)), vec![]);
         }
-        let fields = f.fields();
-        let i = fields.iter().position(|x| *x == f.field).unwrap_or(0);
         match action {
             Action::Cancel => return (None, vec![]),
-            Action::NextField => f.field = fields[(i + 1) % fields.len()],
-            Action::PrevField => f.field = fields[(i + fields.len() - 1) % fields.len()],
+            Action::NextField | Action::PrevField => {
+                f.field = next_field(&f.fields(), f.field, &action)
+            }
             Action::Left | Action::Right => {
                 let forward = action == Action::Right;
                 match f.field {

@@ -114,12 +114,11 @@ impl App {
         if f.busy {
             return (Some(Modal::Credits(f)), vec![]);
         }
-        let fields = CreditField::ALL;
-        let i = fields.iter().position(|x| *x == f.field).unwrap_or(0);
         match action {
             Action::Cancel => return (None, vec![]),
-            Action::NextField => f.field = fields[(i + 1) % fields.len()],
-            Action::PrevField => f.field = fields[(i + fields.len() - 1) % fields.len()],
+            Action::NextField | Action::PrevField => {
+                f.field = next_field(&CreditField::ALL, f.field, &action)
+            }
             Action::Left | Action::Right if f.field == CreditField::RefillEvery => {
                 f.refill_every.set(cycle_preset(
                     &REFILL_PRESETS,

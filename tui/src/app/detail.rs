@@ -51,6 +51,15 @@ pub enum Usage {
 }
 
 impl App {
+    /// A token changed: the list page again, and its detail if it is open.
+    pub(super) fn changed(&mut self, id: Uuid) -> Vec<Effect> {
+        let mut fx = self.refresh_tokens();
+        if self.detail.as_ref().is_some_and(|d| d.token.id == id) {
+            fx.extend(self.load_detail());
+        }
+        fx
+    }
+
     pub(super) fn load_detail(&mut self) -> Vec<Effect> {
         match &mut self.detail {
             Some(d) => {

@@ -236,11 +236,7 @@ impl App {
                 if let Some(text) = done {
                     self.info(text);
                 }
-                let mut fx = self.refresh_tokens();
-                if self.detail.as_ref().is_some_and(|d| d.token.id == id) {
-                    fx.extend(self.load_detail());
-                }
-                fx
+                self.changed(id)
             }
         }
     }

@@ -449,6 +449,18 @@ impl App {
     }
 }
 
+/// The field after `current` in `fields` (Tab, NextField) or before it
+/// (Shift-Tab, PrevField), cycling.
+pub(crate) fn next_field<F: Copy + PartialEq>(fields: &[F], current: F, action: &Action) -> F {
+    let n = fields.len();
+    let i = fields.iter().position(|f| *f == current).unwrap_or(0);
+    if *action == Action::PrevField {
+        fields[(i + n - 1) % n]
+    } else {
+        fields[(i + 1) % n]
+    }
+}
+
 /// The preset after (or before) `current` in `presets`, cycling; `start`
 /// when `current` is none of them (typed by hand).
 fn cycle_preset(presets: &[&str], current: &str, forward: bool, start: usize) -> String {
