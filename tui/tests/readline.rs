@@ -104,3 +104,33 @@ fn ctrl_u_clears_the_rate_limit_requests() {
         other => panic!("the rate-limit form, got {other:?}"),
     }
 }
+
+#[test]
+fn one_audit_event_is_one_event() {
+    use tokens_console::action::Action;
+    use tokens_console::db::Reply;
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Enter);
+    let t = sample_tokens().remove(0);
+    let shown = |app: &tokens_console::app::App| {
+        let b = render(app);
+        b.buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .collect::<String>()
+    };
+    for (n, title) in [
+        (1, "Audit history (1 event)"),
+        (2, "Audit history (2 events)"),
+    ] {
+        app.update(Action::Db(Reply::Detail {
+            id: t.id,
+            result: Ok((
+                Some(t.clone()),
+                audit_events().into_iter().take(n).collect(),
+            )),
+        }));
+        assert!(shown(&app).contains(title), "{title}");
+    }
+}
