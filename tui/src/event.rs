@@ -216,7 +216,7 @@ fn text_field_key(key: KeyEvent, ctrl: bool, toggles: bool) -> Option<Action> {
 }
 
 pub fn action_for_mouse(app: &App, m: MouseEvent) -> Option<Action> {
-    if app.modal.is_some() || app.help {
+    if matches!(app.focus(), Focus::Modal | Focus::Help) {
         return None;
     }
     match m.kind {
