@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::db::model::Secret;
 use crate::db::{Reply, Request};
+use crate::input::Edit;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
@@ -55,6 +56,8 @@ pub enum Action {
     ClearInput,
     // Editing whichever field or dialog has the focus.
     Input(char),
+    /// A readline key in a text field (Ctrl-W, Ctrl-A, Alt-B, Delete...).
+    Edit(Edit),
     Backspace,
     NextField,
     PrevField,

@@ -4,8 +4,9 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 
 use crate::action::Action;
-use crate::app::{App, Modal, View};
+use crate::app::{App, Focus, Modal, View};
 use crate::db::model::Secret;
+use crate::input::Edit;
 
 pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
@@ -15,14 +16,15 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
     if ctrl && key.code == KeyCode::Char('c') {
         return Some(Action::Quit);
     }
-    if let Some(modal) = &app.modal {
+    let focus = app.focus();
+    if let (Focus::Modal, Some(modal)) = (focus, &app.modal) {
         return match modal {
             Modal::Card(_) => match key.code {
                 KeyCode::Char('c') | KeyCode::Char('y') => Some(Action::Copy),
                 KeyCode::Enter | KeyCode::Esc => Some(Action::Submit),
                 _ => None,
             },
-            Modal::Confirm(_) => match key.code {
+            Modal::Confirm(_) => edit_key(key).or(match key.code {
                 KeyCode::Enter => Some(Action::Submit),
                 KeyCode::Esc => Some(Action::Cancel),
                 KeyCode::Tab | KeyCode::BackTab => Some(Action::Toggle),
@@ -31,7 +33,7 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
                 KeyCode::Backspace => Some(Action::Backspace),
                 KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),
                 _ => None,
-            },
+            }),
             Modal::RevokeLeaks(_) => match key.code {
                 KeyCode::Enter => Some(Action::Submit),
                 KeyCode::Esc => Some(Action::Cancel),
@@ -41,10 +43,10 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
             Modal::RateLimit(_) | Modal::Allowlist(_) | Modal::Credits(_) => {
                 text_field_key(key, ctrl, false)
             }
-            Modal::Meta(_) => meta_text_key(key, ctrl),
+            Modal::Meta(_) => text_area_key(key, ctrl, Action::Toggle),
         };
     }
-    if app.help {
+    if focus == Focus::Help {
         return match key.code {
             KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => {
                 Some(Action::ToggleHelp)
@@ -52,22 +54,24 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
             _ => None,
         };
     }
-    if app.tokens.search_input && app.view == View::Tokens {
-        return match key.code {
+    if focus == Focus::Search {
+        return edit_key(key).or(match key.code {
             KeyCode::Enter => Some(Action::Submit),
             KeyCode::Esc => Some(Action::Cancel),
             KeyCode::Backspace => Some(Action::Backspace),
             KeyCode::Down => Some(Action::Down),
             KeyCode::Up => Some(Action::Up),
+            KeyCode::Left => Some(Action::Edit(Edit::Left)),
+            KeyCode::Right => Some(Action::Edit(Edit::Right)),
             KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),
             _ => None,
-        };
+        });
     }
-    if app.audit.editing.is_some() && app.view == View::Audit {
+    if focus == Focus::AuditFilter {
         return text_field_key(key, ctrl, false);
     }
-    if app.leaks.editing && app.view == View::Leaks {
-        return leak_text_key(key, ctrl);
+    if focus == Focus::LeakText {
+        return text_area_key(key, ctrl, Action::NextField);
     }
     let common = match key.code {
         KeyCode::Char('q') => Some(Action::Quit),
@@ -138,31 +142,19 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
     }
 }
 
-/// Keys in the leak screen's text area. Enter is a new line (a paste
-/// without bracketed paste arrives as keys), so checking is Ctrl-S or F5.
-fn leak_text_key(key: KeyEvent, ctrl: bool) -> Option<Action> {
-    match key.code {
-        KeyCode::Char('s') if ctrl => Some(Action::Submit),
-        KeyCode::F(5) => Some(Action::Submit),
-        KeyCode::Char('u') if ctrl => Some(Action::ClearInput),
-        KeyCode::Enter => Some(Action::Input('\n')),
-        KeyCode::Tab => Some(Action::NextField),
-        KeyCode::Esc => Some(Action::Cancel),
-        KeyCode::Backspace => Some(Action::Backspace),
-        KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),
-        _ => None,
-    }
-}
-
-/// Keys in the meta form's JSON text area: Enter is a new line, so saving
+/// Keys in a text area of several lines (the leak screen's text, `tab` is
+/// NextField; the meta form's JSON, `tab` is a space): Enter is a new line
+/// (a paste without bracketed paste arrives as keys), so checking or saving
 /// is Ctrl-S (or F5).
-fn meta_text_key(key: KeyEvent, ctrl: bool) -> Option<Action> {
+fn text_area_key(key: KeyEvent, ctrl: bool, tab: Action) -> Option<Action> {
+    if let Some(a) = edit_key(key) {
+        return Some(a);
+    }
     match key.code {
         KeyCode::Char('s') if ctrl => Some(Action::Submit),
         KeyCode::F(5) => Some(Action::Submit),
-        KeyCode::Char('u') if ctrl => Some(Action::ClearInput),
         KeyCode::Enter => Some(Action::Input('\n')),
-        KeyCode::Tab => Some(Action::Toggle),
+        KeyCode::Tab => Some(tab),
         KeyCode::Esc => Some(Action::Cancel),
         KeyCode::Backspace => Some(Action::Backspace),
         KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),
@@ -175,13 +167,11 @@ fn meta_text_key(key: KeyEvent, ctrl: bool) -> Option<Action> {
 /// (printable characters only), and dropped where nothing takes text.
 pub fn actions_for_paste(app: &App, text: String) -> Vec<Action> {
     let text = Secret::new(text);
-    if app.modal.is_none() && !app.help && app.view == View::Leaks {
+    let focus = app.focus();
+    if focus == Focus::LeakText || (focus == Focus::View && app.view == View::Leaks) {
         return vec![Action::Paste(text)];
     }
-    let typing = app.modal.is_some()
-        || (app.view == View::Tokens && app.tokens.search_input)
-        || (app.view == View::Audit && app.audit.editing.is_some());
-    if !typing || app.help {
+    if !matches!(focus, Focus::Modal | Focus::Search | Focus::AuditFilter) {
         return vec![];
     }
     if matches!(app.modal, Some(Modal::Meta(_))) {
@@ -208,6 +198,9 @@ pub fn actions_for_paste(app: &App, text: String) -> Vec<Action> {
 
 /// Keys inside a form: text goes to the focused field.
 fn text_field_key(key: KeyEvent, ctrl: bool, toggles: bool) -> Option<Action> {
+    if let Some(a) = edit_key(key) {
+        return Some(a);
+    }
     match key.code {
         KeyCode::Enter => Some(Action::Submit),
         KeyCode::Esc => Some(Action::Cancel),
@@ -223,7 +216,7 @@ fn text_field_key(key: KeyEvent, ctrl: bool, toggles: bool) -> Option<Action> {
 }
 
 pub fn action_for_mouse(app: &App, m: MouseEvent) -> Option<Action> {
-    if app.modal.is_some() || app.help {
+    if matches!(app.focus(), Focus::Modal | Focus::Help) {
         return None;
     }
     match m.kind {
@@ -231,4 +224,26 @@ pub fn action_for_mouse(app: &App, m: MouseEvent) -> Option<Action> {
         MouseEventKind::ScrollUp => Some(Action::Scroll(-3)),
         _ => None,
     }
+}
+
+/// The readline keys every text field shares: Ctrl-U (clear to the
+/// start), Ctrl-W (delete the word back), Ctrl-A/Home, Ctrl-E/End,
+/// Alt-B/Alt-F (a word back, forward), Ctrl-K (kill to the end), Delete.
+pub fn edit_key(key: KeyEvent) -> Option<Action> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    let edit = match key.code {
+        KeyCode::Char('u') if ctrl => Edit::ClearToStart,
+        KeyCode::Char('w') if ctrl => Edit::DeleteWordBack,
+        KeyCode::Char('a') if ctrl => Edit::Home,
+        KeyCode::Char('e') if ctrl => Edit::End,
+        KeyCode::Char('k') if ctrl => Edit::KillToEnd,
+        KeyCode::Char('b') if alt => Edit::WordLeft,
+        KeyCode::Char('f') if alt => Edit::WordRight,
+        KeyCode::Home => Edit::Home,
+        KeyCode::End => Edit::End,
+        KeyCode::Delete => Edit::Delete,
+        _ => return None,
+    };
+    Some(Action::Edit(edit))
 }

@@ -11,6 +11,8 @@ pub mod components;
 pub mod conn;
 pub mod db;
 pub mod event;
+pub mod input;
+pub mod parse;
 pub mod run;
 pub mod terminal;
 pub mod text;

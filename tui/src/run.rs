@@ -36,7 +36,9 @@ impl<B: Backend> Console<B> {
         session: Session,
         clipboard: Box<dyn FnMut(&str)>,
     ) -> Self {
+        // Off a terminal (benches, tests): no thread is a bug to see.
         Self::start_notify(terminal, target, client, session, clipboard, || {})
+            .expect("the database thread starts")
     }
 
     /// Like `start`; `notify` is called (on the worker thread) after each
@@ -48,14 +50,14 @@ impl<B: Backend> Console<B> {
         session: Session,
         clipboard: Box<dyn FnMut(&str)>,
         notify: impl Fn() + Send + 'static,
-    ) -> Self {
+    ) -> io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::channel();
         let description = target.describe();
         let w = worker::spawn(target, client, move |r| {
             if tx.send(r).is_ok() {
                 notify();
             }
-        });
+        })?;
         let mut console = Console {
             terminal,
             app: App::new(session, description, Utc::now()),
@@ -65,7 +67,7 @@ impl<B: Backend> Console<B> {
         };
         let fx = console.app.start();
         console.dispatch(fx);
-        console
+        Ok(console)
     }
 
     pub fn update(&mut self, action: Action) {
@@ -207,7 +209,7 @@ pub fn interactive(target: Target, client: Client, session: Session) -> io::Resu
     let notify = wake.clone();
     let mut console = Console::start_notify(tui, target, client, session, clipboard, move || {
         let _ = notify.send(Wake::Reply);
-    });
+    })?;
     drop(wake);
     match run_loop(&mut console, &woken) {
         Ok(_) => Ok(()),

@@ -5,26 +5,28 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, 
 use ratatui::Frame;
 
 use super::{dim, key_style};
-use crate::app::{AuditField, AuditView};
+use crate::app::{AuditField, AuditFilterForm, AuditView};
 use crate::text::{clean, stamp};
 
 fn filter_line(a: &AuditView) -> Line<'static> {
-    let (f, editing) = match &a.editing {
-        Some(form) => (&form.draft, Some(form.field)),
-        None => (&a.filter, None),
+    let form = match &a.editing {
+        Some(form) => form.clone(),
+        None => AuditFilterForm::new(&a.filter),
     };
+    let editing = a.editing.as_ref().map(|f| f.field);
     let mut spans = vec![Span::styled(" filters ", key_style())];
-    for (field, label, value) in [
-        (AuditField::Action, "action", &f.action),
-        (AuditField::Actor, "actor", &f.actor),
-        (AuditField::Since, "since", &f.since),
-        (AuditField::Until, "until", &f.until),
+    for (field, label) in [
+        (AuditField::Action, "action"),
+        (AuditField::Actor, "actor"),
+        (AuditField::Since, "since"),
+        (AuditField::Until, "until"),
     ] {
+        let value = form.input(field);
         let focused = editing == Some(field);
         let shown = if value.is_empty() && !focused {
             "any".to_owned()
         } else {
-            clean(value)
+            value.shown(focused, "▏", clean)
         };
         let style = if focused {
             Style::default().add_modifier(Modifier::REVERSED)
@@ -32,10 +34,7 @@ fn filter_line(a: &AuditView) -> Line<'static> {
             Style::default()
         };
         spans.push(Span::styled(format!(" {label}: "), dim()));
-        spans.push(Span::styled(
-            format!("{shown}{}", if focused { "▏" } else { "" }),
-            style,
-        ));
+        spans.push(Span::styled(shown, style));
     }
     if editing.is_some() {
         spans.push(Span::styled(

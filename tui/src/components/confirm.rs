@@ -42,7 +42,7 @@ pub fn draw(f: &mut Frame, area: Rect, c: &Confirm, session: &Session) {
             lines.push(Line::from(vec![
                 Span::styled("reason: ", dim()),
                 Span::styled(
-                    format!("{}▏", clean(&c.reason)),
+                    c.reason.shown(true, "▏", clean),
                     Style::default().add_modifier(Modifier::UNDERLINED),
                 ),
                 Span::styled(

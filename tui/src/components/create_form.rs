@@ -7,6 +7,7 @@ use ratatui::Frame;
 use super::{centered, dim};
 use crate::app::{CreateForm, FormField, EXPIRY_PRESETS};
 use crate::db::model::{ScopeEntry, Session};
+use crate::input::TextInput;
 use crate::text::clean;
 
 pub fn draw(
@@ -30,13 +31,12 @@ pub fn draw(
             style,
         )
     };
-    let input = |field: FormField, value: &str, placeholder: &str| {
+    let input = |field: FormField, value: &TextInput, placeholder: &str| {
         if value.is_empty() && !focus(field) {
             Span::styled(placeholder.to_owned(), dim())
         } else {
-            let caret = if focus(field) { "▏" } else { "" };
             Span::styled(
-                format!("{}{caret}", clean(value)),
+                value.shown(focus(field), "▏", clean),
                 Style::default().add_modifier(Modifier::UNDERLINED),
             )
         }

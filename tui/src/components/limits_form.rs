@@ -13,6 +13,7 @@ use crate::app::{
 };
 use crate::db::error::DbError;
 use crate::db::model::{Session, Token};
+use crate::input::TextInput;
 use crate::text::{allowlist, clean, credits, rate_limit};
 
 fn label(on: bool, text: &str) -> Span<'static> {
@@ -26,12 +27,12 @@ fn label(on: bool, text: &str) -> Span<'static> {
     Span::styled(format!("{} {text:<9}", if on { "▶" } else { " " }), style)
 }
 
-fn input(on: bool, value: &str, placeholder: &str) -> Span<'static> {
+fn input(on: bool, value: &TextInput, placeholder: &str) -> Span<'static> {
     if value.is_empty() && !on {
         Span::styled(placeholder.to_owned(), dim())
     } else {
         Span::styled(
-            format!("{}{}", clean(value), if on { "▏" } else { "" }),
+            value.shown(on, "▏", clean),
             Style::default().add_modifier(Modifier::UNDERLINED),
         )
     }
@@ -39,7 +40,13 @@ fn input(on: bool, value: &str, placeholder: &str) -> Span<'static> {
 
 /// One form field: its label, its input (placeholder when empty) and a
 /// dim line of help after it.
-fn field(on: bool, name: &str, value: &str, placeholder: &str, help: String) -> Line<'static> {
+fn field(
+    on: bool,
+    name: &str,
+    value: &TextInput,
+    placeholder: &str,
+    help: String,
+) -> Line<'static> {
     Line::from(vec![
         label(on, name),
         input(on, value, placeholder),
@@ -244,14 +251,15 @@ pub fn draw_meta(f: &mut Frame, area: Rect, form: &MetaForm, session: &Session) 
         "A JSON object returned by verify (at most 4096 bytes); empty clears it.",
         dim(),
     ));
-    let typed: Vec<&str> = form.text.split('\n').collect();
+    // The caret where the cursor is, then the text line by line.
+    let text = form.text.shown(true, "▏", str::to_owned);
+    let typed: Vec<&str> = text.split('\n').collect();
     let n = typed.len();
     for (i, l) in typed.iter().enumerate() {
-        let last = i + 1 == n;
         lines.push(Line::from(vec![
             Span::styled(format!("{:>3} ", i + 1), dim()),
             Span::styled(
-                format!("{}{}", clean(l), if last { "▏" } else { "" }),
+                clean(l),
                 Style::default().add_modifier(Modifier::UNDERLINED),
             ),
         ]));

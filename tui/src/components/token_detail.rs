@@ -113,9 +113,11 @@ pub fn draw(f: &mut Frame, area: Rect, d: &Detail, now: DateTime<Utc>, session: 
         top,
     );
 
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(format!(" Audit history ({} events) ", d.history.len()));
+    let block = Block::default().borders(Borders::ALL).title(format!(
+        " Audit history ({} event{}) ",
+        d.history.len(),
+        if d.history.len() == 1 { "" } else { "s" }
+    ));
     if let Some(e) = &d.error {
         let p = Paragraph::new(vec![
             Line::raw(clean(&e.to_string())),

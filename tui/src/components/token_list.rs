@@ -40,10 +40,9 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
         (None, area)
     };
     if let Some(a) = search_area {
-        let cursor = if l.search_input { "▏" } else { "" };
         let line = Line::from(vec![
             Span::styled(" / ", key_style()),
-            Span::raw(format!("{}{cursor}", clean(&l.filter.search))),
+            Span::raw(l.search.shown(l.search_input, "▏", clean)),
             Span::styled("   (name, owner, prefix or id)", dim()),
         ]);
         f.render_widget(Paragraph::new(line), a);

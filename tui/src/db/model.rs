@@ -19,6 +19,13 @@ impl Secret {
     /// The plaintext, for the once-only card, the clipboard, the stdout of
     /// `mint`/`rotate` and the bind parameter of `tokens.find_leaked`:
     /// nowhere else.
+    /// One editing key with the cursor at the end: the text is never
+    /// drawn, so it has no cursor of its own.
+    pub fn edit(&mut self, edit: crate::input::Edit) -> bool {
+        let mut end = self.0.len();
+        crate::input::apply(&mut self.0, &mut end, edit)
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

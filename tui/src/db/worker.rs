@@ -30,22 +30,25 @@ pub struct Worker {
     pub handle: JoinHandle<()>,
 }
 
-/// Starts the worker on an open connection; replies go to `reply`.
-pub fn spawn(target: Target, client: Client, reply: impl Fn(Reply) + Send + 'static) -> Worker {
+/// Starts the worker on an open connection; replies go to `reply`. An
+/// error when the thread cannot start: the caller (the main loop, the only
+/// code that touches the terminal) restores the terminal and reports it.
+pub fn spawn(
+    target: Target,
+    client: Client,
+    reply: impl Fn(Reply) + Send + 'static,
+) -> std::io::Result<Worker> {
     let (tx, rx) = std::sync::mpsc::channel();
     let handle = std::thread::Builder::new()
         .name("tokens-console-db".into())
         .spawn(move || run(target, Some(client), rx, reply))
-        .unwrap_or_else(|e| {
-            // Without a thread there is no console: say so and stop cleanly.
-            crate::terminal::restore();
-            eprintln!("tokens-console: cannot start the database thread: {e}");
-            std::process::exit(1)
-        });
-    Worker {
+        .map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot start the database thread: {e}"))
+        })?;
+    Ok(Worker {
         requests: tx,
         handle,
-    }
+    })
 }
 
 fn run(target: Target, mut client: Option<Client>, rx: Receiver<Request>, reply: impl Fn(Reply)) {
