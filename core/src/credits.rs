@@ -81,7 +81,7 @@ pub fn cap(
                 })
             }
             _ => return Err(Error::invalid(
-                "refill_every",
+                "refill_amount",
                 "refill_amount and refill_every go together: pass both, or neither for no refill",
             )),
         };

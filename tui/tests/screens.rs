@@ -40,6 +40,7 @@ fn create_form_with_a_server_validation_error() {
         sqlstate: "22023".into(),
         message: "name must not contain control characters (tabs, newlines, escapes); 1 to 80 printable characters are allowed".into(),
         hint: None,
+        argument: Some("name".into()),
     }))));
     assert_snapshot!(render(&app));
 }
@@ -100,6 +101,7 @@ fn confirm_revoke_refused_by_the_server() {
             message: "only the owner (group:platform) may revoke this token; actor was alice"
                 .into(),
             hint: None,
+            argument: None,
         }),
     }));
     assert_snapshot!(render(&app));
@@ -245,6 +247,7 @@ fn detail_usage_not_visible_and_no_limits() {
             sqlstate: "42501".into(),
             message: "permission denied: usage needs tokens_reader".into(),
             hint: None,
+            argument: None,
         }),
     }));
     let screen = render(&app);
@@ -325,6 +328,7 @@ fn rate_limit_form_refused_by_the_server() {
             sqlstate: "22023".into(),
             message: "requests must be at least 1 (got 0); pass NULL to clear the limit".into(),
             hint: None,
+            argument: Some("requests".into()),
         }),
     }));
     assert_snapshot!(render(&app));
@@ -365,6 +369,7 @@ fn credits_form_refused_by_the_server() {
             sqlstate: "22023".into(),
             message: "refill_every must be between '1 second' and '3650 days'".into(),
             hint: None,
+            argument: Some("refill_every".into()),
         }),
     }));
     let screen = render(&app);
@@ -421,6 +426,7 @@ fn allowlist_form() {
             sqlstate: "22P02".into(),
             message: "invalid input syntax for type cidr: \"nonsense\"".into(),
             hint: None,
+            argument: None,
         }),
     }));
     assert_snapshot!(render(&app));
@@ -537,6 +543,7 @@ fn leaks_revoked_with_a_refusal() {
                     sqlstate: "P0002".into(),
                     message: "no token with this id".into(),
                     hint: None,
+                    argument: None,
                 }),
             ),
         ],
@@ -705,6 +712,7 @@ fn meta_form_refused_by_the_server() {
             sqlstate: "22023".into(),
             message: "meta is too big: 5000 bytes as octet_length(meta::text), at most 4096".into(),
             hint: None,
+            argument: Some("meta".into()),
         }),
     }));
     let text = format!("{}", render(&app));

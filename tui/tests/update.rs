@@ -194,6 +194,7 @@ fn create_form_builds_the_mint_call() {
         sqlstate: "22023".into(),
         message: "scope \"reports\" is not in the catalogue".into(),
         hint: None,
+        argument: Some("scopes".into()),
     }))));
     match &app.modal {
         Some(Modal::Create(f)) => {
@@ -283,6 +284,7 @@ fn revoke_acting_for_owner_passes_the_owner_as_actor() {
             sqlstate: "42501".into(),
             message: "only the owner may revoke".into(),
             hint: None,
+            argument: None,
         }),
     }));
     match &app.modal {
@@ -522,6 +524,7 @@ fn a_refused_usage_is_not_an_error_and_is_not_asked_again() {
             sqlstate: "42501".into(),
             message: "permission denied".into(),
             hint: None,
+            argument: None,
         }),
     }));
     let d = app.detail.as_ref().expect("detail");
@@ -539,6 +542,7 @@ fn a_refused_usage_is_not_an_error_and_is_not_asked_again() {
             sqlstate: "22023".into(),
             message: "too many buckets".into(),
             hint: None,
+            argument: None,
         }),
     }));
     assert!(matches!(
@@ -599,6 +603,7 @@ fn the_rate_limit_form_sets_validates_and_clears() {
             sqlstate: "42501".into(),
             message: "only tokens_writer may set this".into(),
             hint: None,
+            argument: None,
         }),
     }));
     match &app.modal {
@@ -730,6 +735,7 @@ fn the_credits_form_sets_validates_and_removes_the_cap() {
             sqlstate: "22023".into(),
             message: "refill_amount must be zero or more (got -1)".into(),
             hint: None,
+            argument: Some("refill_amount".into()),
         }),
     }));
     let f = credits_form(&app);
@@ -756,6 +762,7 @@ fn the_credits_form_sets_validates_and_removes_the_cap() {
             sqlstate: "42501".into(),
             message: "permission denied to set the remaining credits of this token".into(),
             hint: None,
+            argument: None,
         }),
     }));
     assert_eq!(credits_form(&app).field, CreditField::Remaining);
@@ -877,38 +884,42 @@ fn empty_remaining_removes_the_cap_and_no_refill_is_no_refill() {
 #[test]
 fn a_server_refusal_names_the_credits_field_it_is_about() {
     use tokens_console::app::credit_field_of_error;
-    let server = |sqlstate: &str, message: &str| DbError::Server {
+    // By the SQLSTATE and the argument the server names in its DETAIL,
+    // never by the message's words.
+    let server = |sqlstate: &str, message: &str, argument: Option<&str>| DbError::Server {
         sqlstate: sqlstate.into(),
         message: message.into(),
         hint: None,
+        argument: argument.map(str::to_owned),
     };
     for (e, field) in [
         (
-            server("22023", "remaining must be zero or more (got -3); pass NULL to remove the cap"),
+            server("22023", "remaining must be zero or more (got -3); pass NULL to remove the cap", Some("remaining")),
             Some(CreditField::Remaining),
         ),
         (
-            server("22023", "a refill needs remaining credits: pass remaining, or NULL for all three to remove the cap"),
+            server("22023", "a refill needs remaining credits: pass remaining, or NULL for all three to remove the cap", Some("remaining")),
             Some(CreditField::Remaining),
         ),
         (
-            server("22023", "refill_amount must be zero or more (got -1)"),
+            server("22023", "refill_amount must be zero or more (got -1)", Some("refill_amount")),
             Some(CreditField::RefillAmount),
         ),
         (
-            server("22023", "refill_amount and refill_every go together: pass both, or neither for no refill"),
+            server("22023", "refill_amount and refill_every go together: pass both, or neither for no refill", Some("refill_amount")),
             Some(CreditField::RefillAmount),
         ),
         (
-            server("22023", "refill_every must be between '1 second' and '3650 days'"),
+            server("22023", "refill_every must be between '1 second' and '3650 days'", Some("refill_every")),
             Some(CreditField::RefillEvery),
         ),
         (
-            server("22007", "invalid input syntax for type interval: \"soon\""),
+            server("22007", "invalid input syntax for type interval: \"soon\"", None),
             Some(CreditField::RefillEvery),
         ),
-        (server("42501", "permission denied"), None),
-        (server("P0002", "no token with id 0195"), None),
+        (server("42501", "permission denied", None), None),
+        (server("22023", "remaining must be zero or more", None), None),
+        (server("P0002", "no token with id 0195", None), None),
         (DbError::Client("anything".into()), None),
     ] {
         assert_eq!(credit_field_of_error(&e), field, "{e}");
@@ -947,6 +958,7 @@ fn the_allowlist_form_sets_and_clears() {
             sqlstate: "22P02".into(),
             message: "invalid input syntax for type cidr: \"q\"".into(),
             hint: None,
+            argument: None,
         }),
     }));
     assert!(
@@ -1266,6 +1278,7 @@ fn revoke_every_live_one_asks_first_then_revokes_each_active_one_for_its_owner()
         sqlstate: "42501".into(),
         message: "only the owner (group:x) may revoke this token".into(),
         hint: None,
+        argument: None,
     };
     let fx = app.update(Action::Db(Reply::RevokedForOwners {
         results: vec![
@@ -1375,6 +1388,7 @@ fn a_refused_check_and_a_lost_connection() {
             sqlstate: "42501".into(),
             message: "role app may not triage leaks: tokens.find_leaked needs tokens_reader".into(),
             hint: None,
+            argument: None,
         }),
     }));
     assert_eq!(
@@ -1526,6 +1540,7 @@ fn a_refused_disable_shows_the_sqlstate_in_the_dialog() {
             sqlstate: "42501".into(),
             message: "permission denied: disable needs tokens_writer".into(),
             hint: None,
+            argument: None,
         }),
     }));
     assert!(fx.is_empty(), "nothing reloaded: nothing changed");
@@ -1652,6 +1667,7 @@ fn the_meta_form_is_prefilled_checks_json_and_sets_or_clears() {
             sqlstate: "22023".into(),
             message: "meta is too big: 5000 bytes, at most 4096 are allowed".into(),
             hint: None,
+            argument: Some("meta".into()),
         }),
     }));
     match &app.modal {
@@ -1757,6 +1773,7 @@ fn the_detail_shows_the_last_meta_set_or_cleared_or_says_it_is_unknown() {
             sqlstate: "42501".into(),
             message: "permission denied for view audit_log".into(),
             hint: None,
+            argument: None,
         }),
     }));
     let screen = format!("{}", render(&app));
@@ -1858,6 +1875,7 @@ fn the_create_form_takes_an_optional_meta_object() {
         sqlstate: "22023".into(),
         message: "meta is too big: 5000 bytes, at most 4096".into(),
         hint: None,
+        argument: Some("meta".into()),
     }))));
     assert!(
         matches!(&app.modal, Some(Modal::Create(f)) if f.field == tokens_console::app::FormField::Meta)

@@ -232,26 +232,20 @@ impl App {
 
 /// The form field a server error is about, to put the cursor there.
 pub(super) fn field_of_error(e: &DbError) -> Option<FormField> {
-    let DbError::Server {
-        sqlstate, message, ..
-    } = e
-    else {
-        return None;
-    };
-    let m = message.to_lowercase();
-    if sqlstate.starts_with("22007") || sqlstate.starts_with("22008") || m.contains("expir") {
-        Some(FormField::Expiry)
-    } else if m.contains("meta") {
-        Some(FormField::Meta)
-    } else if m.contains("scope") {
-        Some(FormField::Scopes)
-    } else if m.contains("owner") {
-        Some(FormField::Owner)
-    } else if m.contains("kind") {
-        Some(FormField::Kind)
-    } else if m.contains("name") {
-        Some(FormField::Name)
-    } else {
-        None
+    // A date or time the server could not read is the expiry; anything
+    // else by the argument the server names.
+    if e.sqlstate()
+        .is_some_and(|s| s.starts_with("22007") || s.starts_with("22008"))
+    {
+        return Some(FormField::Expiry);
+    }
+    match e.argument()? {
+        "expires_at" => Some(FormField::Expiry),
+        "meta" => Some(FormField::Meta),
+        "scopes" => Some(FormField::Scopes),
+        "owner" => Some(FormField::Owner),
+        "kind" => Some(FormField::Kind),
+        "name" => Some(FormField::Name),
+        _ => None,
     }
 }

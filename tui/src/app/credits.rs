@@ -82,26 +82,21 @@ impl CreditsForm {
 /// The credits-form field a server refusal is about, to put the cursor
 /// there; None leaves it where it is (a missing grant, an unknown token).
 pub fn credit_field_of_error(e: &DbError) -> Option<CreditField> {
-    let DbError::Server {
-        sqlstate, message, ..
-    } = e
-    else {
-        return None;
-    };
-    let m = message.to_lowercase();
-    if sqlstate.starts_with("22007")
-        || sqlstate.starts_with("22008")
-        || sqlstate.starts_with("22015")
-        || m.contains("interval")
-        || (m.contains("refill_every") && !m.contains("refill_amount"))
-    {
-        Some(CreditField::RefillEvery)
-    } else if m.contains("refill_amount") {
-        Some(CreditField::RefillAmount)
-    } else if m.contains("remaining") || sqlstate == "22003" {
-        Some(CreditField::Remaining)
-    } else {
-        None
+    // An interval the server could not read or hold is the refill period,
+    // a number out of range the credits; anything else by the argument
+    // the server names.
+    match e.sqlstate()? {
+        s if s.starts_with("22007") || s.starts_with("22008") || s.starts_with("22015") => {
+            return Some(CreditField::RefillEvery)
+        }
+        "22003" => return Some(CreditField::Remaining),
+        _ => {}
+    }
+    match e.argument()? {
+        "remaining" => Some(CreditField::Remaining),
+        "refill_amount" => Some(CreditField::RefillAmount),
+        "refill_every" => Some(CreditField::RefillEvery),
+        _ => None,
     }
 }
 

@@ -84,6 +84,7 @@ impl Target {
                     sqlstate: db.code().code().to_owned(),
                     message: self.explain_refusal(db.code().code(), db.message()),
                     hint: db.hint().map(str::to_owned),
+                    argument: None,
                 },
                 // "error connecting to server" alone hides the cause: add its sources.
                 None => DbError::NotConnected(tls::cause_chain(&e)),

@@ -9,6 +9,9 @@ pub enum DbError {
         sqlstate: String,
         message: String,
         hint: Option<String>,
+        /// The SQL parameter the error is about, as pg_tokens reports it in
+        /// the DETAIL (`argument: <name>`): what a form points at.
+        argument: Option<String>,
     },
     #[error("connection lost: {0}")]
     ConnectionLost(String),
@@ -22,7 +25,22 @@ pub enum DbError {
     Mismatch(String),
 }
 
+/// The argument a pg_tokens error names in its DETAIL (`argument: <name>`).
+pub fn argument_of(detail: Option<&str>) -> Option<String> {
+    detail
+        .and_then(|d| d.strip_prefix("argument: "))
+        .map(|name| name.trim().to_owned())
+}
+
 impl DbError {
+    /// The SQL parameter a refusal is about, if the server named one.
+    pub fn argument(&self) -> Option<&str> {
+        match self {
+            DbError::Server { argument, .. } => argument.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
             DbError::Server { sqlstate, .. } => Some(sqlstate),
@@ -47,6 +65,7 @@ impl DbError {
                 sqlstate: code.to_owned(),
                 message: db.message().to_owned(),
                 hint: db.hint().map(str::to_owned),
+                argument: argument_of(db.detail()),
             };
         }
         if closed || e.is_closed() {
