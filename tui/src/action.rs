@@ -52,8 +52,6 @@ pub enum Action {
     RevokeLeaks,
     /// Text pasted into the terminal (bracketed paste), for the leak screen.
     Paste(Secret),
-    /// Ctrl-U in a text area (leak screen, meta form): clear it.
-    ClearInput,
     // Editing whichever field or dialog has the focus.
     Input(char),
     /// A readline key in a text field (Ctrl-W, Ctrl-A, Alt-B, Delete...).

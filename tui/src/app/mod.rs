@@ -132,7 +132,6 @@ pub(crate) fn edit_of(action: &Action) -> Option<Edit> {
         Action::Input(c) => Edit::Insert(*c),
         Action::Toggle => Edit::Insert(' '),
         Action::Backspace => Edit::Backspace,
-        Action::ClearInput => Edit::ClearToStart,
         Action::Left => Edit::Left,
         Action::Right => Edit::Right,
         Action::Edit(e) => *e,
