@@ -2,7 +2,7 @@
 //!
 //! A pool row (`tokens.credit_store`) is inserted by `tokens.set_remaining`
 //! and never updated by SQL. Leases change only its `period` and `leased`
-//! columns, in place (`store::overwrite_in_place`: WAL-logged, outside any
+//! columns, in place ([`overwrite_in_place`]: WAL-logged, outside any
 //! transaction, never rolled back), and the WAL is flushed before the
 //! leased credits are handed out. So a credit is spent whatever the
 //! caller's transaction does afterwards, and a crash can lose only the
@@ -394,7 +394,7 @@ unsafe fn decide_and_write<R>(
         let new = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
         (*new).t_self = (*tuple).t_self;
         (*new).t_tableOid = (*tuple).t_tableOid;
-        store::overwrite_in_place(heap, slot, new)?;
+        overwrite_in_place(heap, slot, new)?;
     }
     Ok(result)
 }
@@ -422,4 +422,45 @@ unsafe fn pool_relations() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
     }
     POOL_RELATIONS.with(|r| r.set(Some((lxid, table, index))));
     Ok((table, index))
+}
+
+/// Overwrites the data of the tuple in `slot` (a buffer slot of `heap`
+/// filled by a scan still open) with `new`'s, of the same length and
+/// header, in place: WAL-logged as a generic record, outside the
+/// transaction, never rolled back, and without waiting for anyone: the
+/// tuple's header (and so whoever is deleting it) is left as it is. The
+/// scan's pin keeps the line pointer where it is (pruning needs a cleanup
+/// lock).
+///
+/// # Safety
+/// `slot` holds a tuple of `heap` from a scan still open.
+unsafe fn overwrite_in_place(
+    heap: pg_sys::Relation,
+    slot: *mut pg_sys::TupleTableSlot,
+    new: pg_sys::HeapTuple,
+) -> Result<()> {
+    let buffered = slot.cast::<pg_sys::BufferHeapTupleTableSlot>();
+    let buffer = (*buffered).buffer;
+    let line = (*(*buffered).base.tuple).t_self.ip_posid;
+    let new_header = (*new).t_data;
+    let start = usize::from((*new_header).t_hoff);
+    let len = (*new).t_len as usize;
+    pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as _);
+    let state = pg_sys::GenericXLogStart(heap);
+    let page = pg_sys::GenericXLogRegisterBuffer(state, buffer, 0);
+    let item = pg_sys::PageGetItemId(page, line);
+    let header = pg_sys::PageGetItem(page, item).cast::<pg_sys::HeapTupleHeaderData>();
+    if (*item).lp_len() as usize != len || usize::from((*header).t_hoff) != start {
+        pg_sys::GenericXLogAbort(state);
+        pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_UNLOCK as _);
+        return Err(internal("an in-place overwrite of a different length"));
+    }
+    std::ptr::copy_nonoverlapping(
+        new_header.cast::<u8>().add(start),
+        header.cast::<u8>().add(start),
+        len - start,
+    );
+    pg_sys::GenericXLogFinish(state);
+    pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_UNLOCK as _);
+    Ok(())
 }

@@ -7,7 +7,7 @@
 //!
 //! (PG 18 also replaced `heap_inplace_update` by a protocol that waits for
 //! a transaction deleting the tuple: the credit ledger's in-place write is
-//! a generic WAL record on both majors instead, `store::overwrite_in_place`.)
+//! a generic WAL record on both majors instead, `credits::overwrite_in_place`.)
 
 use pgrx::pg_sys;
 
