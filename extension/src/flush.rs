@@ -78,6 +78,8 @@ pub extern "C-unwind" fn pg_tokens_flush_launcher(_arg: pg_sys::Datum) {
     // No database: the launcher reads only the shared catalog pg_database.
     BackgroundWorker::connect_worker_to_spi(None, None);
     let mut flushed = std::time::Instant::now();
+    // The first lifecycle pass comes a minute after the start.
+    let mut lifecycle = std::time::Instant::now();
     while BackgroundWorker::wait_latch(Some(interval().min(SEAL_INTERVAL))) {
         if BackgroundWorker::sighup_received() {
             // SAFETY: the documented way for a worker to reload its settings.
@@ -87,7 +89,11 @@ pub extern "C-unwind" fn pg_tokens_flush_launcher(_arg: pg_sys::Datum) {
         if usage_due {
             flushed = std::time::Instant::now();
         }
-        flush_all(usage_due);
+        let lifecycle_due = lifecycle.elapsed() >= crate::lifecycle::INTERVAL;
+        if lifecycle_due {
+            lifecycle = std::time::Instant::now();
+        }
+        flush_all(usage_due, lifecycle_due);
     }
     // What is left is written to disk by the postmaster at a clean
     // shutdown. Exit 1, so that the postmaster restarts a launcher that was
@@ -97,8 +103,9 @@ pub extern "C-unwind" fn pg_tokens_flush_launcher(_arg: pg_sys::Datum) {
 }
 
 /// One round: the usage of every database with some (when `usage_due`),
-/// and the audit events of every database that committed some.
-fn flush_all(usage_due: bool) {
+/// the audit events of every database that committed some, and the
+/// lifecycle pass of every database (when `lifecycle_due`).
+fn flush_all(usage_due: bool, lifecycle_due: bool) {
     let dropped = if usage_due { shmem::take_dropped() } else { 0 };
     if dropped > 0 {
         pgrx::log!(
@@ -119,14 +126,20 @@ fn flush_all(usage_due: bool) {
         Vec::new()
     };
     let to_seal = crate::seal::take_unsealed();
-    if dbs.is_empty() && to_seal.as_ref().is_some_and(Vec::is_empty) {
+    if !lifecycle_due && dbs.is_empty() && to_seal.as_ref().is_some_and(Vec::is_empty) {
         return;
     }
     let connectable = BackgroundWorker::transaction(connectable_databases);
     if usage_due {
         shmem::forget_databases_except(|db| connectable.contains(&db));
     }
-    for db in to_seal.unwrap_or_else(|| connectable.clone()) {
+    // No record of which databases committed audit events (a restart):
+    // all of them. The lifecycle pass visits all of them too.
+    let also = match to_seal {
+        Some(to_seal) if !lifecycle_due => to_seal,
+        _ => connectable.clone(),
+    };
+    for db in also {
         if !dbs.contains(&db) {
             dbs.push(db);
         }
@@ -135,17 +148,23 @@ fn flush_all(usage_due: bool) {
         if BackgroundWorker::sigterm_received() {
             return;
         }
-        flush_database(db);
+        flush_database(db, lifecycle_due);
     }
 }
 
-/// Starts the worker for `db` and waits for it to finish.
-fn flush_database(db: u32) {
+/// Starts the worker for `db` (with the lifecycle pass when `lifecycle`)
+/// and waits for it to finish.
+fn flush_database(db: u32, lifecycle: bool) {
     let worker = BackgroundWorkerBuilder::new(&format!("pg_tokens usage flush for database {db}"))
         .set_type("pg_tokens flush")
         .set_function("pg_tokens_flush_database")
         .set_library("pg_tokens")
         .set_argument(Some(pg_sys::Datum::from(db)))
+        .set_extra(if lifecycle {
+            crate::lifecycle::EXTRA
+        } else {
+            ""
+        })
         .enable_spi_access()
         .set_restart_time(None)
         // SAFETY: reads this process's pid.
@@ -222,6 +241,9 @@ pub extern "C-unwind" fn pg_tokens_flush_database(arg: pg_sys::Datum) {
     if let Err(e) = crate::seal::seal_database(db) {
         pgrx::log!("pg_tokens: audit seal for database {db} failed, will retry: {e}");
         crate::seal::mark_unsealed(db);
+    }
+    if BackgroundWorker::get_extra() == crate::lifecycle::EXTRA {
+        crate::lifecycle::run(db);
     }
     shmem::end_flush();
 }

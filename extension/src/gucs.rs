@@ -19,6 +19,10 @@ pub static AUDIT_CHECKPOINT_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(6
 
 /// Milliseconds between two flushes of usage to the tables.
 pub static FLUSH_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(5_000);
+/// Seconds an unacknowledged event is kept (0: forever).
+pub static EVENT_RETENTION: GucSetting<i32> = GucSetting::<i32>::new(30 * 86_400);
+/// Seconds before its expiry a token's `token.expiring` event is written.
+pub static EXPIRY_WARNING: GucSetting<i32> = GucSetting::<i32>::new(7 * 86_400);
 
 pub fn init() {
     // A POSTMASTER setting can only be created while preloading (shared
@@ -75,6 +79,26 @@ pub fn init() {
         &AUDIT_CHECKPOINT_INTERVAL,
         0,
         86_400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"pg_tokens.event_retention",
+        c"How long an event nobody acknowledged stays in tokens.events (0: forever).",
+        c"The background worker deletes older ones once a minute; tokens.ack_events deletes handled ones at once.",
+        &EVENT_RETENTION,
+        0,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"pg_tokens.expiry_warning",
+        c"How long before a token expires its token.expiring event is written (0: no warning).",
+        c"Written once per token by the background worker, at most a minute late.",
+        &EXPIRY_WARNING,
+        0,
+        i32::MAX,
         GucContext::Sighup,
         GucFlags::UNIT_S,
     );

@@ -252,3 +252,32 @@ fn look_up_extension() -> Result<Installed> {
         })
     }
 }
+
+/// Whether the database has the extension, in its own schema, with table
+/// `name` (one a later version added: a database not yet upgraded has
+/// none); an error when the schema is not the extension's own. For the
+/// background worker, which visits databases with and without it.
+pub fn has_table(client: &pgrx::spi::SpiClient<'_>, name: &CStr) -> Result<bool> {
+    let installed = client
+        .select(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pg_tokens')",
+            None,
+            &[],
+        )
+        .map_err(crate::error::internal)?
+        .first()
+        .get_one::<bool>()
+        .map_err(crate::error::internal)?;
+    if installed != Some(true) {
+        return Ok(false);
+    }
+    has_own_table(name)
+}
+
+/// Whether the extension's schema has table `name`, for a caller of the
+/// extension (installed by then).
+pub fn has_own_table(name: &CStr) -> Result<bool> {
+    let schema = schema()?;
+    // SAFETY: a syscache lookup by name.
+    Ok(unsafe { pg_sys::get_relname_relid(name.as_ptr(), schema) } != pg_sys::InvalidOid)
+}

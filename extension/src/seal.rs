@@ -290,25 +290,7 @@ pub fn seal_batch(client: &mut SpiClient<'_>, now: i64, after: i64) -> Result<(i
 /// Whether the database has the extension, in its own schema, with 0.5.0's
 /// log (the queue); an error when the schema is not the extension's own.
 fn has_queue(client: &SpiClient<'_>) -> Result<bool> {
-    let installed = client
-        .select(
-            "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pg_tokens')",
-            None,
-            &[],
-        )
-        .map_err(internal)?
-        .first()
-        .get_one::<bool>()
-        .map_err(internal)?;
-    if installed != Some(true) {
-        return Ok(false);
-    }
-    let schema = crate::privilege::schema()?;
-    // SAFETY: a syscache lookup by name.
-    Ok(
-        unsafe { pg_sys::get_relname_relid(c"audit_unsealed".as_ptr(), schema) }
-            != pg_sys::InvalidOid,
-    )
+    crate::privilege::has_table(client, c"audit_unsealed")
 }
 
 /// The worker's seal of its database, in its own transactions: everything

@@ -210,10 +210,15 @@ const MATRIX: &[Object] = &[
     // carries the view's grants).
     row("tokens.credits_left(uuid,bigint)", Kind::Internal, May::Only(&[READER, SELF_SERVICE]),
         "SELECT tokens.credits_left($1, 1)"),
+    // Events (issue 18): a consumer reads and acknowledges; the pass is
+    // the writer's (what cron calls without the worker).
+    row("tokens.ack_events(bigint)", Kind::Api, May::Only(&[READER]), "SELECT tokens.ack_events(0)"),
+    row("tokens.run_lifecycle()", Kind::Api, May::Only(&[WRITER]), "SELECT tokens.run_lifecycle()"),
     row("tokens.audit_refuse_change()", Kind::Trigger, NOBODY, "SELECT tokens.audit_refuse_change()"),
     row("tokens.credit_refuse_update()", Kind::Trigger, NOBODY, "SELECT tokens.credit_refuse_update()"),
     // Views.
     row("tokens.tokens", Kind::View, May::Only(&[READER, SELF_SERVICE]), "SELECT * FROM tokens.tokens"),
+    row("tokens.events", Kind::View, May::Only(&[READER]), "SELECT * FROM tokens.events"),
     row("tokens.audit_log", Kind::View, May::Only(&[READER]), "SELECT * FROM tokens.audit_log"),
     // Not in SPEC §3 (added: the scope catalogue the console's create form
     // picks from); the README's role table lists tokens_reader only.
@@ -230,6 +235,9 @@ const MATRIX: &[Object] = &[
     row("tokens.usage_counts", Kind::Table, NOBODY, "SELECT * FROM tokens.usage_counts"),
     row("tokens.rate_windows", Kind::Table, NOBODY, "SELECT * FROM tokens.rate_windows"),
     row("tokens.credit_store", Kind::Table, NOBODY, "SELECT * FROM tokens.credit_store"),
+    row("tokens.event_store", Kind::Table, NOBODY, "SELECT * FROM tokens.event_store"),
+    row("tokens.event_store_id_seq", Kind::Sequence, NOBODY, "SELECT nextval('tokens.event_store_id_seq')"),
+    row("tokens.event_marks", Kind::Table, NOBODY, "SELECT * FROM tokens.event_marks"),
     row("tokens.credit_pool_seq", Kind::Sequence, NOBODY, "SELECT nextval('tokens.credit_pool_seq')"),
 ];
 

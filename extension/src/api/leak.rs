@@ -10,7 +10,8 @@ use pgrx::Uuid;
 
 use super::now;
 use crate::error::OrRaise;
-use crate::privilege::{Caller, READER};
+use crate::events::{self, Event};
+use crate::privilege::{AsOwner, Caller, READER};
 use crate::store;
 
 type Found = (String, Option<Uuid>, String, Option<String>, Option<String>);
@@ -68,5 +69,45 @@ fn find_leaked(
         };
         rows.push(row);
     }
+    announce(&rows);
     TableIterator::new(rows)
+}
+
+/// One `token.leaked` event for each live token found (not revoked, not
+/// expired: a disabled one works again once enabled), once per call
+/// however often the blob holds it. A read-only transaction or a standby
+/// triages without writing.
+fn announce(rows: &[Found]) {
+    // SAFETY: read backend state.
+    if unsafe { pg_sys::XactReadOnly || pg_sys::RecoveryInProgress() } {
+        return;
+    }
+    let mut seen = std::collections::HashSet::new();
+    let live = rows.iter().filter(|r| {
+        matches!(r.2.as_str(), "active" | "disabled") && r.1.is_some_and(|id| seen.insert(id))
+    });
+    let live: Vec<&Found> = live.collect();
+    if live.is_empty() {
+        return;
+    }
+    let _owner = AsOwner::enter().or_raise();
+    let at = now();
+    Spi::connect_mut(|client| {
+        for (prefix, id, status, owner, name) in live {
+            events::emit(
+                client,
+                Event {
+                    kind: "token.leaked",
+                    token_id: *id,
+                    owner: owner.as_deref(),
+                    detail: Some(serde_json::json!({
+                        "prefix": prefix, "name": name, "status": status,
+                    })),
+                    at,
+                },
+            )?;
+        }
+        Ok(())
+    })
+    .or_raise()
 }

@@ -10,6 +10,7 @@ use pgrx::Uuid;
 use super::clock;
 use crate::audit::{self, token_target, Event};
 use crate::error::{OrRaise, Result};
+use crate::events;
 use crate::privilege::{AsOwner, Caller, REVOKER};
 use crate::store::{self, StoredToken};
 
@@ -41,7 +42,19 @@ fn revoke(id: Option<Uuid>, actor: Option<&str>, reason: Option<&str>) -> bool {
                 db_role: &caller.name,
                 action: "token.revoke",
                 target: token_target(id),
-                meta: reason.and_then(|r| audit::meta(serde_json::json!({ "reason": r }))),
+                meta: reason
+                    .as_ref()
+                    .and_then(|r| audit::meta(serde_json::json!({ "reason": r }))),
+                at: now,
+            },
+        )?;
+        events::emit(
+            client,
+            events::Event {
+                kind: "token.revoked",
+                token_id: Some(id),
+                owner: Some(&token.owner),
+                detail: Some(serde_json::json!({ "actor": actor, "reason": reason })),
                 at: now,
             },
         )?;
