@@ -14,6 +14,7 @@ pub use format::{display_prefix, hash, parse, Plaintext, TokenHash, WellFormed};
 pub mod allowlist;
 pub mod credits;
 pub mod leak;
+pub mod policy;
 pub mod status;
 pub mod time;
 pub mod usage;

@@ -275,3 +275,69 @@ SELECT pg_catalog.pg_extension_config_dump('tokens.event_marks', '');
 
 -- find_leaked writes a token.leaked event for each live token it finds.
 ALTER FUNCTION tokens.find_leaked(text) VOLATILE;
+
+-- issue 18: policies. Per database, set by tokens_writer with
+-- tokens.set_policy and audited as token.policy; listed (every known
+-- policy, set or not) in tokens.policies.
+CREATE TABLE tokens.policy_store (
+    name   text        PRIMARY KEY,
+    value  text        NOT NULL,
+    set_at timestamptz NOT NULL,
+    set_by text        NOT NULL
+);
+REVOKE ALL ON tokens.policy_store FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('tokens.policy_store', '');
+
+CREATE VIEW tokens.policies AS
+    SELECT k.name, s.value, k.default_value, k.description, s.set_at, s.set_by
+      FROM (VALUES
+        (1, 'max_lifetime', NULL,
+         'mint and rotate refuse an expiry later than now + this interval, or none (22023)'),
+        (2, 'require_expiry', 'false',
+         'mint refuses a token that never expires (22023)'),
+        (3, 'revoke_unused_after', NULL,
+         'the background worker revokes tokens not used for this interval (reason inactive)'),
+        (4, 'revoke_on_reuse', 'false',
+         'presenting a rotated token after its grace disables its successor too')
+      ) AS k(ord, name, default_value, description)
+      LEFT JOIN tokens.policy_store s ON s.name OPERATOR(pg_catalog.=) k.name
+     ORDER BY k.ord;
+REVOKE ALL ON tokens.policies FROM PUBLIC;
+GRANT SELECT ON tokens.policies TO tokens_reader;
+
+-- Sets policy `name` to `value` (NULL: back to its default).
+CREATE FUNCTION tokens.set_policy(name text, value text) RETURNS void
+LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'set_policy_wrapper';
+CREATE FUNCTION tokens.set_policy(name text, value boolean) RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+BEGIN ATOMIC
+    SELECT tokens.set_policy($1, $2::pg_catalog.text);
+END;
+CREATE FUNCTION tokens.set_policy(name text, value interval) RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+BEGIN ATOMIC
+    SELECT tokens.set_policy($1, $2::pg_catalog.text);
+END;
+REVOKE EXECUTE ON FUNCTION tokens.set_policy(text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tokens.set_policy(text, boolean) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tokens.set_policy(text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tokens.set_policy(text, text) TO tokens_writer;
+GRANT EXECUTE ON FUNCTION tokens.set_policy(text, boolean) TO tokens_writer;
+GRANT EXECUTE ON FUNCTION tokens.set_policy(text, interval) TO tokens_writer;
+
+-- issue 18: reuse detection. Each rotation's predecessor and successor, so
+-- that presenting a token after its grace can find the live end of its
+-- chain. Rotations before 0.5.0 come from the audit log.
+CREATE TABLE tokens.rotations (
+    predecessor uuid        PRIMARY KEY,
+    successor   uuid        NOT NULL,
+    rotated_at  timestamptz NOT NULL
+);
+REVOKE ALL ON tokens.rotations FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('tokens.rotations', '');
+INSERT INTO tokens.rotations (predecessor, successor, rotated_at)
+    SELECT pg_catalog.substr(target, 7)::uuid, (meta OPERATOR(pg_catalog.->>) 'new_token_id')::uuid, at
+      FROM tokens.audit_store
+     WHERE action OPERATOR(pg_catalog.=) 'token.rotate' AND target OPERATOR(pg_catalog.~) '^token:'
+    ON CONFLICT DO NOTHING;

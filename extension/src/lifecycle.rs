@@ -45,6 +45,7 @@ pub fn run(db: u32) {
 /// The pass itself, as the extension's owner, at `now`.
 fn pass(client: &mut SpiClient<'_>, now: i64) -> Result<()> {
     crate::events::prune(client, now)?;
+    crate::policies::revoke_unused(client, now)?;
     let warning = i64::from(gucs::EXPIRY_WARNING.get()) * 1_000_000;
     // Live tokens whose expiry is within the warning; then those expired
     // within the last `warning` (a worker down for longer, or a database

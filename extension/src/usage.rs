@@ -268,7 +268,7 @@ pub fn forget_recorded_uses() {
     RECORDED.with(|r| r.borrow_mut().clear());
 }
 
-fn writable() -> bool {
+pub fn writable() -> bool {
     // SAFETY: reads backend state.
     unsafe {
         !pg_sys::XactReadOnly

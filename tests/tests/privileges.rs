@@ -214,11 +214,19 @@ const MATRIX: &[Object] = &[
     // the writer's (what cron calls without the worker).
     row("tokens.ack_events(bigint)", Kind::Api, May::Only(&[READER]), "SELECT tokens.ack_events(0)"),
     row("tokens.run_lifecycle()", Kind::Api, May::Only(&[WRITER]), "SELECT tokens.run_lifecycle()"),
+    // Policies (issue 18): the writer sets them, a reader lists them.
+    row("tokens.set_policy(text,text)", Kind::Api, May::Only(&[WRITER]),
+        "SELECT tokens.set_policy('require_expiry', NULL::text)"),
+    row("tokens.set_policy(text,boolean)", Kind::Api, May::Only(&[WRITER]),
+        "SELECT tokens.set_policy('require_expiry', NULL::boolean)"),
+    row("tokens.set_policy(text,interval)", Kind::Api, May::Only(&[WRITER]),
+        "SELECT tokens.set_policy('max_lifetime', NULL::interval)"),
     row("tokens.audit_refuse_change()", Kind::Trigger, NOBODY, "SELECT tokens.audit_refuse_change()"),
     row("tokens.credit_refuse_update()", Kind::Trigger, NOBODY, "SELECT tokens.credit_refuse_update()"),
     // Views.
     row("tokens.tokens", Kind::View, May::Only(&[READER, SELF_SERVICE]), "SELECT * FROM tokens.tokens"),
     row("tokens.events", Kind::View, May::Only(&[READER]), "SELECT * FROM tokens.events"),
+    row("tokens.policies", Kind::View, May::Only(&[READER]), "SELECT * FROM tokens.policies"),
     row("tokens.audit_log", Kind::View, May::Only(&[READER]), "SELECT * FROM tokens.audit_log"),
     // Not in SPEC §3 (added: the scope catalogue the console's create form
     // picks from); the README's role table lists tokens_reader only.
@@ -238,6 +246,8 @@ const MATRIX: &[Object] = &[
     row("tokens.event_store", Kind::Table, NOBODY, "SELECT * FROM tokens.event_store"),
     row("tokens.event_store_id_seq", Kind::Sequence, NOBODY, "SELECT nextval('tokens.event_store_id_seq')"),
     row("tokens.event_marks", Kind::Table, NOBODY, "SELECT * FROM tokens.event_marks"),
+    row("tokens.policy_store", Kind::Table, NOBODY, "SELECT * FROM tokens.policy_store"),
+    row("tokens.rotations", Kind::Table, NOBODY, "SELECT * FROM tokens.rotations"),
     row("tokens.credit_pool_seq", Kind::Sequence, NOBODY, "SELECT nextval('tokens.credit_pool_seq')"),
 ];
 

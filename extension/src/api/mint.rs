@@ -68,6 +68,7 @@ fn mint_with(
         let _owner = AsOwner::enter().or_raise();
         Spi::connect_mut(|client| {
             check_catalogue(client, request.scopes.as_deref())?;
+            crate::policies::expiry_rule(client, clock())?.admits_mint(request.expires_at)?;
             let plaintext = Plaintext::generate()?;
             let token = store_new(client, &caller, &plaintext, &request, None)?;
             Ok((plaintext, token))

@@ -58,6 +58,7 @@ fn rotate(
                     | Status::UsageExceeded,
                 ) => {}
             }
+            crate::policies::expiry_rule(client, now)?.admits_rotation(id, old.expires_at)?;
             let request = Request {
                 name: old.name.clone(),
                 scopes: old.scopes.clone(),
@@ -79,6 +80,7 @@ fn rotate(
                 new.credit_pool = Some(pool);
             }
             store::set_revoked_at(client, id, now.saturating_add(grace))?;
+            crate::reuse::record_rotation(client, id, new.id, now)?;
             audit::append(
                 client,
                 Event {

@@ -77,6 +77,9 @@ pub fn check(presented: Option<&[u8]>, required: Option<&[Option<String>]>) -> R
     };
     if let Some(refused) = refusal {
         usage::denied(token.id, &token.owner);
+        if refused == Status::Revoked {
+            crate::reuse::presented(&token, clock())?;
+        }
         return Ok(Verdict::Refused(token.id, refused));
     }
     // Last: a refused verification spends no rate slot and no credit.
