@@ -5,7 +5,7 @@
 //! triggers, types, grants, extension membership and dumped tables), and so
 //! does its `pg_dump --schema-only` (plain and in --binary-upgrade mode).
 
-use pg_tokens_tests::sql::{mint, verify};
+use pg_tokens_tests::sql::{mint, try_rotate, verify};
 use pg_tokens_tests::{run, Cluster, Db};
 use postgres::Client;
 
@@ -114,6 +114,8 @@ fn every_earlier_release_upgrades_to_the_fresh_schema_keeping_tokens_and_audit()
         let (_, mut app) = db.client(&["tokens_writer", "tokens_revoker", "tokens_reader"]);
         let keep = mint(&mut app, "minted before the upgrade");
         let gone = mint(&mut app, "revoked before the upgrade");
+        let rotated = mint(&mut app, "rotated before the upgrade");
+        let successor = try_rotate(&mut app, rotated.id, "0", None).unwrap();
         assert!(app
             .query_one("SELECT tokens.revoke($1)", &[&gone.id])
             .unwrap()
@@ -173,6 +175,16 @@ fn every_earlier_release_upgrades_to_the_fresh_schema_keeping_tokens_and_audit()
         };
         assert!(sealed_as_before, "from {old}");
         assert_eq!(broken, None, "from {old}");
+        // Rotations made before the upgrade are known to reuse detection
+        // (taken from the audit log).
+        app.batch_execute("SELECT tokens.set_policy('revoke_on_reuse', true)")
+            .unwrap();
+        assert_eq!(verify(&mut app, Some(&rotated.token)).status, "revoked");
+        assert_eq!(
+            verify(&mut app, Some(&successor.token)).status,
+            "disabled",
+            "from {old}"
+        );
         // And the upgraded database works like a fresh one.
         let after = mint(&mut app, "minted after the upgrade");
         let mut tx = app.transaction().unwrap();
