@@ -56,6 +56,15 @@ fn the_sql_examples_run() {
     // nothing without one; the app's audit event went via the token.
     assert!(outputs.contains("\"via\": \"token\""), "{outputs}");
     assert!(outputs.contains("Runbook | tenant:acme | t"), "{outputs}");
+    // The events example: the listener hears the revoke's event, the
+    // outbox shows it, and a policy refuses a token that never expires.
+    assert!(
+        outputs.contains("Asynchronous notification \"pg_tokens_events\""),
+        "{outputs}"
+    );
+    assert!(outputs.contains("token.revoked"), "{outputs}");
+    assert!(outputs.contains("token.reused"), "{outputs}");
+    assert!(outputs.contains("max_lifetime        | 90 days"), "{outputs}");
     let (tokens, audit) = db.counts();
     assert!(
         tokens >= 3 && audit >= 5,
