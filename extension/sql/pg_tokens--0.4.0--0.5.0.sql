@@ -262,12 +262,15 @@ AS 'MODULE_PATHNAME', 'run_lifecycle_wrapper';
 REVOKE EXECUTE ON FUNCTION tokens.run_lifecycle() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tokens.run_lifecycle() TO tokens_writer;
 
--- Which time-based events a token has had, so that each comes once
--- (token.expiring, token.expired), whatever the worker's restarts, a
--- tokens.run_lifecycle() called meanwhile, or acknowledged events.
+-- Which events a token has had, so that each comes once (token.expiring,
+-- token.expired, token.reused; token.credits_low until its credits are
+-- back), or once per window (token.rate_limited, until `until`), whatever
+-- the worker's restarts, a tokens.run_lifecycle() called meanwhile,
+-- concurrent verifications, or acknowledged events.
 CREATE TABLE tokens.event_marks (
     token_id uuid NOT NULL,
     kind     text NOT NULL,
+    until    timestamptz,
     PRIMARY KEY (token_id, kind)
 );
 REVOKE ALL ON tokens.event_marks FROM PUBLIC;

@@ -110,3 +110,73 @@ pub fn prune(client: &mut SpiClient<'_>, now: i64) -> Result<()> {
     PRUNE.run(client, &[timestamp(now - retention * 1_000_000)?.into()])?;
     Ok(())
 }
+
+/// A throttled event: written when the token has no mark of `$2` still
+/// running at `$3`, which then runs to `$4`. Concurrent callers wait on
+/// the mark's row, and only one writes.
+const THROTTLED: Statement = Statement {
+    sql: "WITH marked AS ( \
+              INSERT INTO tokens.event_marks AS m (token_id, kind, until) VALUES ($1, $2, $4) \
+              ON CONFLICT (token_id, kind) DO UPDATE SET until = excluded.until \
+               WHERE m.until IS NOT NULL AND m.until OPERATOR(pg_catalog.<=) $3 \
+              RETURNING 1), \
+          written AS ( \
+              INSERT INTO tokens.event_store (at, kind, token_id, owner, detail) \
+              SELECT $3, $2, $1, $5, $6::pg_catalog.jsonb FROM marked RETURNING id) \
+          SELECT pg_catalog.pg_notify('pg_tokens_events', id::pg_catalog.text) FROM written",
+    args: &[UUIDOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID],
+    fresh_snapshot: true,
+};
+
+thread_local! {
+    /// Until when this backend knows a token's `token.rate_limited` event
+    /// of the current window is written: a hammered token costs one
+    /// attempt per window per backend, not one per refusal.
+    static RATE_LIMITED: std::cell::RefCell<std::collections::HashMap<Uuid, i64>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// A verification of token `id` (owned by `owner`) was refused by its rate
+/// limit of `requests` per `per_micros` at `now`: a `token.rate_limited`
+/// event, at most once per token per window. Written only where the write
+/// cannot fail the verification (READ COMMITTED, read-write, primary).
+pub fn rate_limited(
+    id: Uuid,
+    owner: &str,
+    limit: Option<pg_tokens_core::usage::RateLimit>,
+    now: i64,
+) -> Result<()> {
+    let per = limit.map_or(60_000_000, |l| l.per_micros.max(1));
+    let known = RATE_LIMITED.with(|r| r.borrow().get(&id).is_some_and(|&until| until > now));
+    if known || !crate::usage::writable() {
+        return Ok(());
+    }
+    let _owner = AsOwner::enter()?;
+    Spi::connect_mut(|client| -> Result<()> {
+        if !crate::privilege::has_own_table(c"event_store")? {
+            return Ok(());
+        }
+        let detail = serde_json::json!({
+            "requests": limit.map(|l| l.requests),
+            "per_seconds": per as f64 / 1e6,
+        });
+        let args: [DatumWithOid; 6] = [
+            id.into(),
+            "token.rate_limited".into(),
+            timestamp(now)?.into(),
+            timestamp(now.saturating_add(per))?.into(),
+            owner.into(),
+            detail.to_string().into(),
+        ];
+        THROTTLED.run(client, &args)?;
+        Ok(())
+    })?;
+    RATE_LIMITED.with(|r| {
+        let mut known = r.borrow_mut();
+        if known.len() >= 65_536 {
+            known.retain(|_, until| *until > now);
+        }
+        known.insert(id, now.saturating_add(per));
+    });
+    Ok(())
+}

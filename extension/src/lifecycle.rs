@@ -46,6 +46,7 @@ pub fn run(db: u32) {
 fn pass(client: &mut SpiClient<'_>, now: i64) -> Result<()> {
     crate::events::prune(client, now)?;
     crate::policies::revoke_unused(client, now)?;
+    CREDITS_LOW.run(client, &[timestamp(now)?.into()])?;
     let warning = i64::from(gucs::EXPIRY_WARNING.get()) * 1_000_000;
     // Live tokens whose expiry is within the warning; then those expired
     // within the last `warning` (a worker down for longer, or a database
@@ -89,6 +90,43 @@ const TIME_EVENT: Statement = Statement {
               RETURNING id) \
           SELECT pg_catalog.pg_notify('pg_tokens_events', id::pg_catalog.text) FROM written",
     args: &[TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID],
+    fresh_snapshot: true,
+};
+
+/// `token.credits_low` for each live capped token whose credits left in
+/// the current period (as `tokens.tokens` shows them) are under 10% of the
+/// period's credits, once until they are back at 10% or more (a refill, a
+/// `set_remaining`), which re-arms it. A rotated predecessor in its grace
+/// shares the pool: only the live successor gets the event.
+const CREDITS_LOW: Statement = Statement {
+    sql: "WITH capped AS ( \
+              SELECT t.id, t.owner, tokens.credits_left(t.id, t.credit_pool) AS left_now, \
+                     CASE WHEN c.refill_every IS NOT NULL \
+                           AND $1 OPERATOR(pg_catalog.>=) (c.started_at OPERATOR(pg_catalog.+) c.refill_every) \
+                          THEN c.refill_amount ELSE c.remaining END AS cap \
+                FROM tokens.token_store t \
+                JOIN tokens.credit_store c ON c.pool OPERATOR(pg_catalog.=) t.credit_pool \
+               WHERE t.revoked_at IS NULL AND t.disabled_at IS NULL \
+                 AND (t.expires_at IS NULL OR t.expires_at OPERATOR(pg_catalog.>) $1)), \
+          rearmed AS ( \
+              DELETE FROM tokens.event_marks m USING capped k \
+               WHERE m.token_id OPERATOR(pg_catalog.=) k.id AND m.kind OPERATOR(pg_catalog.=) 'token.credits_low' \
+                 AND (k.left_now OPERATOR(pg_catalog.*) 10) OPERATOR(pg_catalog.>=) k.cap), \
+          low AS ( \
+              SELECT * FROM capped \
+               WHERE cap OPERATOR(pg_catalog.>) 0 \
+                 AND (left_now OPERATOR(pg_catalog.*) 10) OPERATOR(pg_catalog.<) cap), \
+          marked AS ( \
+              INSERT INTO tokens.event_marks (token_id, kind) SELECT id, 'token.credits_low' FROM low \
+              ON CONFLICT DO NOTHING RETURNING token_id), \
+          written AS ( \
+              INSERT INTO tokens.event_store (at, kind, token_id, owner, detail) \
+              SELECT pg_catalog.now(), 'token.credits_low', l.id, l.owner, \
+                     pg_catalog.jsonb_build_object('remaining', l.left_now, 'period_credits', l.cap) \
+                FROM low l JOIN marked m ON m.token_id OPERATOR(pg_catalog.=) l.id \
+              RETURNING id) \
+          SELECT pg_catalog.pg_notify('pg_tokens_events', id::pg_catalog.text) FROM written",
+    args: &[TIMESTAMPTZOID],
     fresh_snapshot: true,
 };
 

@@ -330,3 +330,99 @@ fn find_leaked_announces_each_live_token_once() {
     tx.commit().unwrap();
     assert_eq!(events_of(&mut app, live.id).len(), 1);
 }
+
+#[test]
+fn a_rate_limited_token_gets_one_event_per_window_however_many_refusals() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let m = try_mint(&mut app, "'hammered', owner => 'team-a'", &[]).unwrap();
+    app.batch_execute(&format!(
+        "SELECT tokens.set_rate_limit('{}', 2, '1 hour')",
+        m.id
+    ))
+    .unwrap();
+    let statuses = |c: &mut Client, n: usize| -> Vec<String> {
+        (0..n)
+            .map(|_| pg_tokens_tests::sql::verify(c, Some(&m.token)).status)
+            .collect()
+    };
+    assert_eq!(statuses(&mut app, 2), ["valid", "valid"]);
+    assert_eq!(kinds_of(&mut app, m.id), Vec::<String>::new());
+    // Refusals from several sessions at once: one event.
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let (_, mut c) = db.client(&[]);
+                assert!(statuses(&mut c, 5).iter().all(|s| s == "rate_limited"));
+            });
+        }
+    });
+    assert_eq!(statuses(&mut app, 3), ["rate_limited"; 3]);
+    let events = events_of(&mut app, m.id);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].0, "token.rate_limited");
+    assert_eq!(events[0].2.as_deref(), Some("team-a"));
+    assert_eq!(
+        events[0].3,
+        Some(serde_json::json!({"requests": 2, "per_seconds": 3600.0}))
+    );
+    // A refusal in a read-only transaction writes nothing, and still answers.
+    let other = try_mint(&mut app, "'other', owner => 'team-a'", &[]).unwrap();
+    app.batch_execute(&format!(
+        "SELECT tokens.set_rate_limit('{}', 1, '1 hour')",
+        other.id
+    ))
+    .unwrap();
+    let (_, mut reader) = db.client(&[]);
+    let mut tx = reader.build_transaction().read_only(true).start().unwrap();
+    for _ in 0..3 {
+        pg_tokens_tests::sql::verify(&mut tx, Some(&other.token));
+    }
+    tx.commit().unwrap();
+    assert!(kinds_of(&mut app, other.id).is_empty());
+}
+
+#[test]
+fn credits_low_comes_once_under_ten_percent_and_again_after_a_refill() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let m = try_mint(&mut app, "'metered', owner => 'team-a'", &[]).unwrap();
+    let set_remaining = |c: &mut Client| {
+        c.batch_execute(&format!("SELECT tokens.set_remaining('{}', 20)", m.id))
+            .unwrap()
+    };
+    let spend = |c: &mut Client, n: usize| {
+        for _ in 0..n {
+            assert!(pg_tokens_tests::sql::verify(c, Some(&m.token)).valid);
+        }
+    };
+    let lows = |c: &mut Client| {
+        kinds_of(c, m.id)
+            .into_iter()
+            .filter(|k| k == "token.credits_low")
+            .count()
+    };
+    set_remaining(&mut app);
+    spend(&mut app, 18); // 2 left: 10%, not under it
+    app.batch_execute("SELECT tokens.run_lifecycle()").unwrap();
+    assert_eq!(lows(&mut app), 0);
+    spend(&mut app, 1); // 1 left
+    app.batch_execute("SELECT tokens.run_lifecycle(); SELECT tokens.run_lifecycle()")
+        .unwrap();
+    assert_eq!(lows(&mut app), 1);
+    let detail: serde_json::Value = app
+        .query_one(
+            "SELECT detail FROM tokens.events WHERE token_id = $1 AND kind = 'token.credits_low'",
+            &[&m.id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(detail, serde_json::json!({"remaining": 1, "period_credits": 20}));
+    // Credits back (a new cap) re-arm it; falling under 10% again, a second.
+    set_remaining(&mut app);
+    app.batch_execute("SELECT tokens.run_lifecycle()").unwrap();
+    assert_eq!(lows(&mut app), 1);
+    spend(&mut app, 19);
+    app.batch_execute("SELECT tokens.run_lifecycle()").unwrap();
+    assert_eq!(lows(&mut app), 2);
+}

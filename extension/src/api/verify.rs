@@ -91,7 +91,10 @@ pub fn check(presented: Option<&[u8]>, required: Option<&[Option<String>]>) -> R
         now,
     )? {
         Admission::Admitted => Ok(Verdict::Valid(token)),
-        Admission::RateLimited => Ok(Verdict::Refused(token.id, Status::RateLimited)),
+        Admission::RateLimited => {
+            crate::events::rate_limited(token.id, &token.owner, token.rate_limit, clock())?;
+            Ok(Verdict::Refused(token.id, Status::RateLimited))
+        }
         Admission::UsageExceeded => Ok(Verdict::Refused(token.id, Status::UsageExceeded)),
     }
 }
