@@ -150,6 +150,7 @@ const MATRIX: &[Object] = &[
     // SPEC §3: callable by every role.
     row("tokens.verify(text)", Kind::Api, May::Everyone, "SELECT tokens.verify('tbm_x')"),
     row("tokens.verify(text,text[])", Kind::Api, May::Everyone, "SELECT tokens.verify('tbm_x', '{docs:read}')"),
+    row("tokens.verify(text,text[],integer)", Kind::Api, May::Everyone, "SELECT tokens.verify('tbm_x', '{}', 2)"),
     row("tokens.authenticate(text)", Kind::Api, May::Everyone, "SELECT tokens.authenticate('tbm_x')"),
     row("tokens.current_token_id()", Kind::Api, May::Everyone, "SELECT tokens.current_token_id()"),
     row("tokens.current_owner()", Kind::Api, May::Everyone, "SELECT tokens.current_owner()"),
@@ -214,11 +215,15 @@ const MATRIX: &[Object] = &[
     // the writer's (what cron calls without the worker).
     row("tokens.ack_events(bigint)", Kind::Api, May::Only(&[READER]), "SELECT tokens.ack_events(0)"),
     row("tokens.run_lifecycle()", Kind::Api, May::Only(&[WRITER]), "SELECT tokens.run_lifecycle()"),
+    // Owner limits (issue 18): what applications trust, like a token's cap.
+    row("tokens.set_owner_limits(text,integer,interval,bigint,bigint,interval)", Kind::Api,
+        May::Only(&[WRITER]), "SELECT tokens.set_owner_limits('matrix-owner', 10, '1 minute', 100, NULL, NULL)"),
     row("tokens.audit_refuse_change()", Kind::Trigger, NOBODY, "SELECT tokens.audit_refuse_change()"),
     row("tokens.credit_refuse_update()", Kind::Trigger, NOBODY, "SELECT tokens.credit_refuse_update()"),
     // Views.
     row("tokens.tokens", Kind::View, May::Only(&[READER, SELF_SERVICE]), "SELECT * FROM tokens.tokens"),
     row("tokens.events", Kind::View, May::Only(&[READER]), "SELECT * FROM tokens.events"),
+    row("tokens.owner_limits", Kind::View, May::Only(&[READER]), "SELECT * FROM tokens.owner_limits"),
     row("tokens.audit_log", Kind::View, May::Only(&[READER]), "SELECT * FROM tokens.audit_log"),
     // Not in SPEC §3 (added: the scope catalogue the console's create form
     // picks from); the README's role table lists tokens_reader only.
@@ -238,6 +243,7 @@ const MATRIX: &[Object] = &[
     row("tokens.event_store", Kind::Table, NOBODY, "SELECT * FROM tokens.event_store"),
     row("tokens.event_store_id_seq", Kind::Sequence, NOBODY, "SELECT nextval('tokens.event_store_id_seq')"),
     row("tokens.event_marks", Kind::Table, NOBODY, "SELECT * FROM tokens.event_marks"),
+    row("tokens.owner_limit_store", Kind::Table, NOBODY, "SELECT * FROM tokens.owner_limit_store"),
     row("tokens.credit_pool_seq", Kind::Sequence, NOBODY, "SELECT nextval('tokens.credit_pool_seq')"),
 ];
 
