@@ -259,7 +259,10 @@ pub fn spend(pools: &[i64], cost: i64) -> Result<Option<usize>> {
         let now = clock();
         for (i, &pool) in pools.iter().enumerate() {
             let enough = read(pool, |p| {
-                (None, p.ledger.available(&p.cap, p.started_at, now).1 >= cost)
+                (
+                    None,
+                    p.ledger.available(&p.cap, p.started_at, now).1 >= cost,
+                )
             })?;
             if enough != Some(true) {
                 return Ok(Some(i));
@@ -328,7 +331,16 @@ fn take(
         let (want, least) = want(p.own);
         let (ledger, grant) = p.ledger.lease(&p.cap, p.started_at, now, want);
         if grant.credits < least.max(1) {
-            return (None, (Grant { credits: 0, ..grant }, p.own));
+            return (
+                None,
+                (
+                    Grant {
+                        credits: 0,
+                        ..grant
+                    },
+                    p.own,
+                ),
+            );
         }
         (Some(ledger), (grant, p.own))
     })

@@ -168,7 +168,10 @@ pub unsafe fn refund_locked(key: LeaseKey, period: i64, cost: i64) {
         return;
     }
     locked(entry, |lease, _| {
-        if lease.period == period && lease.pool.number == key.number && lease.pool.table == key.table {
+        if lease.period == period
+            && lease.pool.number == key.number
+            && lease.pool.table == key.table
+        {
             lease.credits = lease.credits.max(0) + cost;
         }
     });

@@ -358,7 +358,11 @@ pub fn record_with(
                     let spent = match pool {
                         None => Some(None),
                         Some(pool) => unsafe {
-                            crate::leases::spend_locked(crate::leases::LeaseKey::of(db, pool), now, cost)
+                            crate::leases::spend_locked(
+                                crate::leases::LeaseKey::of(db, pool),
+                                now,
+                                cost,
+                            )
                         }
                         .map(|period| Some((pool, period))),
                     };
@@ -577,7 +581,11 @@ fn with_entries<R>(
         };
         // Making room for the second may have evicted the first (a new
         // entry is clean): look it up again.
-        let a = if b.is_null() { null_mut() } else { find(&first.key) };
+        let a = if b.is_null() {
+            null_mut()
+        } else {
+            find(&first.key)
+        };
         if a.is_null() || b.is_null() {
             pg_sys::LWLockRelease(shared.lock);
             shared.dropped.fetch_add(1, Ordering::Relaxed);
@@ -598,7 +606,9 @@ unsafe fn locked_both<R>(
     f: impl FnOnce(&mut State, &mut State) -> R,
 ) -> R {
     locked(a, |sa| {
-        locked(b, |sb| f(seeded(sa, first.window), seeded(sb, second.window)))
+        locked(b, |sb| {
+            f(seeded(sa, first.window), seeded(sb, second.window))
+        })
     })
 }
 

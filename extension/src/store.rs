@@ -240,7 +240,9 @@ pub fn owner_limits(owner: &str) -> Result<Option<crate::usage::OwnerLimits>> {
             |heap, slot| {
                 let natts = (*(*heap).rd_att).natts;
                 if natts < 4 {
-                    return Err(internal("tokens.owner_limit_store has fewer columns than expected"));
+                    return Err(internal(
+                        "tokens.owner_limit_store has fewer columns than expected",
+                    ));
                 }
                 pg_sys::slot_getsomeattrs_int(slot, natts);
                 let values = std::slice::from_raw_parts((*slot).tts_values, natts as usize);
@@ -279,7 +281,8 @@ unsafe fn owner_limit_relations() -> Result<Option<(pg_sys::Oid, pg_sys::Oid)>> 
     let schema = crate::privilege::schema()?;
     let table = pg_sys::get_relname_relid(c"owner_limit_store".as_ptr(), schema);
     let index = pg_sys::get_relname_relid(c"owner_limit_store_pkey".as_ptr(), schema);
-    let found = (table != pg_sys::InvalidOid && index != pg_sys::InvalidOid).then_some((table, index));
+    let found =
+        (table != pg_sys::InvalidOid && index != pg_sys::InvalidOid).then_some((table, index));
     OWNER_LIMIT_RELATIONS.with(|r| r.set(Some((lxid, found))));
     Ok(found)
 }

@@ -140,13 +140,20 @@ fn shared_admission(
     owner: Option<(Tracked<'_>, OwnerLimits)>,
 ) -> Result<Admission> {
     let key = tracked.key;
-    let mut pool = pool.filter(|_| cost > 0).map(credits::pool_ref).transpose()?;
+    let mut pool = pool
+        .filter(|_| cost > 0)
+        .map(credits::pool_ref)
+        .transpose()?;
     let mut owner = owner
         .map(|(tracked, limits)| {
             Ok::<_, pg_tokens_core::Error>(Party {
                 tracked,
                 limit: limits.limit,
-                pool: limits.pool.filter(|_| cost > 0).map(credits::pool_ref).transpose()?,
+                pool: limits
+                    .pool
+                    .filter(|_| cost > 0)
+                    .map(credits::pool_ref)
+                    .transpose()?,
             })
         })
         .transpose()?;

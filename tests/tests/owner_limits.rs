@@ -60,7 +60,11 @@ fn an_owner_rate_limit_is_shared_by_its_tokens() {
     let a = mint_for(&mut app, "a", "group:shared-rate");
     let b = mint_for(&mut app, "b", "group:shared-rate");
     let other = mint_for(&mut app, "other", "group:someone-else");
-    set_owner_limits(&mut app, "'group:shared-rate', 3, '1 hour', NULL, NULL, NULL").unwrap();
+    set_owner_limits(
+        &mut app,
+        "'group:shared-rate', 3, '1 hour', NULL, NULL, NULL",
+    )
+    .unwrap();
     assert_eq!(statuses(&mut app, &a.token, 2), ["valid", "valid"]);
     assert_eq!(verify(&mut app, Some(&b.token)).status, "valid");
     assert_eq!(verify(&mut app, Some(&b.token)).status, "rate_limited");
@@ -68,7 +72,11 @@ fn an_owner_rate_limit_is_shared_by_its_tokens() {
     // Another owner's tokens are not limited by it.
     assert_eq!(statuses(&mut app, &other.token, 5), ["valid"; 5]);
     // NULLs clear the limit.
-    set_owner_limits(&mut app, "'group:shared-rate', NULL, NULL, NULL, NULL, NULL").unwrap();
+    set_owner_limits(
+        &mut app,
+        "'group:shared-rate', NULL, NULL, NULL, NULL, NULL",
+    )
+    .unwrap();
     assert_eq!(statuses(&mut app, &a.token, 5), ["valid"; 5]);
     let shown: i64 = app
         .query_one("SELECT count(*) FROM tokens.owner_limits", &[])
@@ -99,7 +107,10 @@ fn both_must_admit_the_refusal_says_which_and_spends_nothing() {
 
     // The token's own rate limit refuses: the owner's window and pool keep
     // what the refusals would have taken.
-    assert_eq!(statuses(&mut app, &limited.token, 3), ["valid", "rate_limited", "rate_limited"]);
+    assert_eq!(
+        statuses(&mut app, &limited.token, 3),
+        ["valid", "rate_limited", "rate_limited"]
+    );
     // The token's own cap refuses.
     assert_eq!(
         statuses(&mut app, &capped.token, 3),
@@ -122,12 +133,21 @@ fn both_must_admit_the_refusal_says_which_and_spends_nothing() {
     // An owner pool smaller than a token's cap: the owner refuses, and the
     // token's own credits are untouched by that refusal.
     let big = mint_for(&mut app, "big", "group:small-pool");
-    app.execute("SELECT tokens.set_remaining($1, 10, NULL, NULL)", &[&big.id])
-        .unwrap();
+    app.execute(
+        "SELECT tokens.set_remaining($1, 10, NULL, NULL)",
+        &[&big.id],
+    )
+    .unwrap();
     set_owner_limits(&mut app, "'group:small-pool', NULL, NULL, 3, NULL, NULL").unwrap();
-    assert_eq!(spend_all(&mut app, &big.token, 20), (3, "usage_exceeded".into()));
+    assert_eq!(
+        spend_all(&mut app, &big.token, 20),
+        (3, "usage_exceeded".into())
+    );
     set_owner_limits(&mut app, "'group:small-pool', NULL, NULL, NULL, NULL, NULL").unwrap();
-    assert_eq!(spend_all(&mut app, &big.token, 20), (7, "usage_exceeded".into()));
+    assert_eq!(
+        spend_all(&mut app, &big.token, 20),
+        (7, "usage_exceeded".into())
+    );
 }
 
 #[test]
@@ -147,11 +167,23 @@ fn a_cost_spends_that_many_credits_and_zero_checks_without_spending() {
     let refused = verify_cost(&mut app, &capped.token, 3);
     assert_eq!(refused.status, "usage_exceeded");
     assert_eq!(refused.token_id, Some(capped.id));
-    assert!(verify_cost(&mut app, &capped.token, 0).valid, "0 only checks");
-    assert!(verify_cost(&mut app, &capped.token, 1).valid, "the last credit");
-    assert_eq!(verify_cost(&mut app, &capped.token, 1).status, "usage_exceeded");
+    assert!(
+        verify_cost(&mut app, &capped.token, 0).valid,
+        "0 only checks"
+    );
+    assert!(
+        verify_cost(&mut app, &capped.token, 1).valid,
+        "the last credit"
+    );
+    assert_eq!(
+        verify_cost(&mut app, &capped.token, 1).status,
+        "usage_exceeded"
+    );
     let v = verify_cost(&mut app, &capped.token, 0);
-    assert!(v.valid, "0 checks without spending, even with no credit left");
+    assert!(
+        v.valid,
+        "0 checks without spending, even with no credit left"
+    );
     assert_eq!(v.owner.as_deref(), Some("group:cost"));
 
     // A token without a cap ignores the cost.
@@ -196,8 +228,11 @@ fn concurrent_credits_are_exact(db: &Db<'_>) {
         .map(|i| mint_for(&mut app, &format!("t{i}"), owner))
         .collect();
     for t in &tokens[..2] {
-        app.execute("SELECT tokens.set_remaining($1, 100000, NULL, NULL)", &[&t.id])
-            .unwrap();
+        app.execute(
+            "SELECT tokens.set_remaining($1, 100000, NULL, NULL)",
+            &[&t.id],
+        )
+        .unwrap();
     }
     set_owner_limits(&mut app, "'group:concurrent', NULL, NULL, 300, NULL, NULL").unwrap();
     let role = Arc::new(role);
@@ -236,8 +271,11 @@ fn bad_inputs_raise_22023_and_write_nothing() {
     let db = Cluster::shared().database();
     let (_, mut app) = db.client(APP);
     let capped = mint_for(&mut app, "capped", "group:bad");
-    app.execute("SELECT tokens.set_remaining($1, 5, NULL, NULL)", &[&capped.id])
-        .unwrap();
+    app.execute(
+        "SELECT tokens.set_remaining($1, 5, NULL, NULL)",
+        &[&capped.id],
+    )
+    .unwrap();
     set_owner_limits(&mut app, "'group:bad', 100, '1 minute', 50, NULL, NULL").unwrap();
     let before = db.counts();
     let limits_before = owner_limits_rows(&mut app);
@@ -247,8 +285,14 @@ fn bad_inputs_raise_22023_and_write_nothing() {
         assert_eq!(detail(&r), "argument: cost");
     }
     // A malformed token with a bad cost: the cost is still what is wrong.
-    assert_eq!(sqlstate(&try_verify_cost(&mut app, "nope", Some(-5))), "22023");
-    assert_eq!(verify_cost(&mut app, &capped.token, 1000).status, "usage_exceeded");
+    assert_eq!(
+        sqlstate(&try_verify_cost(&mut app, "nope", Some(-5))),
+        "22023"
+    );
+    assert_eq!(
+        verify_cost(&mut app, &capped.token, 1000).status,
+        "usage_exceeded"
+    );
     for (args, argument) in [
         ("NULL, 1, '1 minute', NULL, NULL, NULL", "owner"),
         ("'', 1, '1 minute', NULL, NULL, NULL", "owner"),
@@ -266,9 +310,16 @@ fn bad_inputs_raise_22023_and_write_nothing() {
         assert_eq!(detail(&r), format!("argument: {argument}"), "{args}");
     }
     assert_eq!(db.counts(), before, "nothing written");
-    assert_eq!(owner_limits_rows(&mut app), limits_before, "nothing written");
+    assert_eq!(
+        owner_limits_rows(&mut app),
+        limits_before,
+        "nothing written"
+    );
     // The token's 5 credits are all there: no bad call spent any.
-    assert_eq!(spend_all(&mut app, &capped.token, 20), (5, "usage_exceeded".into()));
+    assert_eq!(
+        spend_all(&mut app, &capped.token, 20),
+        (5, "usage_exceeded".into())
+    );
 }
 
 fn owner_limits_rows(c: &mut Client) -> Vec<String> {
@@ -298,7 +349,11 @@ fn only_tokens_writer_sets_owner_limits_and_it_is_audited() {
         assert_eq!(sqlstate(&r), "42501", "{roles:?}");
         assert_eq!(db.counts(), before, "nothing written");
     }
-    set_owner_limits(&mut writer, "'group:audited', 10, '1 minute', 100, 50, '1 day'").unwrap();
+    set_owner_limits(
+        &mut writer,
+        "'group:audited', 10, '1 minute', 100, 50, '1 day'",
+    )
+    .unwrap();
     let row = writer
         .query_one(
             "SELECT action, target, meta FROM tokens.audit_log ORDER BY id DESC LIMIT 1",
@@ -306,7 +361,10 @@ fn only_tokens_writer_sets_owner_limits_and_it_is_audited() {
         )
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "token.owner_limits");
-    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("owner:group:audited"));
+    assert_eq!(
+        row.get::<_, Option<String>>(1).as_deref(),
+        Some("owner:group:audited")
+    );
     let meta: serde_json::Value = row.get(2);
     assert_eq!(meta["requests"], 10);
     assert_eq!(meta["remaining"], 100);
@@ -319,7 +377,10 @@ fn only_tokens_writer_sets_owner_limits_and_it_is_audited() {
         )
         .unwrap();
     assert_eq!(shown.get::<_, Option<i32>>(0), Some(10));
-    assert_eq!(shown.get::<_, Option<String>>(1).as_deref(), Some("00:01:00"));
+    assert_eq!(
+        shown.get::<_, Option<String>>(1).as_deref(),
+        Some("00:01:00")
+    );
     assert_eq!(shown.get::<_, Option<i64>>(2), Some(100));
     assert_eq!(shown.get::<_, Option<i64>>(3), Some(50));
     assert_eq!(shown.get::<_, Option<String>>(4).as_deref(), Some("1 day"));
@@ -334,7 +395,10 @@ fn a_rotation_keeps_the_owner_pool() {
     assert_eq!(statuses(&mut app, &old.token, 3), ["valid"; 3]);
     let new = try_rotate(&mut app, old.id, "0", Some("group:rotation")).expect("rotate");
     assert_eq!(new.owner, "group:rotation");
-    assert_eq!(spend_all(&mut app, &new.token, 20), (2, "usage_exceeded".into()));
+    assert_eq!(
+        spend_all(&mut app, &new.token, 20),
+        (2, "usage_exceeded".into())
+    );
 }
 
 #[test]
@@ -347,7 +411,10 @@ fn dump_and_restore_keeps_owner_limits() {
     let restored = db.dump_and_restore();
     let mut r = db.cluster.connect(&role, &restored);
     assert_eq!(owner_limits_rows(&mut r), before);
-    assert_eq!(spend_all(&mut r, &t.token, 20), (4, "usage_exceeded".into()));
+    assert_eq!(
+        spend_all(&mut r, &t.token, 20),
+        (4, "usage_exceeded".into())
+    );
     drop(r);
     let _ = db
         .cluster
@@ -376,7 +443,9 @@ fn a_database_upgraded_from_0_4_0_gets_owner_limits_and_costs() {
 }
 
 fn db_role(c: &mut Client) -> String {
-    c.query_one("SELECT current_user::text", &[]).unwrap().get(0)
+    c.query_one("SELECT current_user::text", &[])
+        .unwrap()
+        .get(0)
 }
 
 /// Without shared_preload_libraries the owner's pool is exact too (each

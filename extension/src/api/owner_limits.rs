@@ -30,7 +30,16 @@ fn set_owner_limits(
     refill_every: Option<Interval>,
 ) {
     let caller = Caller::current();
-    apply(&caller, owner, requests, per, remaining, refill_amount, refill_every).or_raise();
+    apply(
+        &caller,
+        owner,
+        requests,
+        per,
+        remaining,
+        refill_amount,
+        refill_every,
+    )
+    .or_raise();
 }
 
 fn apply(
