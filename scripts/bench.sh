@@ -5,6 +5,7 @@
 #   BENCH_SECONDS=10         seconds per pgbench run
 #   BENCH_BIG_TOKENS=10000000  tokens for the latency-at-scale row (0 skips it)
 #   BENCH_CALLGRIND=1        instruction counts per verify under valgrind (0 skips)
+#   BENCH_ONLY=owner_cost    only the owner-limit and cost rows (after the mint)
 # About 10 minutes with the defaults (the 10M-token table takes most of it).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -51,6 +52,42 @@ log "minting 100k tokens with the peer and with pg_tokens"
 mint_peer=$(timed "CALL baseline.fill(100000)")
 mint_ours=$(timed "INSERT INTO bench.sample SELECT g, (tokens.mint('bench-' || g)).token FROM generate_series(1, 100000) g")
 psql_b -d "$DB" -c "VACUUM ANALYZE" >/dev/null
+
+# Owner limits (tokens.set_owner_limits: one rate limit and one pool
+# shared by every token of the owner; here every token has the same owner,
+# so all clients share one entry and one lease) against none, measured
+# before and after; and capped verifies spending 5 credits against 1.
+owner_cost_section() {
+  log "verify TPS with an owner limit and pool (never reached), and with a cost"
+  local owners="SELECT DISTINCT owner FROM tokens.token_store"
+  owner_plain_a=$(tps pgb_ours_verify.sql)
+  psql_b -d "$DB" -c "SELECT count(tokens.set_owner_limits(owner, 2000000000, '1 day', 1000000000000, NULL, NULL)) FROM ($owners) o" >/dev/null
+  ours_owner=$(tps pgb_ours_verify.sql)
+  psql_b -d "$DB" -c "SELECT count(tokens.set_owner_limits(owner, NULL, NULL, NULL, NULL, NULL)) FROM ($owners) o" >/dev/null
+  owner_plain_b=$(tps pgb_ours_verify.sql)
+  owner_plain=$(awk -v a="$owner_plain_a" -v b="$owner_plain_b" 'BEGIN { printf "%.1f", (a + b) / 2 }')
+  # A cap on every token (straight into the tables, as below), its first
+  # leases taken by a warm-up pass.
+  psql_b -d "$DB" -c "CREATE TEMP TABLE cost_pools AS SELECT id, nextval('tokens.credit_pool_seq') AS pool FROM tokens.token_store;
+      INSERT INTO tokens.credit_store (pool, remaining, started_at) SELECT pool, 1000000000000, now() FROM cost_pools;
+      UPDATE tokens.token_store t SET credit_pool = c.pool FROM cost_pools c WHERE c.id = t.id" \
+    -c "VACUUM FULL tokens.token_store" -c "ANALYZE tokens.token_store" >/dev/null
+  tps pgb_ours_cost1.sql >/dev/null
+  ours_cost1=$(tps pgb_ours_cost1.sql)
+  ours_cost5=$(tps pgb_ours_cost5.sql)
+  psql_b -d "$DB" -c "UPDATE tokens.token_store SET credit_pool = NULL" \
+    -c "VACUUM FULL tokens.token_store" -c "ANALYZE tokens.token_store" >/dev/null
+}
+owner_cost_rows() {
+  row "verify TPS with an owner limit (ref: without, mean of before/after)" "$ours_owner" "$owner_plain" "$(ratio "$ours_owner" "$owner_plain")"
+  row "capped verify TPS, cost 5 (ref: cost 1)" "$ours_cost5" "$ours_cost1" "$(ratio "$ours_cost5" "$ours_cost1")"
+}
+if [ "${BENCH_ONLY:-}" = owner_cost ]; then
+  owner_cost_section
+  row "measure" "pg_tokens" "reference" "ratio"
+  owner_cost_rows
+  exit 0
+fi
 
 log "application transactions (authenticate + INSERT + audit) at 16 clients and at 1"
 app_plain16=$(tps pgb_app_plain.sql postgres 16)
@@ -139,6 +176,8 @@ ours_capped_hot=$(tps pgb_ours_hot.sql)
 psql_b -d "$DB" -c "UPDATE tokens.token_store SET credit_pool = NULL" \
   -c "VACUUM FULL tokens.token_store" -c "ANALYZE tokens.token_store" >/dev/null
 
+owner_cost_section
+
 log "RLS: the example policy over 1M rows"
 psql_b -d "$DB" -f bench/setup_rls.sql >/dev/null
 rls_none=$(tps pgb_rls_none.sql postgres 1)
@@ -193,6 +232,7 @@ row "capped verify TPS, random, first leases (ref: floor)" "$ours_capped_first" 
 row "  ... WAL bytes of that run (leases written in place)" "$wal_capped" "" ""
 row "capped verify TPS, random, second pass (ref: floor)" "$ours_capped" "$floor" "$(ratio "$ours_capped" "$floor")"
 row "capped verify TPS, one hot token (ref: floor)" "$ours_capped_hot" "$floor" "$(ratio "$ours_capped_hot" "$floor")"
+owner_cost_rows
 row "verify latency us, 1 client, $BIG tokens (ref: 100k)" "${lat_big:-skipped}" "$lat_100k" "$(ratio "${lat_big:-0}" "$lat_100k")"
 row "instructions per verify, callgrind (ref: floor)" "${cg_ours:-skipped}" "$cg_floor" "$(ratio "${cg_ours:-0}" "${cg_floor:-0}")"
 row "instructions per verify, callgrind (ref: peer)" "${cg_ours:-skipped}" "$cg_peer" "$(ratio "${cg_ours:-0}" "${cg_peer:-0}")"

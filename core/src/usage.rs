@@ -78,6 +78,23 @@ pub fn owner_key(owner: &str) -> u64 {
     u64::from_le_bytes(first) | 1
 }
 
+/// The id an owner's shared limits (tokens.set_owner_limits) are kept
+/// under in shared memory and tokens.rate_windows, beside tokens' ids: 128
+/// bits of the SHA-256 of the owner, marked as a version 8 uuid so that it
+/// is never a token's (whose ids are version 7).
+pub fn owner_entry_id(owner: &str) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"pg_tokens owner limits\0")
+        .chain_update(owner.as_bytes())
+        .finalize();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    id[6] = (id[6] & 0x0f) | 0x80;
+    id[8] = (id[8] & 0x3f) | 0x80;
+    id
+}
+
 /// A token's fixed rate-limit window: it opens at the first success after
 /// the previous window closed and lasts `per`. Refusals are not counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -197,6 +214,19 @@ pub fn buckets(since: Option<i64>, bucket: (i32, i32, i64), now: i64) -> Result<
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn owner_entry_ids_are_never_token_ids_and_differ_by_owner() {
+        let a = owner_entry_id("alice");
+        let b = owner_entry_id("bob");
+        assert_ne!(a, b);
+        assert_eq!(a, owner_entry_id("alice"));
+        // Version 8, RFC variant: a token's v7 id never equals one.
+        for id in [a, b, owner_entry_id("")] {
+            assert_eq!(id[6] >> 4, 8);
+            assert_eq!(id[8] >> 6, 0b10);
+        }
+    }
 
     const SEC: i64 = MICROS_PER_SECOND;
 

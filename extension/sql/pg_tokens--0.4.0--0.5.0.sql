@@ -344,3 +344,55 @@ INSERT INTO tokens.rotations (predecessor, successor, rotated_at)
       FROM tokens.audit_store
      WHERE action OPERATOR(pg_catalog.=) 'token.rotate' AND target OPERATOR(pg_catalog.~) '^token:'
     ON CONFLICT DO NOTHING;
+
+-- issue 18: a cost per call (item 5)
+-- As the scoped verify, spending `cost` credits of a capped token (and of
+-- its owner's pool, below): 0 checks without spending; a token with fewer
+-- credits left than `cost` is usage_exceeded and spends nothing. 22023
+-- for a cost below 0 or above 1,000 (the one way this verify raises).
+-- Callable by every role, like verify.
+CREATE FUNCTION tokens.verify(token text, required_scopes text[], cost integer) RETURNS tokens.verification
+LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'verify_cost_wrapper';
+
+-- issue 18: owner limits (item 4)
+-- One rate limit and one credit pool shared by every token of an owner,
+-- checked by verify together with each token's own: both must admit, the
+-- refusal says which (rate_limited / usage_exceeded), and a refusal spends
+-- nothing from either. Kept as a token's are: the rate window in shared
+-- memory (under a key derived from the database and the owner), the
+-- credits in a pool of tokens.credit_store, leased like a capped token's.
+CREATE TABLE tokens.owner_limit_store (
+    owner         text PRIMARY KEY,
+    rate_requests integer,
+    rate_per      interval,
+    credit_pool   bigint
+);
+REVOKE ALL ON tokens.owner_limit_store FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('tokens.owner_limit_store', '');
+
+-- NULLs clear: requests and per together, remaining (with its refill) on
+-- its own; with neither, the owner has no shared limits. A new cap starts
+-- a new pool (its periods start now). Audited as token.owner_limits with
+-- the target owner:<owner>.
+CREATE FUNCTION tokens.set_owner_limits(
+    owner         text,
+    requests      integer,
+    per           interval,
+    remaining     bigint,
+    refill_amount bigint,
+    refill_every  interval
+) RETURNS void
+LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'set_owner_limits_wrapper';
+REVOKE EXECUTE ON FUNCTION tokens.set_owner_limits(text, integer, interval, bigint, bigint, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tokens.set_owner_limits(text, integer, interval, bigint, bigint, interval) TO tokens_writer;
+
+-- The owners' shared limits, as set (remaining: the cap of each period).
+CREATE VIEW tokens.owner_limits AS
+SELECT o.owner, o.rate_requests, o.rate_per,
+       p.remaining, p.refill_amount, p.refill_every
+  FROM tokens.owner_limit_store o
+  LEFT JOIN tokens.credit_store p ON p.pool = o.credit_pool;
+REVOKE ALL ON tokens.owner_limits FROM PUBLIC;
+GRANT SELECT ON tokens.owner_limits TO tokens_reader;

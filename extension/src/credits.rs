@@ -49,7 +49,7 @@ pub fn pool_ref(number: i64) -> Result<PoolRef> {
 pub enum Leased {
     /// Credits may be in the entry now: record the use again.
     Retry,
-    /// One credit was spent for this verification itself, durably (a pool
+    /// The cost was spent for this verification itself, durably (a pool
     /// this transaction created, whose lease no one else may share).
     SpentOne,
     /// No credit: the period's are all out, the pool is gone, a newer cap
@@ -65,7 +65,11 @@ pub enum Leased {
 /// flushes), and only then are the credits handed out. Meanwhile the entry
 /// is marked pending: other backends wait for it instead of leasing a
 /// second block for the same token.
-pub fn lease(key: Key, pool: PoolRef) -> Result<Leased> {
+///
+/// `cost` credits are needed at once: a lease holding fewer is renewed
+/// (its credits kept), and one that cannot reach them is refused.
+pub fn lease(key: Key, pool: PoolRef, cost: i64) -> Result<Leased> {
+    let cost = cost.max(1);
     if !can_write_wal() {
         return Ok(Leased::Refused);
     }
@@ -78,7 +82,7 @@ pub fn lease(key: Key, pool: PoolRef) -> Result<Leased> {
     let step = shmem::leasing(|| {
         let now = clock();
         let held = leases::lease_of(key);
-        if held.spendable(pool, now) {
+        if held.spendable_for(pool, now, cost) {
             return Ok(Step::Ready); // leased by another backend meanwhile
         }
         if pending(&held, now) {
@@ -93,7 +97,15 @@ pub fn lease(key: Key, pool: PoolRef) -> Result<Leased> {
         if !leases::mark_pending(key, now) {
             return Ok(Step::Refused);
         }
-        let taken = take(pool.number, now, |own| if own { 1 } else { size })?;
+        // A pool this transaction created is spent from directly, all of
+        // the cost or nothing.
+        let taken = take(pool.number, now, |own| {
+            if own {
+                (cost, cost)
+            } else {
+                (size.max(cost), 1)
+            }
+        })?;
         let Some((grant, own, lsn)) = taken.filter(|(g, ..)| g.credits > 0) else {
             leases::clear_pending(key);
             return Ok(Step::Refused);
@@ -216,30 +228,66 @@ pub fn give_back_idle(db: u32, pool: PoolRef) -> Result<()> {
     give_back(db, pool)
 }
 
-/// Without shared memory: spends one credit of `pool` for this
-/// verification, durably, before it is answered `valid`. False when no
-/// credit is left, or none can be spent (a read-only transaction, a standby).
-pub fn spend_one(pool: i64) -> Result<bool> {
+/// Without shared memory: spends `cost` credits of each of `pools` (a
+/// token's and its owner's) for this verification, durably, before it is
+/// answered `valid`; all or nothing. None when all were spent, else the
+/// index of a pool without enough (or none can be spent at all: a
+/// read-only transaction, a standby, and then the first).
+pub fn spend(pools: &[i64], cost: i64) -> Result<Option<usize>> {
     // SAFETY: reads backend state.
     if unsafe { pg_sys::XactReadOnly } || !can_write_wal() {
-        return Ok(false);
+        return Ok(Some(0));
     }
-    let tag = pool_lock_tag(pool)?;
-    // SAFETY: a session-level lock, so that it is released right after the
-    // lease (not at the end of the caller's transaction); the finally arm
-    // releases it on an error too.
-    unsafe {
-        pg_sys::LockAcquire(&tag, pg_sys::ExclusiveLock as _, true, false);
+    // One lease at a time per pool, the pools locked in their order (so
+    // two verifications locking the same two never wait for each other).
+    let mut order: Vec<i64> = pools.to_vec();
+    order.sort_unstable();
+    order.dedup();
+    let tags = order
+        .iter()
+        .map(|&pool| pool_lock_tag(pool))
+        .collect::<Result<Vec<_>>>()?;
+    // SAFETY: session-level locks, so that they are released right after
+    // the spend (not at the end of the caller's transaction); the finally
+    // arm releases them on an error too.
+    for tag in &tags {
+        unsafe {
+            pg_sys::LockAcquire(tag, pg_sys::ExclusiveLock as _, true, false);
+        }
     }
     pgrx::PgTryBuilder::new(|| {
-        let taken = take(pool, clock(), |_| 1)?;
-        if let Some((_, _, lsn)) = taken {
+        let now = clock();
+        for (i, &pool) in pools.iter().enumerate() {
+            let enough = read(pool, |p| {
+                (
+                    None,
+                    p.ledger.available(&p.cap, p.started_at, now).1 >= cost,
+                )
+            })?;
+            if enough != Some(true) {
+                return Ok(Some(i));
+            }
+        }
+        let mut lsn = 0;
+        for &pool in pools {
+            if let Some((grant, _, at)) = take(pool, now, |_| (cost, cost))? {
+                if grant.credits != cost {
+                    return Err(internal("credits read as available were not there"));
+                }
+                lsn = at;
+            }
+        }
+        if lsn != 0 {
             flush(lsn);
         }
-        Ok(taken.is_some_and(|(g, ..)| g.credits == 1))
+        Ok(None)
     })
-    .finally(|| unsafe {
-        pg_sys::LockRelease(&tag, pg_sys::ExclusiveLock as _, true);
+    .finally(|| {
+        for tag in &tags {
+            unsafe {
+                pg_sys::LockRelease(tag, pg_sys::ExclusiveLock as _, true);
+            }
+        }
     })
     .execute()
 }
@@ -269,18 +317,32 @@ pub fn left(key: Key, number: i64) -> Result<Option<i64>> {
     Ok(Some(available + leased))
 }
 
-/// Leases `want(own)` credits of `pool` at `now` (`own`: this transaction
-/// inserted the pool): the pool row is updated in place. Returns the grant
-/// (0 credits when the period has none left), `own`, and the end of the WAL
-/// to flush before any is spent; None when the pool row is gone.
+/// Leases `want(own).0` credits of `pool` at `now` (`own`: this
+/// transaction inserted the pool), or nothing when fewer than `want(own).1`
+/// are left: the pool row is updated in place. Returns the grant (0
+/// credits when nothing was leased), `own`, and the end of the WAL to flush
+/// before any is spent; None when the pool row is gone.
 fn take(
     pool: i64,
     now: i64,
-    want: impl FnOnce(bool) -> i64,
+    want: impl FnOnce(bool) -> (i64, i64),
 ) -> Result<Option<(Grant, bool, pg_sys::XLogRecPtr)>> {
     read(pool, |p| {
-        let (ledger, grant) = p.ledger.lease(&p.cap, p.started_at, now, want(p.own));
-        ((grant.credits > 0).then_some(ledger), (grant, p.own))
+        let (want, least) = want(p.own);
+        let (ledger, grant) = p.ledger.lease(&p.cap, p.started_at, now, want);
+        if grant.credits < least.max(1) {
+            return (
+                None,
+                (
+                    Grant {
+                        credits: 0,
+                        ..grant
+                    },
+                    p.own,
+                ),
+            );
+        }
+        (Some(ledger), (grant, p.own))
     })
     // SAFETY: reads this backend's WAL position.
     .map(|taken| taken.map(|(g, own)| (g, own, unsafe { pg_sys::XactLastRecEnd })))

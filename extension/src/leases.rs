@@ -79,7 +79,12 @@ pub struct PoolRef {
 
 impl Lease {
     pub fn spendable(&self, pool: PoolRef, now: i64) -> bool {
-        self.pool == pool && self.credits > 0 && now < self.until
+        self.spendable_for(pool, now, 1)
+    }
+
+    /// Whether `cost` credits (at least one) can be spent from it at `now`.
+    pub fn spendable_for(&self, pool: PoolRef, now: i64, cost: i64) -> bool {
+        self.pool == pool && self.credits >= cost.max(1) && now < self.until
     }
 }
 
@@ -131,26 +136,45 @@ unsafe fn locked<R>(entry: *mut LeaseEntry, f: impl FnOnce(&mut Lease, &mut i64)
     })
 }
 
-/// Spends one credit of the lease of `key` if it has one for `now`. The
+/// Spends `cost` credits of the lease of `key` if it has that many for
+/// `now`: the period they were spent from, or None (nothing spent). The
 /// caller holds the table's LWLock (shared is enough).
-pub unsafe fn spend_locked(key: LeaseKey, now: i64) -> bool {
+pub unsafe fn spend_locked(key: LeaseKey, now: i64, cost: i64) -> Option<i64> {
     let entry = find(&key);
     if entry.is_null() {
-        return false;
+        return None;
     }
     let pool = PoolRef {
         table: key.table,
         number: key.number,
     };
     locked(entry, |lease, last| {
-        if lease.spendable(pool, now) {
-            lease.credits -= 1;
+        lease.spendable_for(pool, now, cost).then(|| {
+            lease.credits -= cost;
             *last = now;
-            true
-        } else {
-            false
-        }
+            lease.period
+        })
     })
+}
+
+/// Puts back `cost` credits spent by [`spend_locked`] from `period` (the
+/// verification was refused by its other party). Still leased in the pool
+/// row, so they are the lease's again; a lease of another period since
+/// keeps nothing of them (their period is over). The caller holds the
+/// table's LWLock.
+pub unsafe fn refund_locked(key: LeaseKey, period: i64, cost: i64) {
+    let entry = find(&key);
+    if entry.is_null() {
+        return;
+    }
+    locked(entry, |lease, _| {
+        if lease.period == period
+            && lease.pool.number == key.number
+            && lease.pool.table == key.table
+        {
+            lease.credits = lease.credits.max(0) + cost;
+        }
+    });
 }
 
 /// `f` on the lease of `key`, if there is one, under the table's LWLock.

@@ -258,7 +258,7 @@ pub enum Use {
     Denied,
     /// A verification that passed every other check; with a rate limit it
     /// still needs a slot in the window, and with a cap (its credit pool)
-    /// a credit of this server's lease.
+    /// `cost` credits of this server's lease.
     Valid {
         limit: Option<RateLimit>,
         pool: Option<PoolRef>,
@@ -268,15 +268,26 @@ pub enum Use {
 /// What [`record`] decided about a `Valid` use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Admitted (and counted): a rate slot and a credit spent, if any.
+    /// Admitted (and counted): a rate slot and the credits spent, if any.
     Admitted,
-    /// Refused by the rate limit (counted as a refusal).
+    /// Refused by a rate limit, the token's or its owner's (counted as a
+    /// refusal of the token).
     RateLimited,
-    /// The rate limit would admit it but the lease has no credit left:
-    /// nothing was spent or counted; lease credits, then record again.
-    NeedsCredits,
+    /// The rate limits would admit it but the lease of this pool (the
+    /// token's or its owner's) has too few credits: nothing was spent or
+    /// counted; lease credits, then record again.
+    NeedsCredits(PoolRef),
     /// A `Denied` use, counted.
     Denied,
+}
+
+/// The limits a verification must also pass: its owner's (tokens.
+/// set_owner_limits), kept in an entry of their own, keyed like a token's.
+#[derive(Clone, Copy)]
+pub struct Party<'a> {
+    pub tracked: Tracked<'a>,
+    pub limit: Option<RateLimit>,
+    pub pool: Option<PoolRef>,
 }
 
 /// Who a verification is of: the token's entry, its owner (for the bound
@@ -297,8 +308,24 @@ pub struct Tracked<'a> {
 /// `count` is false on a standby: only the rate window is kept. A refused
 /// verification spends neither a rate slot nor a credit.
 pub fn record(tracked: Tracked<'_>, what: Use, now: i64, count: bool) -> Option<Outcome> {
-    let needs_entry =
-        count || matches!(what, Use::Valid { limit, pool } if limit.is_some() || pool.is_some());
+    record_with(tracked, what, 1, None, now, count)
+}
+
+/// As [`record`], spending `cost` credits of each pool (0: none), and with
+/// the owner's limits (`owner`) checked in the same critical section: both
+/// must admit, and a refusal by either spends nothing from either.
+pub fn record_with(
+    tracked: Tracked<'_>,
+    what: Use,
+    cost: i64,
+    owner: Option<Party<'_>>,
+    now: i64,
+    count: bool,
+) -> Option<Outcome> {
+    let owner = owner.filter(|o| o.limit.is_some() || (o.pool.is_some() && cost > 0));
+    let needs_entry = count
+        || owner.is_some()
+        || matches!(what, Use::Valid { limit, pool } if limit.is_some() || pool.is_some());
     if !needs_entry {
         return Some(match what {
             Use::Denied => Outcome::Denied,
@@ -306,28 +333,76 @@ pub fn record(tracked: Tracked<'_>, what: Use, now: i64, count: bool) -> Option<
         });
     }
     let db = tracked.key.db;
-    with_entry(tracked, now, |state| {
+    let decide = |state: &mut State, other: Option<&mut State>| {
         let outcome = match what {
             Use::Denied => Outcome::Denied,
             Use::Valid { limit, pool } => {
+                let pool = pool.filter(|_| cost > 0);
                 let mut window = state.window;
-                let within_limit = limit.is_none_or(|limit| window.admit(limit, now));
-                // The credit is spent with the rate slot, in one critical
-                // section: the pool's lease is under the same LWLock.
-                // SAFETY: with_entry holds the LWLock.
-                let spent = within_limit
-                    && pool.is_some_and(|pool| unsafe {
-                        crate::leases::spend_locked(crate::leases::LeaseKey::of(db, pool), now)
-                    });
-                if within_limit && pool.is_some() && !spent {
-                    // Nothing spent: the window is left as it was.
-                    return Outcome::NeedsCredits;
+                let mut within = limit.is_none_or(|limit| window.admit(limit, now));
+                let mut owner_window = None;
+                if let (Some(party), Some(other)) = (owner, other.as_deref()) {
+                    let mut w = other.window;
+                    within = within && party.limit.is_none_or(|limit| w.admit(limit, now));
+                    owner_window = Some(w);
                 }
-                if let Some(limit) = limit {
-                    state.window_per = limit.per_micros;
-                    state.window = window;
-                }
-                if within_limit {
+                if within {
+                    // The credits are spent with the rate slots, in one
+                    // critical section: the pools' leases are under the
+                    // same LWLock. The token's pool may be shared with a
+                    // rotated successor (another entry): each spend is
+                    // whole or nothing, and the first is put back when
+                    // the second cannot be made.
+                    let owner_pool = owner.and_then(|p| p.pool).filter(|_| cost > 0);
+                    // SAFETY: with_entries holds the LWLock.
+                    let spent = match pool {
+                        None => Some(None),
+                        Some(pool) => unsafe {
+                            crate::leases::spend_locked(
+                                crate::leases::LeaseKey::of(db, pool),
+                                now,
+                                cost,
+                            )
+                        }
+                        .map(|period| Some((pool, period))),
+                    };
+                    let Some(spent) = spent else {
+                        return Outcome::NeedsCredits(pool.unwrap_or_default());
+                    };
+                    if let Some(owner_pool) = owner_pool {
+                        // SAFETY: as above.
+                        let ok = unsafe {
+                            crate::leases::spend_locked(
+                                crate::leases::LeaseKey::of(db, owner_pool),
+                                now,
+                                cost,
+                            )
+                        }
+                        .is_some();
+                        if !ok {
+                            if let Some((pool, period)) = spent {
+                                // SAFETY: as above.
+                                unsafe {
+                                    crate::leases::refund_locked(
+                                        crate::leases::LeaseKey::of(db, pool),
+                                        period,
+                                        cost,
+                                    )
+                                };
+                            }
+                            return Outcome::NeedsCredits(owner_pool);
+                        }
+                    }
+                    if let Some(limit) = limit {
+                        state.window_per = limit.per_micros;
+                        state.window = window;
+                    }
+                    if let (Some(party), Some(other), Some(w)) = (owner, other, owner_window) {
+                        if let Some(limit) = party.limit {
+                            other.window_per = limit.per_micros;
+                            other.window = w;
+                        }
+                    }
                     Outcome::Admitted
                 } else {
                     Outcome::RateLimited
@@ -345,7 +420,13 @@ pub fn record(tracked: Tracked<'_>, what: Use, now: i64, count: bool) -> Option<
             }
         }
         outcome
-    })
+    };
+    match owner {
+        None => with_entry(tracked, now, |state| decide(state, None)),
+        Some(party) => with_entries(tracked, party.tracked, now, |state, other| {
+            decide(state, Some(other))
+        }),
+    }
 }
 
 /// Whether `key` has an entry whose window was read back (see
@@ -448,7 +529,6 @@ fn with_entry<R>(tracked: Tracked<'_>, now: i64, f: impl FnOnce(&mut State) -> R
     // arithmetic and dynahash lookups that do not allocate, or HASH_ENTER_NULL).
     unsafe {
         let shared = &*SHARED;
-        let key_ptr = ptr::addr_of!(key).cast::<c_void>();
         pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_SHARED);
         let entry = find(&key);
         if !entry.is_null() {
@@ -458,46 +538,116 @@ fn with_entry<R>(tracked: Tracked<'_>, now: i64, f: impl FnOnce(&mut State) -> R
         }
         pg_sys::LWLockRelease(shared.lock);
 
-        let owner = owner_of(&tracked);
         pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
-        if pg_sys::hash_get_num_entries(HASH) as i64 >= capacity() || !within_shares(key.db, owner)
-        {
-            evict(now);
-        }
-        let mut found = false;
-        let full = pg_sys::hash_get_num_entries(HASH) as i64 >= capacity()
-            || !within_shares(key.db, owner);
-        let entry = if full {
-            pg_sys::hash_search(HASH, key_ptr, pg_sys::HASHACTION::HASH_FIND, &mut found)
-        } else {
-            pg_sys::hash_search(
-                HASH,
-                key_ptr,
-                pg_sys::HASHACTION::HASH_ENTER_NULL,
-                &mut found,
-            )
-        }
-        .cast::<Entry>();
+        let entry = entry_or_new(&tracked, now);
         if entry.is_null() {
             pg_sys::LWLockRelease(shared.lock);
             shared.dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        if !found {
-            ptr::write(ptr::addr_of_mut!((*entry).lock), AtomicU32::new(0));
-            ptr::write(
-                ptr::addr_of_mut!((*entry).state),
-                State {
-                    owner,
-                    ..State::default()
-                },
-            );
-            count_entry(key.db, owner, 1);
-        }
         let result = locked(entry, |s| f(seeded(s, tracked.window)));
         pg_sys::LWLockRelease(shared.lock);
         Some(result)
     }
+}
+
+/// As [`with_entry`], on two entries at once (a token's, then its owner's:
+/// always in that order, so two callers never wait for each other), both
+/// under their spin locks. None when either finds no room.
+fn with_entries<R>(
+    first: Tracked<'_>,
+    second: Tracked<'_>,
+    now: i64,
+    f: impl FnOnce(&mut State, &mut State) -> R,
+) -> Option<R> {
+    // SAFETY: as in with_entry.
+    unsafe {
+        let shared = &*SHARED;
+        pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_SHARED);
+        let (a, b) = (find(&first.key), find(&second.key));
+        if !a.is_null() && !b.is_null() {
+            let result = locked_both(a, b, &first, &second, f);
+            pg_sys::LWLockRelease(shared.lock);
+            return Some(result);
+        }
+        pg_sys::LWLockRelease(shared.lock);
+
+        pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+        let a = entry_or_new(&first, now);
+        let b = if a.is_null() {
+            null_mut()
+        } else {
+            entry_or_new(&second, now)
+        };
+        // Making room for the second may have evicted the first (a new
+        // entry is clean): look it up again.
+        let a = if b.is_null() {
+            null_mut()
+        } else {
+            find(&first.key)
+        };
+        if a.is_null() || b.is_null() {
+            pg_sys::LWLockRelease(shared.lock);
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let result = locked_both(a, b, &first, &second, f);
+        pg_sys::LWLockRelease(shared.lock);
+        Some(result)
+    }
+}
+
+/// `f` on two entries' states (seeded), under both spin locks, `a`'s first.
+unsafe fn locked_both<R>(
+    a: *mut Entry,
+    b: *mut Entry,
+    first: &Tracked<'_>,
+    second: &Tracked<'_>,
+    f: impl FnOnce(&mut State, &mut State) -> R,
+) -> R {
+    locked(a, |sa| {
+        locked(b, |sb| {
+            f(seeded(sa, first.window), seeded(sb, second.window))
+        })
+    })
+}
+
+/// The entry of `tracked`, made when missing (evicting clean entries when
+/// the table or a share is full); null when there is no room. The caller
+/// holds the LWLock exclusively.
+unsafe fn entry_or_new(tracked: &Tracked<'_>, now: i64) -> *mut Entry {
+    let key = tracked.key;
+    let key_ptr = ptr::addr_of!(key).cast::<c_void>();
+    let owner = owner_of(tracked);
+    if pg_sys::hash_get_num_entries(HASH) as i64 >= capacity() || !within_shares(key.db, owner) {
+        evict(now);
+    }
+    let mut found = false;
+    let full =
+        pg_sys::hash_get_num_entries(HASH) as i64 >= capacity() || !within_shares(key.db, owner);
+    let entry = if full {
+        pg_sys::hash_search(HASH, key_ptr, pg_sys::HASHACTION::HASH_FIND, &mut found)
+    } else {
+        pg_sys::hash_search(
+            HASH,
+            key_ptr,
+            pg_sys::HASHACTION::HASH_ENTER_NULL,
+            &mut found,
+        )
+    }
+    .cast::<Entry>();
+    if !entry.is_null() && !found {
+        ptr::write(ptr::addr_of_mut!((*entry).lock), AtomicU32::new(0));
+        ptr::write(
+            ptr::addr_of_mut!((*entry).state),
+            State {
+                owner,
+                ..State::default()
+            },
+        );
+        count_entry(key.db, owner, 1);
+    }
+    entry
 }
 
 /// `state` with the window read back put in, the first time one is given.

@@ -219,6 +219,74 @@ pub fn find_by_hash(hash: &[u8; 32]) -> Result<Option<StoredToken>> {
     }
 }
 
+/// The limits `owner` shares with its other tokens (tokens.
+/// set_owner_limits): one probe of tokens.owner_limit_store's primary key,
+/// as find_by_hash reads (the latest committed state). None when it has
+/// none, or the database is not yet upgraded to 0.5.0 (no such table).
+pub fn owner_limits(owner: &str) -> Result<Option<crate::usage::OwnerLimits>> {
+    // SAFETY: every datum is converted before the slot is dropped.
+    unsafe {
+        let Some((table, index)) = owner_limit_relations()? else {
+            return Ok(None);
+        };
+        let key = owner.into_datum().ok_or_else(|| internal("owner datum"))?;
+        probe_collated(
+            table,
+            index,
+            pg_sys::F_TEXTEQ,
+            pg_sys::DEFAULT_COLLATION_OID,
+            key,
+            Seen::Latest,
+            |heap, slot| {
+                let natts = (*(*heap).rd_att).natts;
+                if natts < 4 {
+                    return Err(internal(
+                        "tokens.owner_limit_store has fewer columns than expected",
+                    ));
+                }
+                pg_sys::slot_getsomeattrs_int(slot, natts);
+                let values = std::slice::from_raw_parts((*slot).tts_values, natts as usize);
+                let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts as usize);
+                let limit = if nulls[1] || nulls[2] {
+                    None
+                } else {
+                    let per = &*values[2].cast_mut_ptr::<pg_sys::Interval>();
+                    let requests = values[1].value() as i32;
+                    (requests > 0).then(|| RateLimit {
+                        requests: requests as u32,
+                        per_micros: interval_micros(per.month, per.day, per.time) as i64,
+                    })
+                };
+                let pool = (!nulls[3]).then(|| values[3].value() as i64);
+                Ok(crate::usage::OwnerLimits { limit, pool })
+            },
+        )
+    }
+}
+
+thread_local! {
+    /// tokens.owner_limit_store and its primary key (None: not there),
+    /// looked up once per transaction.
+    static OWNER_LIMIT_RELATIONS: std::cell::Cell<Option<(pg_sys::LocalTransactionId, Option<(pg_sys::Oid, pg_sys::Oid)>)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+unsafe fn owner_limit_relations() -> Result<Option<(pg_sys::Oid, pg_sys::Oid)>> {
+    let lxid = crate::server::local_xid();
+    if let Some((at, found)) = OWNER_LIMIT_RELATIONS.with(|r| r.get()) {
+        if at == lxid {
+            return Ok(found);
+        }
+    }
+    let schema = crate::privilege::schema()?;
+    let table = pg_sys::get_relname_relid(c"owner_limit_store".as_ptr(), schema);
+    let index = pg_sys::get_relname_relid(c"owner_limit_store_pkey".as_ptr(), schema);
+    let found =
+        (table != pg_sys::InvalidOid && index != pg_sys::InvalidOid).then_some((table, index));
+    OWNER_LIMIT_RELATIONS.with(|r| r.set(Some((lxid, found))));
+    Ok(found)
+}
+
 /// Which snapshot a probe reads with.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Seen {
@@ -246,6 +314,22 @@ pub unsafe fn probe<R>(
     seen: Seen,
     row: impl FnOnce(pg_sys::Relation, *mut pg_sys::TupleTableSlot) -> Result<R>,
 ) -> Result<Option<R>> {
+    probe_collated(table, index, equal, pg_sys::InvalidOid, key, seen, row)
+}
+
+/// As [`probe`], comparing with `collation` (a text key's).
+///
+/// # Safety
+/// As [`probe`].
+pub unsafe fn probe_collated<R>(
+    table: pg_sys::Oid,
+    index: pg_sys::Oid,
+    equal: u32,
+    collation: pg_sys::Oid,
+    key: pg_sys::Datum,
+    seen: Seen,
+    row: impl FnOnce(pg_sys::Relation, *mut pg_sys::TupleTableSlot) -> Result<R>,
+) -> Result<Option<R>> {
     let heap = pg_sys::try_table_open(table, pg_sys::AccessShareLock as _);
     if heap.is_null() {
         return Err(internal(
@@ -262,6 +346,7 @@ pub unsafe fn probe<R>(
         pg_sys::Oid::from(equal),
         key,
     );
+    scan_key.sk_collation = collation;
     let snapshot = match seen {
         Seen::Latest => pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot()),
         Seen::Caller if pg_sys::ActiveSnapshotSet() => pg_sys::GetActiveSnapshot(),
@@ -784,4 +869,58 @@ pub fn usage_minutes(
             ))
         })
         .collect()
+}
+
+const OWNER_LIMITS_POOL: Statement = Statement {
+    sql: "SELECT credit_pool FROM tokens.owner_limit_store WHERE owner OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+    args: &[TEXTOID],
+    fresh_snapshot: true,
+};
+
+const SET_OWNER_LIMITS: Statement = Statement {
+    sql: "INSERT INTO tokens.owner_limit_store AS o (owner, rate_requests, rate_per, credit_pool) \
+          VALUES ($1, $2, $3 OPERATOR(pg_catalog.*) interval '1 microsecond', $4) \
+          ON CONFLICT (owner) DO UPDATE \
+             SET rate_requests = EXCLUDED.rate_requests, rate_per = EXCLUDED.rate_per, \
+                 credit_pool = EXCLUDED.credit_pool",
+    args: &[TEXTOID, INT4OID, INT8OID, INT8OID],
+    fresh_snapshot: true,
+};
+
+const CLEAR_OWNER_LIMITS: Statement = Statement {
+    sql: "DELETE FROM tokens.owner_limit_store WHERE owner OPERATOR(pg_catalog.=) $1",
+    args: &[TEXTOID],
+    fresh_snapshot: true,
+};
+
+/// The credit pool of `owner`'s shared limits, its row locked until the
+/// end of the transaction: Some(None) when it has limits but no pool, None
+/// when it has none.
+pub fn lock_owner_limits(client: &mut SpiClient<'_>, owner: &str) -> Result<Option<Option<i64>>> {
+    let table = OWNER_LIMITS_POOL.run(client, &[owner.into()])?;
+    match table.into_iter().next() {
+        None => Ok(None),
+        Some(row) => Ok(Some(column(&row, "credit_pool")?)),
+    }
+}
+
+/// Sets `owner`'s shared limits; with neither a limit nor a pool, removes
+/// its row.
+pub fn set_owner_limits(
+    client: &mut SpiClient<'_>,
+    owner: &str,
+    limit: Option<RateLimit>,
+    pool: Option<i64>,
+) -> Result<()> {
+    if limit.is_none() && pool.is_none() {
+        CLEAR_OWNER_LIMITS.run(client, &[owner.into()])?;
+        return Ok(());
+    }
+    let requests = limit.map(|l| l.requests as i32);
+    let per = limit.map(|l| l.per_micros);
+    SET_OWNER_LIMITS.run(
+        client,
+        &[owner.into(), requests.into(), per.into(), pool.into()],
+    )?;
+    Ok(())
 }

@@ -20,7 +20,7 @@ use crate::error::internal;
 use crate::error::Result;
 use crate::gucs;
 use crate::privilege::AsOwner;
-use crate::shmem::{self, Key, Outcome, Tracked, Use};
+use crate::shmem::{self, Key, Outcome, Party, Tracked, Use};
 use crate::store::{self, Statement};
 
 pub fn key(id: Uuid) -> Key {
@@ -57,70 +57,126 @@ pub enum Admission {
     UsageExceeded,
 }
 
+/// The limits a token's owner shares with its other tokens
+/// (tokens.set_owner_limits): a rate limit and a credit pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnerLimits {
+    pub limit: Option<RateLimit>,
+    pub pool: Option<i64>,
+}
+
+/// Where `owner`'s shared limits are kept: an entry keyed like a token's.
+pub fn owner_key(owner: &str) -> Key {
+    // SAFETY: reads backend state.
+    Key {
+        db: u32::from(unsafe { pg_sys::MyDatabaseId }),
+        token: pg_tokens_core::usage::owner_entry_id(owner),
+    }
+}
+
 /// Whether a verification that passed every other check is admitted by the
-/// token's rate limit and, for a capped token (`pool`), has a credit to
-/// spend; an admitted one is recorded as a use. A refusal spends nothing.
+/// token's rate limit and, for a capped token (`pool`), has `cost` credits
+/// to spend; and the same of its owner's `shared` limits, when it has any.
+/// An admitted one is recorded as a use. A refusal spends nothing.
 pub fn admitted(
     id: Uuid,
     owner: &str,
     limit: Option<RateLimit>,
     pool: Option<i64>,
+    cost: i64,
+    shared: Option<OwnerLimits>,
     now: i64,
 ) -> Result<Admission> {
+    let shared = shared.filter(|s| s.limit.is_some() || s.pool.is_some());
     if shmem::available() {
-        let key = key(id);
-        // A rate-limited token evicted with an open window: the window as
-        // the flush wrote it before the eviction (any other token has
-        // none on record that matters: a restart starts windows afresh).
-        let window = match limit {
-            Some(_) if !shmem::window_known(key) => {
-                Some(if shmem::maybe_evicted_with_window(key) {
-                    recorded_window(id)?
-                } else {
-                    None
-                })
-            }
-            _ => None,
+        let tracked = Tracked {
+            key: key(id),
+            owner,
+            window: read_back_window(key(id), limit)?,
         };
-        let tracked = Tracked { key, owner, window };
-        return shared_admission(tracked, limit, pool);
+        let party = match shared {
+            Some(limits) => {
+                let key = owner_key(owner);
+                Some((
+                    Tracked {
+                        key,
+                        owner,
+                        window: read_back_window(key, limits.limit)?,
+                    },
+                    limits,
+                ))
+            }
+            None => None,
+        };
+        return shared_admission(tracked, limit, pool, cost, party);
     }
     notice_no_preload();
-    let admission = backend_admission(id, limit, pool)?;
+    let admission = backend_admission(id, limit, pool, cost, shared.map(|s| (owner, s)))?;
     if admission == Admission::Admitted {
         record_use(id, now)?;
     }
     Ok(admission)
 }
 
+/// A rate-limited entry evicted with an open window: the window as the
+/// flush wrote it before the eviction (any other has none on record that
+/// matters: a restart starts windows afresh).
+fn read_back_window(key: Key, limit: Option<RateLimit>) -> Result<Option<Option<RateWindow>>> {
+    Ok(match limit {
+        Some(_) if !shmem::window_known(key) => Some(if shmem::maybe_evicted_with_window(key) {
+            recorded_window(Uuid::from_bytes(key.token))?
+        } else {
+            None
+        }),
+        _ => None,
+    })
+}
+
 fn shared_admission(
     tracked: Tracked<'_>,
     limit: Option<RateLimit>,
     pool: Option<i64>,
+    cost: i64,
+    owner: Option<(Tracked<'_>, OwnerLimits)>,
 ) -> Result<Admission> {
     let key = tracked.key;
-    let pool = pool.map(credits::pool_ref).transpose()?;
+    let mut pool = pool
+        .filter(|_| cost > 0)
+        .map(credits::pool_ref)
+        .transpose()?;
+    let mut owner = owner
+        .map(|(tracked, limits)| {
+            Ok::<_, pg_tokens_core::Error>(Party {
+                tracked,
+                limit: limits.limit,
+                pool: limits
+                    .pool
+                    .filter(|_| cost > 0)
+                    .map(credits::pool_ref)
+                    .transpose()?,
+            })
+        })
+        .transpose()?;
     loop {
-        match shmem::record(tracked, Use::Valid { limit, pool }, clock(), counting()) {
+        let what = Use::Valid { limit, pool };
+        match shmem::record_with(tracked, what, cost, owner, clock(), counting()) {
             Some(Outcome::Admitted) => return Ok(Admission::Admitted),
             Some(Outcome::RateLimited) => return Ok(Admission::RateLimited),
-            Some(Outcome::NeedsCredits) => {
-                let Some(pool) = pool else {
-                    return Err(internal("credits needed by a token without a cap"));
-                };
+            Some(Outcome::NeedsCredits(needed)) => {
                 // Each pass leases credits, waits for a lease under way, or
                 // ends the loop.
-                match credits::lease(key, pool)? {
+                match credits::lease(key, needed, cost)? {
                     Leased::Retry => {}
                     Leased::SpentOne => {
-                        // The credit is spent: take the rate slot and count.
-                        let uncapped = Use::Valid { limit, pool: None };
-                        return Ok(
-                            match shmem::record(tracked, uncapped, clock(), counting()) {
-                                Some(Outcome::RateLimited) => Admission::RateLimited,
-                                _ => Admission::Admitted,
-                            },
-                        );
+                        // The cost is spent from that pool (one this
+                        // transaction created): the rest is recorded
+                        // without it.
+                        if pool == Some(needed) {
+                            pool = None;
+                        }
+                        if let Some(party) = owner.as_mut().filter(|p| p.pool == Some(needed)) {
+                            party.pool = None;
+                        }
                     }
                     Leased::Refused => {
                         if counting() {
@@ -133,8 +189,12 @@ fn shared_admission(
             Some(Outcome::Denied) => return Err(internal("a valid use recorded as denied")),
             // No room in shared memory: the use goes uncounted, and a limit
             // or a cap that cannot be kept refuses rather than lets through.
-            None if limit.is_some() => return Ok(Admission::RateLimited),
-            None if pool.is_some() => return Ok(Admission::UsageExceeded),
+            None if limit.is_some() || owner.is_some_and(|o| o.limit.is_some()) => {
+                return Ok(Admission::RateLimited)
+            }
+            None if pool.is_some() || owner.is_some_and(|o| o.pool.is_some()) => {
+                return Ok(Admission::UsageExceeded)
+            }
             None => return Ok(Admission::Admitted),
         }
     }
@@ -182,24 +242,41 @@ fn recorded_window(id: Uuid) -> Result<Option<RateWindow>> {
     })
 }
 
-/// Without shared memory: the rate window of this backend, then one credit
-/// spent durably; the window's slot is taken only when both admit.
-fn backend_admission(id: Uuid, limit: Option<RateLimit>, pool: Option<i64>) -> Result<Admission> {
+/// Without shared memory: the rate windows of this backend (the token's,
+/// its owner's), then `cost` credits spent durably from each pool; the
+/// windows' slots are taken only when all admit.
+fn backend_admission(
+    id: Uuid,
+    limit: Option<RateLimit>,
+    pool: Option<i64>,
+    cost: i64,
+    shared: Option<(&str, OwnerLimits)>,
+) -> Result<Admission> {
     let now = clock();
-    let window = limit.map(|limit| {
-        let mut window = WINDOWS.with(|w| w.borrow().get(&id).map(|(w, _)| *w).unwrap_or_default());
-        let admits = window.admit(limit, now);
-        (limit, window, admits)
-    });
-    if matches!(window, Some((_, _, false))) {
+    let window_of = |id: Uuid, limit: Option<RateLimit>| {
+        limit.map(|limit| {
+            let mut window =
+                WINDOWS.with(|w| w.borrow().get(&id).map(|(w, _)| *w).unwrap_or_default());
+            let admits = window.admit(limit, now);
+            (id, limit, window, admits)
+        })
+    };
+    let owner_id = shared.map(|(owner, _)| Uuid::from_bytes(owner_key(owner).token));
+    let windows = [
+        window_of(id, limit),
+        owner_id.and_then(|owner| window_of(owner, shared.and_then(|(_, s)| s.limit))),
+    ];
+    if windows.iter().flatten().any(|(.., admits)| !admits) {
         return Ok(Admission::RateLimited);
     }
-    if let Some(pool) = pool {
-        if !credits::spend_one(pool)? {
-            return Ok(Admission::UsageExceeded);
-        }
+    let pools: Vec<i64> = [pool, shared.and_then(|(_, s)| s.pool)]
+        .into_iter()
+        .flatten()
+        .collect();
+    if cost > 0 && !pools.is_empty() && credits::spend(&pools, cost)?.is_some() {
+        return Ok(Admission::UsageExceeded);
     }
-    if let Some((limit, window, _)) = window {
+    for (id, limit, window, _) in windows.into_iter().flatten() {
         WINDOWS.with(|w| {
             let mut windows = w.borrow_mut();
             if windows.len() >= RECORDED_MAX {

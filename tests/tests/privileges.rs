@@ -150,6 +150,7 @@ const MATRIX: &[Object] = &[
     // SPEC §3: callable by every role.
     row("tokens.verify(text)", Kind::Api, May::Everyone, "SELECT tokens.verify('tbm_x')"),
     row("tokens.verify(text,text[])", Kind::Api, May::Everyone, "SELECT tokens.verify('tbm_x', '{docs:read}')"),
+    row("tokens.verify(text,text[],integer)", Kind::Api, May::Everyone, "SELECT tokens.verify('tbm_x', '{}', 2)"),
     row("tokens.authenticate(text)", Kind::Api, May::Everyone, "SELECT tokens.authenticate('tbm_x')"),
     row("tokens.current_token_id()", Kind::Api, May::Everyone, "SELECT tokens.current_token_id()"),
     row("tokens.current_owner()", Kind::Api, May::Everyone, "SELECT tokens.current_owner()"),
@@ -221,12 +222,16 @@ const MATRIX: &[Object] = &[
         "SELECT tokens.set_policy('require_expiry', NULL::boolean)"),
     row("tokens.set_policy(text,interval)", Kind::Api, May::Only(&[WRITER]),
         "SELECT tokens.set_policy('max_lifetime', NULL::interval)"),
+    // Owner limits (issue 18): what applications trust, like a token's cap.
+    row("tokens.set_owner_limits(text,integer,interval,bigint,bigint,interval)", Kind::Api,
+        May::Only(&[WRITER]), "SELECT tokens.set_owner_limits('matrix-owner', 10, '1 minute', 100, NULL, NULL)"),
     row("tokens.audit_refuse_change()", Kind::Trigger, NOBODY, "SELECT tokens.audit_refuse_change()"),
     row("tokens.credit_refuse_update()", Kind::Trigger, NOBODY, "SELECT tokens.credit_refuse_update()"),
     // Views.
     row("tokens.tokens", Kind::View, May::Only(&[READER, SELF_SERVICE]), "SELECT * FROM tokens.tokens"),
     row("tokens.events", Kind::View, May::Only(&[READER]), "SELECT * FROM tokens.events"),
     row("tokens.policies", Kind::View, May::Only(&[READER]), "SELECT * FROM tokens.policies"),
+    row("tokens.owner_limits", Kind::View, May::Only(&[READER]), "SELECT * FROM tokens.owner_limits"),
     row("tokens.audit_log", Kind::View, May::Only(&[READER]), "SELECT * FROM tokens.audit_log"),
     // Not in SPEC §3 (added: the scope catalogue the console's create form
     // picks from); the README's role table lists tokens_reader only.
@@ -248,6 +253,7 @@ const MATRIX: &[Object] = &[
     row("tokens.event_marks", Kind::Table, NOBODY, "SELECT * FROM tokens.event_marks"),
     row("tokens.policy_store", Kind::Table, NOBODY, "SELECT * FROM tokens.policy_store"),
     row("tokens.rotations", Kind::Table, NOBODY, "SELECT * FROM tokens.rotations"),
+    row("tokens.owner_limit_store", Kind::Table, NOBODY, "SELECT * FROM tokens.owner_limit_store"),
     row("tokens.credit_pool_seq", Kind::Sequence, NOBODY, "SELECT nextval('tokens.credit_pool_seq')"),
 ];
 

@@ -12,7 +12,7 @@ use crate::principal::{self, Principal};
 
 #[pg_extern(sql = false)]
 fn authenticate(token: Option<&str>) -> pgrx::composite_type!('static, "tokens.verification") {
-    let verdict = check(token.map(str::as_bytes), None).or_raise();
+    let verdict = check(token.map(str::as_bytes), None, 1).or_raise();
     principal::set(match &verdict {
         Verdict::Valid(t) => Some(Principal {
             token_id: t.id,

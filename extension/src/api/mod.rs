@@ -11,6 +11,7 @@ mod disable;
 mod leak;
 mod meta;
 mod mint;
+mod owner_limits;
 mod rate_limit;
 mod revoke;
 mod rotate;

@@ -37,7 +37,7 @@ impl Verdict {
 
 #[pg_extern(sql = false)]
 fn verify(token: Option<&str>) -> pgrx::composite_type!('static, "tokens.verification") {
-    let verdict = check(token.map(str::as_bytes), None).or_raise();
+    let verdict = check(token.map(str::as_bytes), None, 1).or_raise();
     verification_row(&verdict).or_raise()
 }
 
@@ -51,14 +51,55 @@ fn verify_scoped(
 ) -> pgrx::composite_type!('static, "tokens.verification") {
     let required: Option<Vec<Option<String>>> =
         required_scopes.map(|a| a.iter().map(|s| s.map(str::to_owned)).collect());
-    let verdict = check(token.map(str::as_bytes), required.as_deref()).or_raise();
+    let verdict = check(token.map(str::as_bytes), required.as_deref(), 1).or_raise();
     verification_row(&verdict).or_raise()
+}
+
+/// The most credits one verification may spend.
+pub const MAX_COST: i32 = 1_000;
+
+/// `tokens.verify(token, required_scopes, cost)`: as the scoped verify,
+/// spending `cost` credits of a capped token (and of its owner's pool):
+/// 0 checks without spending, and a token (or owner) with fewer credits
+/// left than `cost` is `usage_exceeded` and spends nothing. Raises 22023
+/// for a cost below 0 or above 1,000 (or NULL), before anything else: the
+/// one way this verify raises.
+#[pg_extern(sql = false)]
+fn verify_cost(
+    token: Option<&str>,
+    required_scopes: Option<Array<'_, &str>>,
+    cost: Option<i32>,
+) -> pgrx::composite_type!('static, "tokens.verification") {
+    let cost = valid_cost(cost).or_raise();
+    let required: Option<Vec<Option<String>>> =
+        required_scopes.map(|a| a.iter().map(|s| s.map(str::to_owned)).collect());
+    let verdict = check(token.map(str::as_bytes), required.as_deref(), cost).or_raise();
+    verification_row(&verdict).or_raise()
+}
+
+fn valid_cost(cost: Option<i32>) -> Result<i64> {
+    match cost {
+        Some(cost) if (0..=MAX_COST).contains(&cost) => Ok(i64::from(cost)),
+        Some(cost) => Err(pg_tokens_core::Error::invalid(
+            "cost",
+            format!("cost must be between 0 and {MAX_COST} credits (got {cost}); 0 checks without spending"),
+        )),
+        None => Err(pg_tokens_core::Error::invalid(
+            "cost",
+            format!("cost must be between 0 and {MAX_COST} credits, not NULL"),
+        )),
+    }
 }
 
 /// Decides a presented token's verdict and records a valid one's use.
 /// `required` scopes (None or empty: none) are checked after the token's
 /// state and client address, before its rate limit (SPEC §2's order).
-pub fn check(presented: Option<&[u8]>, required: Option<&[Option<String>]>) -> Result<Verdict> {
+/// A capped token (and its owner's pool) spends `cost` credits.
+pub fn check(
+    presented: Option<&[u8]>,
+    required: Option<&[Option<String>]>,
+    cost: i64,
+) -> Result<Verdict> {
     let Some(well_formed) = presented.and_then(pg_tokens_core::parse) else {
         return Ok(Verdict::Malformed);
     };
@@ -82,12 +123,16 @@ pub fn check(presented: Option<&[u8]>, required: Option<&[Option<String>]>) -> R
         }
         return Ok(Verdict::Refused(token.id, refused));
     }
-    // Last: a refused verification spends no rate slot and no credit.
+    // Last: a refused verification spends no rate slot and no credit, of
+    // the token or of its owner's shared limits (both must admit).
+    let shared = store::owner_limits(&token.owner)?;
     match usage::admitted(
         token.id,
         &token.owner,
         token.rate_limit,
         token.credit_pool,
+        cost,
+        shared,
         now,
     )? {
         Admission::Admitted => Ok(Verdict::Valid(token)),
