@@ -34,6 +34,10 @@ pub enum Action {
     ReverseSort,
     NewToken,
     Revoke,
+    /// Tokens list: mark or unmark the selected row for a bulk revoke.
+    ToggleMark,
+    /// Tokens list: revoke every marked row (asks first).
+    RevokeMarked,
     Rotate,
     ToggleFollow,
     EditAuditFilter,

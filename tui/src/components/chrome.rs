@@ -198,6 +198,15 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ],
             Modal::RevokeLeaks(r) if r.busy => vec![("…", "revoking")],
             Modal::RevokeLeaks(_) => vec![("Enter", "revoke them all"), ("Esc", "cancel")],
+            Modal::BulkRevoke(b) if b.busy => vec![("…", "revoking")],
+            Modal::BulkRevoke(b) if b.results.is_some() => vec![("Enter/Esc", "close")],
+            Modal::BulkRevoke(b) => {
+                let mut h = vec![("Enter", "revoke them all"), ("Esc", "cancel")];
+                if b.may_act_for_owner {
+                    h.push(("Tab", "act for owners"));
+                }
+                h
+            }
         };
     }
     if app.help {
@@ -218,6 +227,10 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 ("R", "rotate"),
             ];
             h.extend(disable_hint(app));
+            h.push(("Space", "mark"));
+            if !app.tokens.marked.is_empty() {
+                h.push(("X", "revoke marked"));
+            }
             h.extend([
                 ("/", "search"),
                 ("f/F", "status/kind"),
