@@ -739,3 +739,48 @@ fn header_shows_an_encrypted_connection() {
     );
     assert!(!header(&tls).contains("plain"));
 }
+
+#[test]
+fn token_list_with_marked_rows() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char(' '));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn bulk_revoke_confirmation() {
+    let mut app = app_with(sample_tokens());
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Char(' '));
+    }
+    key(&mut app, KeyCode::Char('X'));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn bulk_revoke_outcome_per_row() {
+    let mut app = app_with(sample_tokens());
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Char(' '));
+    }
+    key(&mut app, KeyCode::Char('X'));
+    key(&mut app, KeyCode::Enter);
+    app.update(Action::Db(Reply::RevokedMany {
+        results: vec![
+            (
+                id(1),
+                Err(DbError::Server {
+                    sqlstate: "42501".into(),
+                    message: "only the owner (group:platform) may revoke this token".into(),
+                    hint: None,
+                    argument: None,
+                }),
+            ),
+            (id(2), Ok(false)),
+            (id(3), Ok(true)),
+        ],
+    }));
+    assert_snapshot!(render(&app));
+}

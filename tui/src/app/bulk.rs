@@ -160,7 +160,8 @@ impl App {
             self.info(format!("revoked {n} marked tokens: they no longer verify"));
         } else {
             self.error(format!(
-                "{failed} of {n} marked tokens were refused: they stay marked"
+                "{failed} of {n} marked tokens refused by the server: {} marked",
+                if failed == 1 { "it stays" } else { "they stay" }
             ));
         }
         self.refresh_tokens()

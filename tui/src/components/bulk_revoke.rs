@@ -85,7 +85,10 @@ pub fn draw(f: &mut Frame, area: Rect, b: &BulkRevoke, session: &Session) {
             lines.push(Line::raw(""));
             if failed > 0 {
                 lines.push(Line::styled(
-                    format!("{failed} refused: they stay marked (Esc in the list clears marks)."),
+                    format!(
+                        "{failed} refused: {} marked (Esc in the list clears the marks).",
+                        if failed == 1 { "it stays" } else { "they stay" }
+                    ),
                     warn,
                 ));
             }
@@ -114,14 +117,21 @@ pub fn draw(f: &mut Frame, area: Rect, b: &BulkRevoke, session: &Session) {
         k
     };
     lines.push(Line::from(keys));
-    let r = centered(area, 90, lines.len() as u16 + 6);
+    // Rows as wrapped at the dialog's inner width, plus the borders.
+    let inner = area.width.min(90).saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let r = centered(area, 90, rows as u16 + 2);
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::default()
                 .borders(Borders::ALL)
                 .border_style(Style::default().fg(Color::Red))
-                .title(format!(" Revoke {n} token{}? ", plural(n))),
+                .title(if b.results.is_some() {
+                    " Bulk revoke ".to_owned()
+                } else {
+                    format!(" Revoke {n} token{}? ", plural(n))
+                }),
         ),
         r,
     );

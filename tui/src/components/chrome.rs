@@ -227,9 +227,10 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 ("R", "rotate"),
             ];
             h.extend(disable_hint(app));
-            h.push(("Space", "mark"));
             if !app.tokens.marked.is_empty() {
-                h.push(("X", "revoke marked"));
+                // Marks on: the bulk keys come first.
+                h.insert(0, ("X", "revoke marked"));
+                h.insert(1, ("Space", "mark/unmark"));
             }
             h.extend([
                 ("/", "search"),
@@ -238,6 +239,9 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 ("?", "help"),
                 ("q", "quit"),
             ]);
+            if app.tokens.marked.is_empty() {
+                h.push(("Space", "mark for bulk revoke"));
+            }
             h
         }
         View::Detail => {
@@ -349,12 +353,21 @@ pub fn disabled_hints(app: &App) -> Vec<(&'static str, &'static str)> {
 
 pub fn footer(f: &mut Frame, area: Rect, app: &App) {
     let mut spans = Vec::new();
+    let mut used = 0usize;
     for (i, (k, what)) in hints(app).into_iter().enumerate() {
+        // A hint that would be cut at the footer's end is left out whole
+        // (the help screen lists every key).
+        let w = k.chars().count() + what.chars().count() + 3;
+        if i > 0 && used + w > area.width as usize {
+            break;
+        }
+        used += w;
         spans.push(Span::styled(format!(" {k}"), key_style()));
         spans.push(Span::raw(format!(" {what} ")));
         if i == 0 {
             // Where the key would be, so the footer's end cannot cut it off.
             for (k, what) in disabled_hints(app) {
+                used += k.chars().count() + what.chars().count() + 3;
                 spans.push(Span::styled(format!(" {k} {what} "), super::dim()));
             }
         }

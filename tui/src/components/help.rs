@@ -24,10 +24,8 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
         &[
             ("Enter / l", "detail: every field, audit history"),
             ("n", "new token"),
-            ("x / Del", "revoke (asks first)"),
-            ("R", "rotate (asks first)"),
-            ("Space", "mark / unmark the row"),
-            ("X", "revoke the marked rows (asks first)"),
+            ("x / Del, R", "revoke, rotate (asks first)"),
+            ("Space / X", "mark a row / revoke the marked (asks)"),
             ("d", "disable / enable (asks first)"),
             ("/", "search name, owner, prefix, id"),
             ("f / F", "filter status / kind"),
