@@ -30,6 +30,8 @@ pub enum Action {
     StartSearch,
     CycleStatus,
     CycleKind,
+    /// Tokens list: the hygiene filter on or off.
+    ToggleHygiene,
     CycleSort,
     ReverseSort,
     NewToken,

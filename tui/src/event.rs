@@ -120,6 +120,7 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('R') => Some(Action::Rotate),
             KeyCode::Char('d') => Some(Action::ToggleDisabled),
             KeyCode::Char(' ') => Some(Action::ToggleMark),
+            KeyCode::Char('H') => Some(Action::ToggleHygiene),
             KeyCode::Char('X') => Some(Action::RevokeMarked),
             _ => None,
         },

@@ -784,3 +784,41 @@ fn bulk_revoke_outcome_per_row() {
     }));
     assert_snapshot!(render(&app));
 }
+
+#[test]
+fn hygiene_filter_on() {
+    let mut app = app_with(sample_tokens());
+    let fx = key(&mut app, KeyCode::Char('H'));
+    let gen = fx
+        .iter()
+        .find_map(|e| match e {
+            tokens_console::action::Effect::Db(tokens_console::db::Request::Tokens {
+                gen, ..
+            }) => Some(*gen),
+            _ => None,
+        })
+        .expect("a reload");
+    // what the server answers: the live rows that never expire or have
+    // full access
+    let rows: Vec<_> = sample_tokens()
+        .into_iter()
+        .filter(|t| t.status == "active" && (t.expires_at.is_none() || t.scopes.is_none()))
+        .collect();
+    app.update(Action::Db(Reply::Count {
+        gen,
+        result: Ok(rows.len() as i64),
+    }));
+    app.update(Action::Db(Reply::Tokens {
+        gen,
+        result: Ok(page(rows, false)),
+    }));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn hygiene_filter_with_nothing_to_tidy() {
+    let mut app = app_with(vec![]);
+    key(&mut app, KeyCode::Char('H'));
+    app.tokens.loading = false;
+    assert_snapshot!(render(&app));
+}

@@ -2062,3 +2062,24 @@ fn bulk_revoke_does_not_offer_acting_for_owners_without_revoker_or_writer() {
     }));
     assert!(app.tokens.is_marked(id(1)));
 }
+
+#[test]
+fn hygiene_filter_is_a_key_that_reloads_from_the_first_page() {
+    let mut app = app_with(sample_tokens());
+    let fx = key(&mut app, KeyCode::Char('H'));
+    assert!(app.tokens.filter.hygiene);
+    match requests(&fx).as_slice() {
+        [Request::Tokens { query, .. }, Request::Count { filter, .. }] => {
+            assert!(query.filter.hygiene && query.cursor.is_none());
+            assert!(filter.hygiene, "the count is of the hygiene rows too");
+        }
+        other => panic!("{other:?}"),
+    }
+    // combines with the other filters
+    key(&mut app, KeyCode::Char('F'));
+    assert!(app.tokens.filter.hygiene);
+    assert_eq!(app.tokens.filter.kind.as_deref(), Some("service"));
+    let fx = key(&mut app, KeyCode::Char('H'));
+    assert!(!app.tokens.filter.hygiene);
+    assert!(matches!(requests(&fx)[0], Request::Tokens { query, .. } if !query.filter.hygiene));
+}

@@ -212,6 +212,10 @@ impl App {
                 vec![]
             }
             Action::ToggleMark => self.toggle_mark(),
+            Action::ToggleHygiene => {
+                self.tokens.filter.hygiene = !self.tokens.filter.hygiene;
+                self.reload_tokens()
+            }
             Action::RevokeMarked => self.open_bulk_revoke(),
             Action::CycleStatus => {
                 let i = STATUSES

@@ -239,6 +239,12 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 ("?", "help"),
                 ("q", "quit"),
             ]);
+            if app.tokens.filter.hygiene {
+                // The filter is on: the way out comes first.
+                h.insert(0, ("H", "hygiene off"));
+            } else {
+                h.push(("H", "hygiene"));
+            }
             if app.tokens.marked.is_empty() {
                 h.push(("Space", "mark for bulk revoke"));
             }

@@ -28,7 +28,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("Space / X", "mark a row / revoke the marked (asks)"),
             ("d", "disable / enable (asks first)"),
             ("/", "search name, owner, prefix, id"),
-            ("f / F", "filter status / kind"),
+            ("f / F, H", "filter status / kind, hygiene"),
             ("s / S", "sort column / reverse"),
             ("Esc", "clear search, then the marks"),
         ],

@@ -24,6 +24,9 @@ fn title(l: &TokenList) -> String {
         l.filter.kind.as_deref().unwrap_or("all"),
         l.sort.label()
     );
+    if l.filter.hygiene {
+        t.push_str("· hygiene: no expiry, full access or unused 90 d ");
+    }
     if !l.marked.is_empty() {
         t.push_str(&format!("· {} marked ", l.marked.len()));
     }
@@ -72,6 +75,15 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
     if l.rows.is_empty() {
         let text = if !l.loaded {
             vec![Line::raw("Loading…")]
+        } else if l.filter.hygiene
+            && l.filter.search.is_empty()
+            && l.filter.status.is_none()
+            && l.filter.kind.is_none()
+        {
+            vec![
+                Line::raw("Nothing to tidy: every live token expires, has scopes and was used in the last 90 days."),
+                Line::styled("H turns the hygiene filter off.", dim()),
+            ]
         } else if l.filter != Default::default() {
             vec![
                 Line::raw("No token matches these filters."),
