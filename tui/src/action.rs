@@ -30,10 +30,16 @@ pub enum Action {
     StartSearch,
     CycleStatus,
     CycleKind,
+    /// Tokens list: the hygiene filter on or off.
+    ToggleHygiene,
     CycleSort,
     ReverseSort,
     NewToken,
     Revoke,
+    /// Tokens list: mark or unmark the selected row for a bulk revoke.
+    ToggleMark,
+    /// Tokens list: revoke every marked row (asks first).
+    RevokeMarked,
     Rotate,
     ToggleFollow,
     EditAuditFilter,

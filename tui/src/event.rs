@@ -34,6 +34,12 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
                 KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),
                 _ => None,
             }),
+            Modal::BulkRevoke(_) => match key.code {
+                KeyCode::Enter => Some(Action::Submit),
+                KeyCode::Esc => Some(Action::Cancel),
+                KeyCode::Tab | KeyCode::BackTab => Some(Action::Toggle),
+                _ => None,
+            },
             Modal::RevokeLeaks(_) => match key.code {
                 KeyCode::Enter => Some(Action::Submit),
                 KeyCode::Esc => Some(Action::Cancel),
@@ -113,6 +119,9 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('x') | KeyCode::Delete => Some(Action::Revoke),
             KeyCode::Char('R') => Some(Action::Rotate),
             KeyCode::Char('d') => Some(Action::ToggleDisabled),
+            KeyCode::Char(' ') => Some(Action::ToggleMark),
+            KeyCode::Char('H') => Some(Action::ToggleHygiene),
+            KeyCode::Char('X') => Some(Action::RevokeMarked),
             _ => None,
         },
         View::Detail => match key.code {

@@ -5,8 +5,8 @@ use ratatui::Frame;
 
 use crate::app::{App, Modal, View};
 use crate::components::{
-    audit_log, chrome, confirm, create_form, help, leaks, limits_form, once_card, token_detail,
-    token_list,
+    audit_log, bulk_revoke, chrome, confirm, create_form, help, leaks, limits_form, once_card,
+    token_detail, token_list,
 };
 
 pub fn draw(f: &mut Frame, app: &App) {
@@ -37,6 +37,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Some(Modal::Credits(form)) => limits_form::draw_credits(f, body, form, &app.session),
         Some(Modal::Meta(form)) => limits_form::draw_meta(f, body, form, &app.session),
         Some(Modal::RevokeLeaks(r)) => leaks::draw_confirm(f, body, r, &app.session),
+        Some(Modal::BulkRevoke(b)) => bulk_revoke::draw(f, body, b, &app.session),
         None => {}
     }
     if app.help {

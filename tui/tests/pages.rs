@@ -156,3 +156,58 @@ fn the_disabled_status_filter_reads_the_view() {
     assert_eq!(active.rows.len(), 1);
     assert_eq!(active.rows[0].disabled_at, None);
 }
+
+#[test]
+fn the_hygiene_filter_finds_live_tokens_that_never_expire_have_full_access_or_sit_unused() {
+    let db = Cluster::shared().database();
+    let mut admin = db.admin();
+    admin
+        .batch_execute(
+            "SELECT tokens.mint('tidy', ARRAY['read'], now() + interval '30 days');
+             SELECT tokens.mint('forever', ARRAY['read']);
+             SELECT tokens.mint('full', NULL, now() + interval '30 days');
+             SELECT tokens.mint('never used, old', ARRAY['read'], now() + interval '30 days');
+             SELECT tokens.mint('used long ago', ARRAY['read'], now() + interval '30 days');
+             SELECT tokens.mint('used lately, old', ARRAY['read'], now() + interval '30 days');
+             SELECT tokens.mint('revoked forever', ARRAY['read']);
+             UPDATE tokens.token_store SET created_at = now() - interval '120 days'
+              WHERE name IN ('never used, old', 'used long ago', 'used lately, old');
+             INSERT INTO tokens.token_last_use (token_id, last_used_at)
+             SELECT id, CASE name WHEN 'used long ago' THEN now() - interval '91 days'
+                                  ELSE now() - interval '1 day' END
+               FROM tokens.token_store WHERE name IN ('used long ago', 'used lately, old', 'tidy');
+             SELECT tokens.revoke(id, actor => owner) FROM tokens.tokens WHERE name = 'revoked forever';",
+        )
+        .expect("seed");
+    let role = db.login_role(&["tokens_reader"]);
+    let mut client = db.connect(&role);
+    let filter = TokenFilter {
+        hygiene: true,
+        ..TokenFilter::default()
+    };
+    let page = queries::token_page(
+        &mut client,
+        &PageQuery {
+            filter: filter.clone(),
+            sort: SortColumn::Name,
+            descending: false,
+            cursor: None,
+            direction: Direction::Forward,
+            inclusive: false,
+            limit: 10,
+        },
+    )
+    .expect("a page");
+    let names: Vec<&str> = page.rows.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["forever", "full", "never used, old", "used long ago"],
+        "not the tidy one, not the one used lately, not the revoked one"
+    );
+    assert_eq!(
+        queries::token_count(&mut client, &filter).expect("count"),
+        4
+    );
+    let all = queries::token_count(&mut client, &TokenFilter::default()).expect("count");
+    assert_eq!(all, 7);
+}

@@ -739,3 +739,86 @@ fn header_shows_an_encrypted_connection() {
     );
     assert!(!header(&tls).contains("plain"));
 }
+
+#[test]
+fn token_list_with_marked_rows() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char(' '));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn bulk_revoke_confirmation() {
+    let mut app = app_with(sample_tokens());
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Char(' '));
+    }
+    key(&mut app, KeyCode::Char('X'));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn bulk_revoke_outcome_per_row() {
+    let mut app = app_with(sample_tokens());
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Char(' '));
+    }
+    key(&mut app, KeyCode::Char('X'));
+    key(&mut app, KeyCode::Enter);
+    app.update(Action::Db(Reply::RevokedMany {
+        results: vec![
+            (
+                id(1),
+                Err(DbError::Server {
+                    sqlstate: "42501".into(),
+                    message: "only the owner (group:platform) may revoke this token".into(),
+                    hint: None,
+                    argument: None,
+                }),
+            ),
+            (id(2), Ok(false)),
+            (id(3), Ok(true)),
+        ],
+    }));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn hygiene_filter_on() {
+    let mut app = app_with(sample_tokens());
+    let fx = key(&mut app, KeyCode::Char('H'));
+    let gen = fx
+        .iter()
+        .find_map(|e| match e {
+            tokens_console::action::Effect::Db(tokens_console::db::Request::Tokens {
+                gen, ..
+            }) => Some(*gen),
+            _ => None,
+        })
+        .expect("a reload");
+    // what the server answers: the live rows that never expire or have
+    // full access
+    let rows: Vec<_> = sample_tokens()
+        .into_iter()
+        .filter(|t| t.status == "active" && (t.expires_at.is_none() || t.scopes.is_none()))
+        .collect();
+    app.update(Action::Db(Reply::Count {
+        gen,
+        result: Ok(rows.len() as i64),
+    }));
+    app.update(Action::Db(Reply::Tokens {
+        gen,
+        result: Ok(page(rows, false)),
+    }));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn hygiene_filter_with_nothing_to_tidy() {
+    let mut app = app_with(vec![]);
+    key(&mut app, KeyCode::Char('H'));
+    app.tokens.loading = false;
+    assert_snapshot!(render(&app));
+}

@@ -1887,3 +1887,199 @@ fn the_create_form_takes_an_optional_meta_object() {
     let fx = key(&mut app, KeyCode::Enter);
     assert!(matches!(requests(&fx).first(), Some(Request::Mint(m)) if m.meta.is_none()));
 }
+
+fn refused(message: &str) -> DbError {
+    DbError::Server {
+        sqlstate: "42501".into(),
+        message: message.into(),
+        hint: None,
+        argument: None,
+    }
+}
+
+#[test]
+fn space_marks_and_unmarks_rows_and_moves_on() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.tokens.selected, 2, "each mark moves the selection on");
+    let marked: Vec<_> = app.tokens.marked.iter().map(|t| t.id).collect();
+    assert_eq!(marked, [id(1), id(2)]);
+    key(&mut app, KeyCode::Char('k'));
+    key(&mut app, KeyCode::Char(' '));
+    let marked: Vec<_> = app.tokens.marked.iter().map(|t| t.id).collect();
+    assert_eq!(marked, [id(1)], "Space on a marked row unmarks it");
+    // row 4 is revoked: nothing to revoke there
+    key(&mut app, KeyCode::Char('g'));
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    key(&mut app, KeyCode::Char(' '));
+    assert_eq!(app.tokens.marked.len(), 1, "a revoked row cannot be marked");
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.level == Level::Error && n.text.contains("is revoked")));
+    // marks survive a refresh of the page
+    let fx = key(&mut app, KeyCode::Char('r'));
+    let gen = match requests(&fx)[0] {
+        Request::Tokens { gen, .. } => *gen,
+        r => panic!("{r:?}"),
+    };
+    app.update(Action::Db(Reply::Tokens {
+        gen,
+        result: Ok(page(sample_tokens(), false)),
+    }));
+    assert!(app.tokens.is_marked(id(1)));
+    // Esc with no search clears the marks
+    key(&mut app, KeyCode::Esc);
+    assert!(app.tokens.marked.is_empty());
+}
+
+#[test]
+fn bulk_revoke_without_marks_says_how_to_mark() {
+    let mut app = app_with(sample_tokens());
+    let fx = key(&mut app, KeyCode::Char('X'));
+    assert!(fx.is_empty());
+    assert!(app.modal.is_none());
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("Space marks")));
+}
+
+#[test]
+fn bulk_revoke_asks_first_then_revokes_each_marked_row_and_shows_each_outcome() {
+    let mut app = app_with(sample_tokens());
+    key(&mut app, KeyCode::Char(' ')); // group:platform
+    key(&mut app, KeyCode::Char(' ')); // group:finance
+    key(&mut app, KeyCode::Char(' ')); // alice: mine
+    assert!(
+        key(&mut app, KeyCode::Char('X')).is_empty(),
+        "nothing is revoked before the confirmation"
+    );
+    match &app.modal {
+        Some(Modal::BulkRevoke(b)) => {
+            assert_eq!(b.targets.len(), 3);
+            assert_eq!(b.others, 2);
+            assert!(b.may_act_for_owner);
+            assert!(!b.act_for_owner);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Esc cancels, marks kept
+    key(&mut app, KeyCode::Esc);
+    assert!(app.modal.is_none());
+    assert_eq!(app.tokens.marked.len(), 3);
+    key(&mut app, KeyCode::Char('X'));
+    let fx = key(&mut app, KeyCode::Enter);
+    match requests(&fx).as_slice() {
+        [Request::RevokeMany { targets }] => assert_eq!(
+            targets,
+            &vec![(id(1), None), (id(2), None), (id(3), None)],
+            "as myself by default, like a single revoke"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        key(&mut app, KeyCode::Enter).is_empty(),
+        "busy: a second Enter sends nothing"
+    );
+    let fx = app.update(Action::Db(Reply::RevokedMany {
+        results: vec![
+            (id(1), Err(refused("only the owner may revoke this token"))),
+            (id(2), Err(refused("only the owner may revoke this token"))),
+            (id(3), Ok(true)),
+        ],
+    }));
+    assert!(
+        matches!(requests(&fx)[0], Request::Tokens { .. }),
+        "the list is refreshed"
+    );
+    match &app.modal {
+        Some(Modal::BulkRevoke(b)) => {
+            let r = b.results.as_ref().expect("outcomes shown");
+            assert_eq!(r.len(), 3);
+            assert_eq!(b.failed(), 2);
+            assert_eq!(r[2].result, Ok(true));
+            assert_eq!(r[0].prefix, "tbm_00000001");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.level == Level::Error && n.text.contains("2 of 3")));
+    let marked: Vec<_> = app.tokens.marked.iter().map(|t| t.id).collect();
+    assert_eq!(marked, [id(1), id(2)], "the refused rows stay marked");
+    key(&mut app, KeyCode::Enter);
+    assert!(app.modal.is_none(), "Enter closes the outcome");
+    // again, acting for the owners: only the rows I do not own get an actor
+    key(&mut app, KeyCode::Char('X'));
+    key(&mut app, KeyCode::Tab);
+    let fx = key(&mut app, KeyCode::Enter);
+    match requests(&fx).as_slice() {
+        [Request::RevokeMany { targets }] => assert_eq!(
+            targets,
+            &vec![
+                (id(1), Some("group:platform".to_owned())),
+                (id(2), Some("group:finance".to_owned())),
+            ]
+        ),
+        other => panic!("{other:?}"),
+    }
+    app.update(Action::Db(Reply::RevokedMany {
+        results: vec![(id(1), Ok(true)), (id(2), Ok(false))],
+    }));
+    assert!(app.tokens.marked.is_empty());
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.level == Level::Info && n.text.contains("revoked 2")));
+}
+
+#[test]
+fn bulk_revoke_does_not_offer_acting_for_owners_without_revoker_or_writer() {
+    let mut app = app_with(sample_tokens());
+    app.session.revoker = false;
+    app.session.writer = false;
+    key(&mut app, KeyCode::Char(' '));
+    key(&mut app, KeyCode::Char('X'));
+    key(&mut app, KeyCode::Tab);
+    match &app.modal {
+        Some(Modal::BulkRevoke(b)) => assert!(!b.may_act_for_owner && !b.act_for_owner),
+        other => panic!("{other:?}"),
+    }
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(matches!(
+        requests(&fx).as_slice(),
+        [Request::RevokeMany { targets }] if targets == &vec![(id(1), None)]
+    ));
+    // a lost connection mid-way: every row reports it, none is lost silently
+    let lost = DbError::ConnectionLost("server closed the connection".into());
+    app.update(Action::Db(Reply::RevokedMany {
+        results: vec![(id(1), Err(lost))],
+    }));
+    assert!(app.tokens.is_marked(id(1)));
+}
+
+#[test]
+fn hygiene_filter_is_a_key_that_reloads_from_the_first_page() {
+    let mut app = app_with(sample_tokens());
+    let fx = key(&mut app, KeyCode::Char('H'));
+    assert!(app.tokens.filter.hygiene);
+    match requests(&fx).as_slice() {
+        [Request::Tokens { query, .. }, Request::Count { filter, .. }] => {
+            assert!(query.filter.hygiene && query.cursor.is_none());
+            assert!(filter.hygiene, "the count is of the hygiene rows too");
+        }
+        other => panic!("{other:?}"),
+    }
+    // combines with the other filters
+    key(&mut app, KeyCode::Char('F'));
+    assert!(app.tokens.filter.hygiene);
+    assert_eq!(app.tokens.filter.kind.as_deref(), Some("service"));
+    let fx = key(&mut app, KeyCode::Char('H'));
+    assert!(!app.tokens.filter.hygiene);
+    assert!(matches!(requests(&fx)[0], Request::Tokens { query, .. } if !query.filter.hygiene));
+}

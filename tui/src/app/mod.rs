@@ -3,6 +3,7 @@
 //! without a terminal or a database.
 
 mod audit;
+mod bulk;
 mod confirm;
 mod create;
 mod credits;
@@ -14,6 +15,7 @@ mod tokens;
 
 pub use crate::parse::{meta_json, parse_id, per_interval, typed_list, CreditField};
 pub use audit::*;
+pub use bulk::*;
 pub use confirm::*;
 pub use create::*;
 pub use credits::*;
@@ -108,6 +110,7 @@ pub enum Modal {
     Credits(CreditsForm),
     Meta(MetaForm),
     RevokeLeaks(RevokeLeaks),
+    BulkRevoke(BulkRevoke),
 }
 
 /// What has the keys, first match wins.
@@ -365,6 +368,7 @@ impl App {
         match modal {
             Modal::Meta(f) => self.update_meta(f, action),
             Modal::RevokeLeaks(r) => self.update_revoke_leaks(r, action),
+            Modal::BulkRevoke(b) => self.update_bulk_revoke(b, action),
             Modal::Card(card) => self.update_card(card, action),
             Modal::Confirm(c) => self.update_confirm(c, action),
             Modal::RateLimit(f) => self.update_rate_limit(f, action),
@@ -378,6 +382,7 @@ impl App {
         match reply {
             Reply::Tokens { .. } | Reply::Count { .. } => self.on_tokens_reply(reply),
             Reply::Detail { .. } | Reply::Usage { .. } => self.on_detail_reply(reply),
+            Reply::RevokedMany { .. } => self.on_bulk_reply(reply),
             Reply::Leaks { .. } | Reply::RevokedForOwners { .. } => self.on_leaks_reply(reply),
             Reply::RateLimitSet { id, result }
             | Reply::AllowedIpsSet { id, result }

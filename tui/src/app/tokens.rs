@@ -23,6 +23,9 @@ pub struct TokenList {
     pub search_input: bool,
     /// The search as typed (`filter.search` is what was asked for).
     pub search: TextInput,
+    /// Rows marked for a bulk revoke (Space), in the order marked; kept
+    /// across pages, filters and refreshes.
+    pub marked: Vec<Token>,
     pub(super) gen: u64,
     pub(super) land: Land,
 }
@@ -54,6 +57,7 @@ impl Default for TokenList {
             error: None,
             search_input: false,
             search: TextInput::default(),
+            marked: Vec::new(),
             gen: 0,
             land: Land::Top { offset: Some(0) },
         }
@@ -63,6 +67,10 @@ impl Default for TokenList {
 impl TokenList {
     pub fn selected_token(&self) -> Option<&Token> {
         self.rows.get(self.selected)
+    }
+
+    pub fn is_marked(&self, id: Uuid) -> bool {
+        self.marked.iter().any(|t| t.id == id)
     }
 }
 
@@ -197,8 +205,18 @@ impl App {
                     self.tokens.search.clear();
                     return self.reload_tokens();
                 }
+                if !self.tokens.marked.is_empty() {
+                    self.tokens.marked.clear();
+                    self.info("marks cleared");
+                }
                 vec![]
             }
+            Action::ToggleMark => self.toggle_mark(),
+            Action::ToggleHygiene => {
+                self.tokens.filter.hygiene = !self.tokens.filter.hygiene;
+                self.reload_tokens()
+            }
+            Action::RevokeMarked => self.open_bulk_revoke(),
             Action::CycleStatus => {
                 let i = STATUSES
                     .iter()

@@ -179,6 +179,7 @@ pub(super) fn list(client: &mut Client, a: ListArgs) -> Result<(), DbError> {
             status: a.status,
             kind: a.kind,
             search: a.search.unwrap_or_default(),
+            hygiene: false,
         },
         sort,
         descending,

@@ -198,6 +198,15 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ],
             Modal::RevokeLeaks(r) if r.busy => vec![("…", "revoking")],
             Modal::RevokeLeaks(_) => vec![("Enter", "revoke them all"), ("Esc", "cancel")],
+            Modal::BulkRevoke(b) if b.busy => vec![("…", "revoking")],
+            Modal::BulkRevoke(b) if b.results.is_some() => vec![("Enter/Esc", "close")],
+            Modal::BulkRevoke(b) => {
+                let mut h = vec![("Enter", "revoke them all"), ("Esc", "cancel")];
+                if b.may_act_for_owner {
+                    h.push(("Tab", "act for owners"));
+                }
+                h
+            }
         };
     }
     if app.help {
@@ -218,6 +227,11 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 ("R", "rotate"),
             ];
             h.extend(disable_hint(app));
+            if !app.tokens.marked.is_empty() {
+                // Marks on: the bulk keys come first.
+                h.insert(0, ("X", "revoke marked"));
+                h.insert(1, ("Space", "mark/unmark"));
+            }
             h.extend([
                 ("/", "search"),
                 ("f/F", "status/kind"),
@@ -225,6 +239,15 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
                 ("?", "help"),
                 ("q", "quit"),
             ]);
+            if app.tokens.filter.hygiene {
+                // The filter is on: the way out comes first.
+                h.insert(0, ("H", "hygiene off"));
+            } else {
+                h.push(("H", "hygiene"));
+            }
+            if app.tokens.marked.is_empty() {
+                h.push(("Space", "mark for bulk revoke"));
+            }
             h
         }
         View::Detail => {
@@ -336,12 +359,21 @@ pub fn disabled_hints(app: &App) -> Vec<(&'static str, &'static str)> {
 
 pub fn footer(f: &mut Frame, area: Rect, app: &App) {
     let mut spans = Vec::new();
+    let mut used = 0usize;
     for (i, (k, what)) in hints(app).into_iter().enumerate() {
+        // A hint that would be cut at the footer's end is left out whole
+        // (the help screen lists every key).
+        let w = k.chars().count() + what.chars().count() + 3;
+        if i > 0 && used + w > area.width as usize {
+            break;
+        }
+        used += w;
         spans.push(Span::styled(format!(" {k}"), key_style()));
         spans.push(Span::raw(format!(" {what} ")));
         if i == 0 {
             // Where the key would be, so the footer's end cannot cut it off.
             for (k, what) in disabled_hints(app) {
+                used += k.chars().count() + what.chars().count() + 3;
                 spans.push(Span::styled(format!(" {k} {what} "), super::dim()));
             }
         }

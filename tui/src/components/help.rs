@@ -24,13 +24,13 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
         &[
             ("Enter / l", "detail: every field, audit history"),
             ("n", "new token"),
-            ("x / Del", "revoke (asks first)"),
-            ("R", "rotate (asks first)"),
+            ("x / Del, R", "revoke, rotate (asks first)"),
+            ("Space / X", "mark a row / revoke the marked (asks)"),
             ("d", "disable / enable (asks first)"),
             ("/", "search name, owner, prefix, id"),
-            ("f / F", "filter status / kind"),
+            ("f / F, H", "filter status / kind, hygiene"),
             ("s / S", "sort column / reverse"),
-            ("Esc", "clear search"),
+            ("Esc", "clear search, then the marks"),
         ],
     ),
     (

@@ -2,6 +2,7 @@
 //! and changes nothing.
 
 pub mod audit_log;
+pub mod bulk_revoke;
 pub mod chrome;
 pub mod confirm;
 pub mod create_form;

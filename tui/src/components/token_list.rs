@@ -24,6 +24,12 @@ fn title(l: &TokenList) -> String {
         l.filter.kind.as_deref().unwrap_or("all"),
         l.sort.label()
     );
+    if l.filter.hygiene {
+        t.push_str("· hygiene: no expiry, full access or unused 90 d ");
+    }
+    if !l.marked.is_empty() {
+        t.push_str(&format!("· {} marked ", l.marked.len()));
+    }
     if l.loading {
         t.push_str("· loading… ");
     }
@@ -69,6 +75,15 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
     if l.rows.is_empty() {
         let text = if !l.loaded {
             vec![Line::raw("Loading…")]
+        } else if l.filter.hygiene
+            && l.filter.search.is_empty()
+            && l.filter.status.is_none()
+            && l.filter.kind.is_none()
+        {
+            vec![
+                Line::raw("Nothing to tidy: every live token expires, has scopes and was used in the last 90 days."),
+                Line::styled("H turns the hygiene filter off.", dim()),
+            ]
         } else if l.filter != Default::default() {
             vec![
                 Line::raw("No token matches these filters."),
@@ -90,7 +105,10 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
     }
     // The last 24 hours' uses, when the screen has room for one more column.
     let uses = table_area.width >= 132;
-    let mut titles = vec![
+    // A mark column while anything is marked (Space marks, X revokes them).
+    let marks = !l.marked.is_empty();
+    let mut titles = if marks { vec!["✓"] } else { vec![] };
+    titles.extend([
         "PREFIX",
         "NAME",
         "KIND",
@@ -100,14 +118,19 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
         "EXPIRES",
         "LAST USED",
         "CREATED",
-    ];
+    ]);
     if uses {
         titles.push("USES 24H");
     }
     let header = Row::new(titles)
         .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let rows = l.rows.iter().map(|t| {
-        let mut cells = vec![
+        let mut cells = if marks {
+            vec![Cell::from(if l.is_marked(t.id) { "✓" } else { "" })]
+        } else {
+            vec![]
+        };
+        cells.extend([
             Cell::from(clean(&t.prefix)),
             Cell::from(clean(&t.name)),
             Cell::from(clean(&t.kind)),
@@ -125,13 +148,18 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
                     .unwrap_or_else(|| "—".into()),
             ),
             Cell::from(t.created_at.format("%Y-%m-%d").to_string()),
-        ];
+        ]);
         if uses {
             cells.push(Cell::from(format!("{:>8}", t.uses_24h)));
         }
         Row::new(cells)
     });
-    let mut widths = vec![
+    let mut widths = if marks {
+        vec![Constraint::Length(1)]
+    } else {
+        vec![]
+    };
+    widths.extend([
         Constraint::Length(12),
         Constraint::Min(12),
         Constraint::Length(8),
@@ -141,7 +169,7 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
         Constraint::Length(9),
         Constraint::Length(9),
         Constraint::Length(10),
-    ];
+    ]);
     if uses {
         widths.push(Constraint::Length(8));
     }

@@ -90,6 +90,11 @@ pub enum Request {
         gen: u64,
         text: Secret,
     },
+    /// The marked rows' bulk revoke: `tokens.revoke(id, actor => actor)`
+    /// for each, one statement each.
+    RevokeMany {
+        targets: Vec<(Uuid, Option<String>)>,
+    },
     /// `tokens.revoke(id, actor => owner, reason => reason)` for each target.
     RevokeForOwners {
         targets: Vec<RevokeTarget>,
@@ -159,6 +164,11 @@ pub enum Reply {
         gen: u64,
         result: Result<Vec<Leak>, DbError>,
     },
+    /// One result per bulk-revoke target, in order: true revoked, false
+    /// already revoked.
+    RevokedMany {
+        results: Vec<(Uuid, Result<bool, DbError>)>,
+    },
     /// One result per target, in order.
     RevokedForOwners {
         results: Vec<(RevokeTarget, Result<bool, DbError>)>,
@@ -197,6 +207,12 @@ impl Reply {
             | Reply::MetaSet { result: Err(e), .. }
             | Reply::Leaks { result: Err(e), .. } => Some(e),
             // A lost connection first: the worker must see it.
+            Reply::RevokedMany { results } => {
+                let errors = || results.iter().filter_map(|(_, r)| r.as_ref().err());
+                errors()
+                    .find(|e| e.is_connection_lost())
+                    .or_else(|| errors().next())
+            }
             Reply::RevokedForOwners { results } => {
                 let errors = || results.iter().filter_map(|(_, r)| r.as_ref().err());
                 errors()

@@ -231,6 +231,9 @@ fn handle(c: &mut Client, req: Request) -> Reply {
             gen,
             result: queries::find_leaked(c, &text),
         },
+        Request::RevokeMany { targets } => Reply::RevokedMany {
+            results: queries::revoke_many(c, targets),
+        },
         Request::RevokeForOwners { targets, reason } => Reply::RevokedForOwners {
             results: queries::revoke_for_owners(c, targets, &reason),
         },
@@ -275,6 +278,12 @@ fn fail(req: Request, e: DbError) -> Reply {
         Request::FindLeaked { gen, .. } => Reply::Leaks {
             gen,
             result: Err(e),
+        },
+        Request::RevokeMany { targets } => Reply::RevokedMany {
+            results: targets
+                .into_iter()
+                .map(|(id, _)| (id, Err(e.clone())))
+                .collect(),
         },
         Request::RevokeForOwners { targets, .. } => Reply::RevokedForOwners {
             results: targets.into_iter().map(|t| (t, Err(e.clone()))).collect(),

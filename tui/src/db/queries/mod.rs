@@ -244,7 +244,16 @@ pub struct TokenFilter {
     pub kind: Option<String>,
     /// Substring of name, owner or prefix, or a whole id.
     pub search: String,
+    /// Live tokens worth a look (`HYGIENE_SQL`).
+    pub hygiene: bool,
 }
+
+/// The hygiene filter: live (active or disabled) tokens that never expire,
+/// or have full access (NULL scopes), or were not used for 90 days (never
+/// used and created more than 90 days ago counts).
+pub const HYGIENE_SQL: &str = "(status IN ('active', 'disabled')
+      AND (expires_at IS NULL OR scopes IS NULL
+           OR coalesce(last_used_at, created_at) < now() - interval '90 days'))";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -297,6 +306,9 @@ fn filter_sql(f: &TokenFilter, params: &mut Vec<Box<dyn ToSql + Sync>>) -> Strin
     if let Some(k) = &f.kind {
         params.push(Box::new(k.clone()));
         clauses.push(format!("kind = ${}", params.len()));
+    }
+    if f.hygiene {
+        clauses.push(HYGIENE_SQL.to_owned());
     }
     let search = f.search.trim();
     if !search.is_empty() {

@@ -95,6 +95,29 @@ pub fn find_leaked(client: &mut Client, text: &Secret) -> Result<Vec<Leak>> {
         .collect())
 }
 
+/// Revokes each `(id, actor)`, one statement each, so one refusal leaves
+/// the others done. After a lost connection the rest are not tried.
+pub fn revoke_many(
+    client: &mut Client,
+    targets: Vec<(Uuid, Option<String>)>,
+) -> Vec<(Uuid, Result<bool>)> {
+    let mut lost: Option<DbError> = None;
+    let mut out = Vec::with_capacity(targets.len());
+    for (id, actor) in targets {
+        let result = match &lost {
+            Some(e) => Err(e.clone()),
+            None => revoke(client, id, actor.as_deref(), None),
+        };
+        if let Err(e) = &result {
+            if e.is_connection_lost() && lost.is_none() {
+                lost = Some(e.clone());
+            }
+        }
+        out.push((id, result));
+    }
+    out
+}
+
 /// Revokes each target for its owner (`actor => owner`), one statement
 /// each, so one refusal leaves the others done. After a lost connection the
 /// rest are not tried.
