@@ -396,3 +396,39 @@ SELECT o.owner, o.rate_requests, o.rate_per,
   LEFT JOIN tokens.credit_store p ON p.pool = o.credit_pool;
 REVOKE ALL ON tokens.owner_limits FROM PUBLIC;
 GRANT SELECT ON tokens.owner_limits TO tokens_reader;
+
+-- issue 18: PostgREST (and self-hosted Supabase) front door, for
+-- `db-pre-request = "tokens.postgrest_pre_request"`. Reads the token from
+-- `x-api-key`, or from `Authorization: Bearer tbm_...` (a bearer without
+-- the tbm_ prefix is a JWT, left to PostgREST), authenticates it for the
+-- request's transaction, and answers an invalid one with PostgREST's 401
+-- (SQLSTATE PT401: HTTP 401 with {"code":"PT401","message":...}). No
+-- token: the request goes on unauthenticated. The token is never repeated
+-- in the error. Callable by every role, like authenticate.
+CREATE FUNCTION tokens.postgrest_pre_request() RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog
+AS $$
+DECLARE
+    headers   jsonb := COALESCE(NULLIF(current_setting('request.headers', true), ''), '{}')::jsonb;
+    presented text;
+    verdict   tokens.verification;
+BEGIN
+    IF jsonb_typeof(headers) IS DISTINCT FROM 'object' THEN
+        RETURN;
+    END IF;
+    presented := substring(headers ->> 'authorization' FROM '^[Bb][Ee][Aa][Rr][Ee][Rr][[:space:]]+(tbm_.*)$');
+    IF presented IS NULL THEN
+        presented := headers ->> 'x-api-key';
+    END IF;
+    IF presented IS NULL OR presented = '' THEN
+        RETURN;
+    END IF;
+    verdict := tokens.authenticate(presented);
+    IF NOT verdict.valid THEN
+        RAISE SQLSTATE 'PT401' USING
+            MESSAGE = 'invalid API token',
+            DETAIL = 'the token presented is ' || verdict.status,
+            HINT = 'present a valid token in the x-api-key header or as Authorization: Bearer';
+    END IF;
+END
+$$;

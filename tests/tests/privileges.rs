@@ -149,6 +149,7 @@ const WRITER_OR_SELF: May = May::Only(&[WRITER, SELF_SERVICE]);
 const MATRIX: &[Object] = &[
     // SPEC §3: callable by every role.
     row("tokens.verify(text)", Kind::Api, May::Everyone, "SELECT tokens.verify('tbm_x')"),
+    row("tokens.postgrest_pre_request()", Kind::Api, May::Everyone, "SELECT tokens.postgrest_pre_request()"),
     row("tokens.verify(text,text[])", Kind::Api, May::Everyone, "SELECT tokens.verify('tbm_x', '{docs:read}')"),
     row("tokens.verify(text,text[],integer)", Kind::Api, May::Everyone, "SELECT tokens.verify('tbm_x', '{}', 2)"),
     row("tokens.authenticate(text)", Kind::Api, May::Everyone, "SELECT tokens.authenticate('tbm_x')"),
