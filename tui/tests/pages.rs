@@ -175,7 +175,8 @@ fn the_hygiene_filter_finds_live_tokens_that_never_expire_have_full_access_or_si
              INSERT INTO tokens.token_last_use (token_id, last_used_at)
              SELECT id, CASE name WHEN 'used long ago' THEN now() - interval '91 days'
                                   ELSE now() - interval '1 day' END
-               FROM tokens.token_store WHERE name IN ('used long ago', 'used lately, old', 'tidy');
+               FROM tokens.token_store WHERE name IN ('used long ago', 'used lately, old', 'tidy')
+             ON CONFLICT (token_id) DO UPDATE SET last_used_at = excluded.last_used_at;
              SELECT tokens.revoke(id, actor => owner) FROM tokens.tokens WHERE name = 'revoked forever';",
         )
         .expect("seed");
