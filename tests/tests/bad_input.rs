@@ -308,6 +308,39 @@ fn cases(t: &str, id: Uuid, their_id: Uuid, revoked_id: Uuid) -> Vec<Case> {
             "P0002",
             "SELECT tokens.set_rate_limit('00000000-0000-7000-8000-000000000000', 5, '1 second')",
         ),
+        // set_owner_limits
+        case(
+            "owner limits negative remaining",
+            "22023",
+            "SELECT tokens.set_owner_limits('group:bad', NULL, NULL, -1, NULL, NULL)",
+        ),
+        case(
+            "owner limits refill without remaining",
+            "22023",
+            "SELECT tokens.set_owner_limits('group:bad', NULL, NULL, NULL, 5, '1 day')",
+        ),
+        // set_policy
+        case(
+            "policy unknown",
+            "22023",
+            "SELECT tokens.set_policy('max_age', '1 day')",
+        ),
+        case(
+            "policy interval out of range",
+            "22023",
+            "SELECT tokens.set_policy('max_lifetime', '30 seconds')",
+        ),
+        case(
+            "policy boolean not a boolean",
+            "22023",
+            "SELECT tokens.set_policy('require_expiry', 'maybe')",
+        ),
+        // ack_events
+        case(
+            "ack events NULL",
+            "22023",
+            "SELECT tokens.ack_events(NULL)",
+        ),
         // set_remaining
         case(
             "credits of NULL id",
