@@ -13,6 +13,8 @@ pub enum SqlState {
     InsufficientPrivilege,
     /// P0002 no_data_found
     NoDataFound,
+    /// 23505 unique_violation (an import of a hash already stored)
+    UniqueViolation,
     /// 58000 system_error (the OS random source failed)
     SystemError,
     /// XX000 internal_error (a bug of ours: the catalog is not what we built)
@@ -25,6 +27,7 @@ impl SqlState {
             SqlState::InvalidParameterValue => "22023",
             SqlState::InsufficientPrivilege => "42501",
             SqlState::NoDataFound => "P0002",
+            SqlState::UniqueViolation => "23505",
             SqlState::SystemError => "58000",
             SqlState::InternalError => "XX000",
         }
@@ -47,6 +50,9 @@ pub enum Error {
     /// No token has this id.
     #[error("no token has id {0}")]
     UnknownToken(String),
+    /// What the call would store exists already.
+    #[error("{0}")]
+    Duplicate(String),
     #[error("the operating system's random source failed: {0}")]
     Random(String),
     #[error("pg_tokens internal error: {0}")]
@@ -78,6 +84,7 @@ impl Error {
             Error::InvalidArgument { .. } => SqlState::InvalidParameterValue,
             Error::NotAllowed(_) => SqlState::InsufficientPrivilege,
             Error::UnknownToken(_) => SqlState::NoDataFound,
+            Error::Duplicate(_) => SqlState::UniqueViolation,
             Error::Random(_) => SqlState::SystemError,
             Error::Internal(_) => SqlState::InternalError,
         }

@@ -115,6 +115,23 @@ pub fn parse(input: &[u8]) -> Option<WellFormed<'_>> {
         .then_some(WellFormed(input))
 }
 
+/// The shortest and longest key imported from another system
+/// (`tokens.import`) that verify looks up.
+pub const IMPORTED_MIN_LEN: usize = 16;
+pub const IMPORTED_MAX_LEN: usize = 512;
+
+/// The hash to look up for a presented key that is not in the `tbm_`
+/// format: a key imported from another system, stored as the SHA-256 of
+/// its bytes. Only 16 to 512 visible ASCII characters (no space, no
+/// control character) qualify; anything else is malformed without a
+/// lookup, and a well-formed `tbm_` token never takes this path.
+pub fn imported_hash(input: &[u8]) -> Option<TokenHash> {
+    let shaped = (IMPORTED_MIN_LEN..=IMPORTED_MAX_LEN).contains(&input.len())
+        && input.iter().all(|b| b.is_ascii_graphic())
+        && parse(input).is_none();
+    shaped.then(|| digest(input))
+}
+
 /// The one hashing function of the project.
 pub fn hash(token: &WellFormed<'_>) -> TokenHash {
     token.hash()
@@ -133,6 +150,26 @@ pub fn display_prefix<'a>(token: &WellFormed<'a>) -> &'a str {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn imported_keys_are_hashed_as_their_bytes() {
+        let key = b"sk_live_0123456789abcdef";
+        assert_eq!(
+            imported_hash(key),
+            Some(<[u8; 32]>::from(Sha256::digest(key)))
+        );
+        // Too short, too long, a space, a control character, non-ASCII.
+        assert_eq!(imported_hash(b"short-key-15chr"), None);
+        assert!(imported_hash(b"exactly-16-chars").is_some());
+        assert_eq!(imported_hash(&[b'a'; IMPORTED_MAX_LEN + 1]), None);
+        assert!(imported_hash(&[b'a'; IMPORTED_MAX_LEN]).is_some());
+        assert_eq!(imported_hash(b"with a space in it"), None);
+        assert_eq!(imported_hash(b"with-a-tab\there-ok"), None);
+        assert_eq!(imported_hash("non-ascii-key-\u{e9}\u{e9}".as_bytes()), None);
+        // A well-formed token is never an imported key.
+        let t = Plaintext::generate().unwrap();
+        assert_eq!(imported_hash(t.expose().as_bytes()), None);
+    }
 
     #[test]
     fn minted_tokens_have_the_documented_shape() {

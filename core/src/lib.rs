@@ -10,7 +10,7 @@ pub mod format;
 pub mod validate;
 
 pub use error::{Error, SqlState};
-pub use format::{display_prefix, hash, parse, Plaintext, TokenHash, WellFormed};
+pub use format::{display_prefix, hash, imported_hash, parse, Plaintext, TokenHash, WellFormed};
 pub mod allowlist;
 pub mod credits;
 pub mod leak;

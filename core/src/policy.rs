@@ -26,7 +26,11 @@ pub enum Policy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
     /// An interval within (min, max) microseconds, months as 30 days.
-    Interval { min: i128, max: i128, range: &'static str },
+    Interval {
+        min: i128,
+        max: i128,
+        range: &'static str,
+    },
     Boolean,
 }
 
@@ -110,7 +114,10 @@ impl Policy {
         };
         Error::invalid(
             "value",
-            format!("policy {} takes {takes} (or NULL for its default)", self.name()),
+            format!(
+                "policy {} takes {takes} (or NULL for its default)",
+                self.name()
+            ),
         )
     }
 }
@@ -140,8 +147,12 @@ mod tests {
         assert!(p.check_interval(1201, 0, 0).is_err());
         assert!(p.check_interval(0, 36_001, 0).is_err());
         assert!(p.check_interval(0, -1, 0).is_err());
-        assert!(Policy::RevokeUnusedAfter.check_interval(0, 0, 3_599_999_999).is_err());
-        assert!(Policy::RevokeUnusedAfter.check_interval(0, 0, 3_600_000_000).is_ok());
+        assert!(Policy::RevokeUnusedAfter
+            .check_interval(0, 0, 3_599_999_999)
+            .is_err());
+        assert!(Policy::RevokeUnusedAfter
+            .check_interval(0, 0, 3_600_000_000)
+            .is_ok());
         assert!(Policy::RequireExpiry.check_interval(0, 1, 0).is_err());
     }
 

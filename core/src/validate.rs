@@ -74,6 +74,16 @@ pub fn name(value: Option<&str>) -> Result<String> {
     label("name", value, NAME_MAX)
 }
 
+/// The longest display prefix of an imported key (as long as a minted
+/// token's).
+pub const DISPLAY_PREFIX_MAX: usize = 12;
+
+/// An imported key's display prefix: 1 to 12 characters, no control
+/// characters. It is shown in listings, so it must never be the whole key.
+pub fn display_prefix(value: Option<&str>) -> Result<String> {
+    label("prefix", value, DISPLAY_PREFIX_MAX)
+}
+
 pub fn owner(value: &str) -> Result<String> {
     label("owner", Some(value), OWNER_MAX)
 }

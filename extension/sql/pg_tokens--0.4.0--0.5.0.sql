@@ -432,3 +432,30 @@ BEGIN
     END IF;
 END
 $$;
+
+-- issue 18: import of existing keys. A team moving from a hand-written
+-- table passes each key's SHA-256 (never the plaintext) and a display
+-- prefix; the key then verifies like a minted token (verify hashes a
+-- presented key that is not in the tbm_ format when it is 16 to 512
+-- visible ASCII characters). tokens_writer only, audited as token.import;
+-- a hash already stored is refused with 23505.
+CREATE FUNCTION tokens.import_meta_text(hash bytea, prefix text, name text, scopes text[], expires_at timestamptz, kind text, owner text, meta text)
+RETURNS uuid
+LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'import_meta_text_wrapper';
+CREATE FUNCTION tokens.import(
+    hash       bytea,
+    prefix     text,
+    name       text,
+    scopes     text[]      DEFAULT NULL,
+    expires_at timestamptz DEFAULT NULL,
+    kind       text        DEFAULT 'service',
+    owner      text        DEFAULT NULL,
+    meta       jsonb       DEFAULT NULL
+) RETURNS uuid
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+AS $$ SELECT tokens.import_meta_text($1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.text) $$;
+REVOKE EXECUTE ON FUNCTION tokens.import_meta_text(bytea, text, text, text[], timestamptz, text, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tokens.import(bytea, text, text, text[], timestamptz, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tokens.import_meta_text(bytea, text, text, text[], timestamptz, text, text, text) TO tokens_writer;
+GRANT EXECUTE ON FUNCTION tokens.import(bytea, text, text, text[], timestamptz, text, text, jsonb) TO tokens_writer;

@@ -12,6 +12,7 @@ fn code(state: SqlState) -> PgSqlErrorCode {
         SqlState::InvalidParameterValue => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
         SqlState::InsufficientPrivilege => PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
         SqlState::NoDataFound => PgSqlErrorCode::ERRCODE_NO_DATA_FOUND,
+        SqlState::UniqueViolation => PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION,
         SqlState::SystemError => PgSqlErrorCode::ERRCODE_SYSTEM_ERROR,
         SqlState::InternalError => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
     }

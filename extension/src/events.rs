@@ -124,7 +124,14 @@ const THROTTLED: Statement = Statement {
               INSERT INTO tokens.event_store (at, kind, token_id, owner, detail) \
               SELECT $3, $2, $1, $5, $6::pg_catalog.jsonb FROM marked RETURNING id) \
           SELECT pg_catalog.pg_notify('pg_tokens_events', id::pg_catalog.text) FROM written",
-    args: &[UUIDOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID],
+    args: &[
+        UUIDOID,
+        TEXTOID,
+        TIMESTAMPTZOID,
+        TIMESTAMPTZOID,
+        TEXTOID,
+        TEXTOID,
+    ],
     fresh_snapshot: true,
 };
 

@@ -198,9 +198,14 @@ impl ExpiryRule {
                     match &self.latest {
                         Some((_, lifetime)) => format!(
                             "policy max_lifetime ({lifetime}) allows none that is {}",
-                            if expires_at.is_none() { "never" } else { "that late" }
+                            if expires_at.is_none() {
+                                "never"
+                            } else {
+                                "that late"
+                            }
                         ),
-                        None => "policy require_expiry refuses a token that never expires".to_owned(),
+                        None =>
+                            "policy require_expiry refuses a token that never expires".to_owned(),
                     }
                 ),
             ),
@@ -256,7 +261,8 @@ pub fn revoke_unused(client: &mut SpiClient<'_>, now: i64) -> Result<usize> {
         .map(|row| {
             let id = row.get::<Uuid>(1).map_err(internal)?;
             let owner = row.get::<String>(2).map_err(internal)?;
-            id.zip(owner).ok_or_else(|| internal("an unused token without id or owner"))
+            id.zip(owner)
+                .ok_or_else(|| internal("an unused token without id or owner"))
         })
         .collect::<Result<_>>()?;
     let role = Caller::current().name;

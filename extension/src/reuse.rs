@@ -34,7 +34,8 @@ pub fn record_rotation(
         return Ok(());
     }
     const INSERT: Statement = Statement {
-        sql: "INSERT INTO tokens.rotations (predecessor, successor, rotated_at) VALUES ($1, $2, $3)",
+        sql:
+            "INSERT INTO tokens.rotations (predecessor, successor, rotated_at) VALUES ($1, $2, $3)",
         args: &[UUIDOID, UUIDOID, TIMESTAMPTZOID],
         fresh_snapshot: true,
     };

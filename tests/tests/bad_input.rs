@@ -319,6 +319,43 @@ fn cases(t: &str, id: Uuid, their_id: Uuid, revoked_id: Uuid) -> Vec<Case> {
             "22023",
             "SELECT tokens.set_owner_limits('group:bad', NULL, NULL, NULL, 5, '1 day')",
         ),
+        // import
+        case(
+            "import with a NULL hash",
+            "22023",
+            "SELECT tokens.import(NULL, 'legacy_', 'imported')",
+        ),
+        case(
+            "import with a hash of 31 bytes",
+            "22023",
+            "SELECT tokens.import(substring(sha256('k'::bytea) from 2), 'legacy_', 'imported')",
+        ),
+        case(
+            "import with a prefix of 13 characters",
+            "22023",
+            "SELECT tokens.import(sha256('bad-input-key'::bytea), 'legacy_123456', 'imported')",
+        ),
+        case(
+            "import with an empty prefix",
+            "22023",
+            "SELECT tokens.import(sha256('bad-input-key'::bytea), '', 'imported')",
+        ),
+        case(
+            "import with a past expiry",
+            "22023",
+            "SELECT tokens.import(sha256('bad-input-key'::bytea), 'legacy_', 'imported', expires_at => now() - interval '1 day')",
+        ),
+        // import_meta_text: the helper behind import, granted to tokens_writer
+        case(
+            "import_meta_text with text that is not JSON",
+            "22023",
+            "SELECT tokens.import_meta_text(sha256('bad-input-key'::bytea), 'legacy_', 'n', NULL, NULL, 'service', NULL, 'not json')",
+        ),
+        case(
+            "import_meta_text with an unknown kind",
+            "22023",
+            "SELECT tokens.import_meta_text(sha256('bad-input-key'::bytea), 'legacy_', 'n', NULL, NULL, 'robot', NULL, NULL)",
+        ),
         // set_policy
         case(
             "policy unknown",

@@ -417,7 +417,10 @@ fn credits_low_comes_once_under_ten_percent_and_again_after_a_refill() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(detail, serde_json::json!({"remaining": 1, "period_credits": 20}));
+    assert_eq!(
+        detail,
+        serde_json::json!({"remaining": 1, "period_credits": 20})
+    );
     // Credits back (a new cap) re-arm it; falling under 10% again, a second.
     set_remaining(&mut app);
     app.batch_execute("SELECT tokens.run_lifecycle()").unwrap();

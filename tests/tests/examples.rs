@@ -64,7 +64,10 @@ fn the_sql_examples_run() {
     );
     assert!(outputs.contains("token.revoked"), "{outputs}");
     assert!(outputs.contains("token.reused"), "{outputs}");
-    assert!(outputs.contains("max_lifetime        | 90 days"), "{outputs}");
+    assert!(
+        outputs.contains("max_lifetime        | 90 days"),
+        "{outputs}"
+    );
     // The PostgREST example: the token's owner's orders only, none without.
     assert!(outputs.contains(" tenant:acme |    42"), "{outputs}");
     assert!(!outputs.contains("tenant:globex |"), "{outputs}");

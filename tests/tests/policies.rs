@@ -47,7 +47,10 @@ fn a_writer_sets_policies_audited_and_a_reader_lists_them() {
     let db = Cluster::shared().database();
     let (writer, mut app) = db.client(APP);
     let names: Vec<(String, Option<String>, Option<String>)> = app
-        .query("SELECT name, value, default_value FROM tokens.policies", &[])
+        .query(
+            "SELECT name, value, default_value FROM tokens.policies",
+            &[],
+        )
         .unwrap()
         .into_iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
@@ -114,9 +117,15 @@ fn bad_policies_and_values_say_what_is_allowed_and_write_nothing() {
     let db = Cluster::shared().database();
     let (_, mut app) = db.client(APP);
     for (call, says) in [
-        ("'max_age', '1 day'", "the policies are max_lifetime, require_expiry"),
+        (
+            "'max_age', '1 day'",
+            "the policies are max_lifetime, require_expiry",
+        ),
         ("NULL, '1 day'", "name must not be NULL"),
-        ("'max_lifetime', 'soon'", "takes an interval from '1 minute' to '100 years'"),
+        (
+            "'max_lifetime', 'soon'",
+            "takes an interval from '1 minute' to '100 years'",
+        ),
         ("'max_lifetime', '30 seconds'", "from '1 minute'"),
         ("'max_lifetime', '101 years'", "to '100 years'"),
         ("'max_lifetime', '-1 day'", "from '1 minute'"),
@@ -128,8 +137,16 @@ fn bad_policies_and_values_say_what_is_allowed_and_write_nothing() {
         let before = (db.counts(), policy_rows(&db));
         let r = app.batch_execute(&format!("SELECT tokens.set_policy({call})"));
         assert_eq!(sqlstate(&r), "22023", "set_policy({call})");
-        assert!(message(&r).contains(says), "set_policy({call}): {}", message(&r));
-        assert_eq!((db.counts(), policy_rows(&db)), before, "set_policy({call}) wrote");
+        assert!(
+            message(&r).contains(says),
+            "set_policy({call}): {}",
+            message(&r)
+        );
+        assert_eq!(
+            (db.counts(), policy_rows(&db)),
+            before,
+            "set_policy({call}) wrote"
+        );
     }
     // Only tokens_writer sets them; tokens_reader reads them.
     for grants in [&["tokens_reader"][..], &["tokens_revoker"], &[]] {
@@ -159,7 +176,11 @@ fn max_lifetime_and_require_expiry_bound_mint_and_rotate() {
     let before = db.counts();
     let r = try_mint(&mut app, "'x', owner => 'svc'", &[]);
     assert_eq!(sqlstate(&r), "22023");
-    assert!(message(&r).contains("policy require_expiry"), "{}", message(&r));
+    assert!(
+        message(&r).contains("policy require_expiry"),
+        "{}",
+        message(&r)
+    );
     assert_eq!(db.counts(), before);
     let r = try_rotate(&mut app, forever.id, "0", Some("svc"));
     assert_eq!(sqlstate(&r), "22023");
@@ -175,7 +196,11 @@ fn max_lifetime_and_require_expiry_bound_mint_and_rotate() {
         let before = db.counts();
         let r = try_mint(&mut app, args, &[]);
         assert_eq!(sqlstate(&r), "22023", "{args}");
-        assert!(message(&r).contains("policy max_lifetime"), "{}", message(&r));
+        assert!(
+            message(&r).contains("policy max_lifetime"),
+            "{}",
+            message(&r)
+        );
         assert_eq!(db.counts(), before);
     }
     let ok = try_mint(
@@ -185,8 +210,12 @@ fn max_lifetime_and_require_expiry_bound_mint_and_rotate() {
     )
     .expect("an expiry within the policy");
     try_rotate(&mut app, ok.id, "1 hour", Some("svc")).expect("its rotation keeps a valid expiry");
-    let year = try_mint(&mut app, "'y', owner => 'svc', expires_at => now() + interval '1 day'", &[])
-        .unwrap();
+    let year = try_mint(
+        &mut app,
+        "'y', owner => 'svc', expires_at => now() + interval '1 day'",
+        &[],
+    )
+    .unwrap();
     db.admin()
         .execute(
             "UPDATE tokens.token_store SET expires_at = now() + interval '1 year' WHERE id = $1",
@@ -195,7 +224,11 @@ fn max_lifetime_and_require_expiry_bound_mint_and_rotate() {
         .unwrap();
     let r = try_rotate(&mut app, year.id, "0", Some("svc"));
     assert_eq!(sqlstate(&r), "22023");
-    assert!(message(&r).contains("max_lifetime (30 days)"), "{}", message(&r));
+    assert!(
+        message(&r).contains("max_lifetime (30 days)"),
+        "{}",
+        message(&r)
+    );
 
     // Self-service mints are bound too.
     let (_, mut person) = db.client(&["tokens_self_service"]);
@@ -231,7 +264,10 @@ fn revoke_unused_after_revokes_idle_tokens_once_audited_and_announced() {
         .unwrap();
 
     app.batch_execute("SELECT tokens.run_lifecycle()").unwrap();
-    assert!(verify(&mut app, Some(&idle.token)).valid, "no policy, no revocation");
+    assert!(
+        verify(&mut app, Some(&idle.token)).valid,
+        "no policy, no revocation"
+    );
 
     set(&mut app, "revoke_unused_after", "'2 hours'");
     app.batch_execute("SELECT tokens.run_lifecycle()").unwrap();
@@ -257,7 +293,10 @@ fn revoke_unused_after_revokes_idle_tokens_once_audited_and_announced() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(detail, serde_json::json!({"actor": "pg_tokens", "reason": "inactive"}));
+    assert_eq!(
+        detail,
+        serde_json::json!({"actor": "pg_tokens", "reason": "inactive"})
+    );
     assert!(kinds_of(&mut app, used.id).is_empty());
 }
 
@@ -295,8 +334,11 @@ fn a_rotated_token_presented_after_its_grace_is_reported_and_can_disable_its_suc
     assert!(verify(&mut app, Some(&b.token)).valid);
     assert!(kinds_of(&mut app, b.id).is_empty());
     let lone = try_mint(&mut app, "'lone', owner => 'svc'", &[]).unwrap();
-    app.batch_execute(&format!("SELECT tokens.revoke('{}', actor => 'svc')", lone.id))
-        .unwrap();
+    app.batch_execute(&format!(
+        "SELECT tokens.revoke('{}', actor => 'svc')",
+        lone.id
+    ))
+    .unwrap();
     assert_eq!(verify(&mut app, Some(&lone.token)).status, "revoked");
     assert_eq!(kinds_of(&mut app, lone.id), vec!["token.revoked"]);
 
@@ -313,13 +355,16 @@ fn a_rotated_token_presented_after_its_grace_is_reported_and_can_disable_its_suc
         .collect();
     assert_eq!(reuse.len(), 1);
     assert_eq!(reuse[0].1, "pg_tokens");
-    let mut disabled: Vec<String> = serde_json::from_value(reuse[0].3.clone().unwrap()["disabled"].clone())
-        .unwrap();
+    let mut disabled: Vec<String> =
+        serde_json::from_value(reuse[0].3.clone().unwrap()["disabled"].clone()).unwrap();
     disabled.sort();
     let mut expected = vec![b.id.to_string(), c.id.to_string()];
     expected.sort();
     assert_eq!(disabled, expected);
-    assert_eq!(kinds_of(&mut app, a.id), vec!["token.reused", "token.reused"]);
+    assert_eq!(
+        kinds_of(&mut app, a.id),
+        vec!["token.reused", "token.reused"]
+    );
 
     // Once disabled, further presentations write nothing more.
     let after = (db.counts(), kinds_of(&mut app, a.id).len());
@@ -327,7 +372,8 @@ fn a_rotated_token_presented_after_its_grace_is_reported_and_can_disable_its_suc
     assert_eq!((db.counts(), kinds_of(&mut app, a.id).len()), after);
 
     // In a read-only transaction verify writes nothing, and still answers.
-    app.batch_execute(&format!("SELECT tokens.enable('{}')", c.id)).unwrap();
+    app.batch_execute(&format!("SELECT tokens.enable('{}')", c.id))
+        .unwrap();
     let after = db.counts();
     let mut tx = app.build_transaction().read_only(true).start().unwrap();
     assert_eq!(verify(&mut tx, Some(&a.token)).status, "revoked");
@@ -362,8 +408,14 @@ fn policies_rotations_and_events_survive_dump_and_restore() {
     let restored = db.dump_and_restore();
     let role = db.login_role(APP);
     let mut copy = db.cluster.connect(&role, &restored);
-    assert_eq!(policy(&mut copy, "max_lifetime").as_deref(), Some("30 days"));
-    assert_eq!(policy(&mut copy, "revoke_on_reuse").as_deref(), Some("true"));
+    assert_eq!(
+        policy(&mut copy, "max_lifetime").as_deref(),
+        Some("30 days")
+    );
+    assert_eq!(
+        policy(&mut copy, "revoke_on_reuse").as_deref(),
+        Some("true")
+    );
     let events_after: Vec<(i64, String)> = copy
         .query("SELECT id, kind FROM tokens.events ORDER BY id", &[])
         .unwrap()

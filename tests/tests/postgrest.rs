@@ -53,7 +53,10 @@ fn request(
         &[],
     )?;
     if let Some(claims) = claims {
-        tx.execute("SELECT set_config('request.jwt.claims', $1, true)", &[&claims])?;
+        tx.execute(
+            "SELECT set_config('request.jwt.claims', $1, true)",
+            &[&claims],
+        )?;
     }
     tx.execute("SELECT tokens.postgrest_pre_request()", &[])?;
     let rows = tx
@@ -73,7 +76,10 @@ fn a_request_with_a_valid_token_sees_its_owners_rows_and_an_invalid_one_gets_a_4
     let a = try_mint(&mut writer, "'api', owner => 'team-a'", &[]).unwrap();
     let gone = try_mint(&mut writer, "'gone', owner => 'team-b'", &[]).unwrap();
     writer
-        .batch_execute(&format!("SELECT tokens.revoke('{}', actor => 'team-b')", gone.id))
+        .batch_execute(&format!(
+            "SELECT tokens.revoke('{}', actor => 'team-b')",
+            gone.id
+        ))
         .unwrap();
 
     use serde_json::json;
@@ -82,14 +88,25 @@ fn a_request_with_a_valid_token_sees_its_owners_rows_and_an_invalid_one_gets_a_4
         ["a's note"]
     );
     assert_eq!(
-        request(&mut api, json!({"authorization": format!("Bearer {}", a.token)}), None).unwrap(),
+        request(
+            &mut api,
+            json!({"authorization": format!("Bearer {}", a.token)}),
+            None
+        )
+        .unwrap(),
         ["a's note"]
     );
     // No token: anonymous, nothing under RLS; a JWT bearer is PostgREST's.
-    assert!(request(&mut api, json!({"accept": "*/*"}), None).unwrap().is_empty());
-    assert!(request(&mut api, json!({"authorization": "Bearer eyJhbGciOi.x.y"}), None)
+    assert!(request(&mut api, json!({"accept": "*/*"}), None)
         .unwrap()
         .is_empty());
+    assert!(request(
+        &mut api,
+        json!({"authorization": "Bearer eyJhbGciOi.x.y"}),
+        None
+    )
+    .unwrap()
+    .is_empty());
     // A forged request.jwt.claims changes nothing: the principal comes from
     // the token only.
     assert!(request(

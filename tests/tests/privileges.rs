@@ -226,6 +226,13 @@ const MATRIX: &[Object] = &[
     // Owner limits (issue 18): what applications trust, like a token's cap.
     row("tokens.set_owner_limits(text,integer,interval,bigint,bigint,interval)", Kind::Api,
         May::Only(&[WRITER]), "SELECT tokens.set_owner_limits('matrix-owner', 10, '1 minute', 100, NULL, NULL)"),
+    // Import (issue 18): a migration is the writer's.
+    row("tokens.import(bytea,text,text,text[],timestamp with time zone,text,text,jsonb)", Kind::Api,
+        May::Only(&[WRITER]),
+        "SELECT tokens.import(sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 'legacy_', 'matrix')"),
+    row("tokens.import_meta_text(bytea,text,text,text[],timestamp with time zone,text,text,text)", Kind::Internal,
+        May::Only(&[WRITER]),
+        "SELECT tokens.import_meta_text(sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 'legacy_', 'matrix', NULL, NULL, 'service', NULL, NULL)"),
     row("tokens.audit_refuse_change()", Kind::Trigger, NOBODY, "SELECT tokens.audit_refuse_change()"),
     row("tokens.credit_refuse_update()", Kind::Trigger, NOBODY, "SELECT tokens.credit_refuse_update()"),
     // Views.

@@ -2,7 +2,7 @@
 
 use pg_tokens_core::usage::RateLimit;
 use pg_tokens_core::validate::{self, Kind};
-use pg_tokens_core::{Error, Plaintext};
+use pg_tokens_core::{Error, Plaintext, TokenHash};
 use pgrx::datum::{Array, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
@@ -70,7 +70,7 @@ fn mint_with(
             check_catalogue(client, request.scopes.as_deref())?;
             crate::policies::expiry_rule(client, clock())?.admits_mint(request.expires_at)?;
             let plaintext = Plaintext::generate()?;
-            let token = store_new(client, &caller, &plaintext, &request, None)?;
+            let token = store_new(client, &caller, (&plaintext).into(), &request, Origin::Mint)?;
             Ok((plaintext, token))
         })
         .or_raise()
@@ -141,7 +141,7 @@ fn authorize(caller: &Caller, request: &Request) -> Result<()> {
 }
 
 /// Once the scope catalogue has entries, only its scopes may be granted.
-fn check_catalogue(client: &SpiClient<'_>, scopes: Option<&[String]>) -> Result<()> {
+pub(super) fn check_catalogue(client: &SpiClient<'_>, scopes: Option<&[String]>) -> Result<()> {
     match store::first_undefined_scope(client, scopes.unwrap_or_default())? {
         None => Ok(()),
         // A scope shaped like a token is never repeated back.
@@ -160,24 +160,48 @@ fn check_catalogue(client: &SpiClient<'_>, scopes: Option<&[String]>) -> Result<
     }
 }
 
-/// Stores a new token and its `token.create` audit row. `rotated_from` names
-/// the token it replaces, when it comes from a rotation.
+/// Where a new token comes from: its audit row says so.
+pub enum Origin<'a> {
+    /// `tokens.mint`: audited as `token.create` by the caller.
+    Mint,
+    /// `tokens.rotate` of `from`, by `actor`: `token.create` with
+    /// `rotated_from`.
+    Rotation { from: Uuid, actor: &'a str },
+    /// `tokens.import` of a key made elsewhere: `token.import`.
+    Import,
+}
+
+/// What is stored of a token's secret: its hash and its display prefix.
+pub struct Stored<'a> {
+    pub hash: TokenHash,
+    pub prefix: &'a str,
+}
+
+impl<'a> From<&'a Plaintext> for Stored<'a> {
+    fn from(plaintext: &'a Plaintext) -> Self {
+        Stored {
+            hash: plaintext.hash(),
+            prefix: plaintext.display_prefix(),
+        }
+    }
+}
+
+/// Stores a new token and its audit row (`token.create`, or `token.import`).
 pub fn store_new(
     client: &mut SpiClient<'_>,
     caller: &Caller,
-    plaintext: &Plaintext,
+    secret: Stored<'_>,
     request: &Request,
-    rotated_from: Option<(Uuid, &str)>,
+    origin: Origin<'_>,
 ) -> Result<StoredToken> {
     let id = Uuid::from_bytes(*uuid::Uuid::now_v7().as_bytes());
     let created_at = now();
-    let hash = plaintext.hash();
     store::insert(
         client,
         &NewToken {
             id,
-            hash: &hash,
-            prefix: plaintext.display_prefix(),
+            hash: &secret.hash,
+            prefix: secret.prefix,
             name: &request.name,
             kind: request.kind.as_str(),
             owner: &request.owner,
@@ -197,19 +221,23 @@ pub fn store_new(
         "scopes": request.scopes,
         "expires_at": request.expires_at.map(pg_tokens_core::time::rfc3339),
     });
-    let actor = match rotated_from {
-        Some((old, actor)) => {
-            meta["rotated_from"] = serde_json::json!(old.to_string());
-            actor
+    let (actor, action) = match origin {
+        Origin::Rotation { from, actor } => {
+            meta["rotated_from"] = serde_json::json!(from.to_string());
+            (actor, "token.create")
         }
-        None => caller.name.as_str(),
+        Origin::Mint => (caller.name.as_str(), "token.create"),
+        Origin::Import => {
+            meta["prefix"] = serde_json::json!(secret.prefix);
+            (caller.name.as_str(), "token.import")
+        }
     };
     audit::append(
         client,
         Event {
             actor,
             db_role: &caller.name,
-            action: "token.create",
+            action,
             target: token_target(id),
             meta: with_token_meta(audit::meta(meta), request.meta.as_deref()),
             at: created_at,
@@ -217,7 +245,7 @@ pub fn store_new(
     )?;
     Ok(StoredToken {
         id,
-        prefix: plaintext.display_prefix().to_owned(),
+        prefix: secret.prefix.to_owned(),
         name: request.name.clone(),
         kind: request.kind.as_str().to_owned(),
         owner: request.owner.clone(),

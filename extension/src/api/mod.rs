@@ -8,6 +8,7 @@ mod auth;
 mod chain;
 mod credits;
 mod disable;
+mod import;
 mod leak;
 mod meta;
 mod mint;

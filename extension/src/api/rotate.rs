@@ -8,7 +8,7 @@ use pgrx::datum::Interval;
 use pgrx::prelude::*;
 use pgrx::Uuid;
 
-use super::mint::{store_new, Request};
+use super::mint::{store_new, Origin, Request};
 use super::revoke::{lock_managed, required_id};
 use super::{clock, minted_row};
 use crate::audit::{self, token_target, Event};
@@ -71,7 +71,13 @@ fn rotate(
                 meta: old.meta.as_ref().map(Meta::text),
             };
             let plaintext = Plaintext::generate()?;
-            let mut new = store_new(client, &caller, &plaintext, &request, Some((id, &actor)))?;
+            let mut new = store_new(
+                client,
+                &caller,
+                (&plaintext).into(),
+                &request,
+                Origin::Rotation { from: id, actor: &actor },
+            )?;
             // The credits move with the token: the successor spends from the
             // same pool, and from the same lease of it (during a grace
             // period, both do), so none is duplicated and none is stranded.

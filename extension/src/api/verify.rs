@@ -1,5 +1,6 @@
 //! `tokens.verify`: never raises, rejects a malformed token before any table
-//! access, and costs one index probe (no row lock) for a well-formed one.
+//! access, and costs one index probe (no row lock) for a well-formed one
+//! (or for a key shaped like one imported from another system).
 
 use std::net::IpAddr;
 
@@ -100,11 +101,24 @@ pub fn check(
     required: Option<&[Option<String>]>,
     cost: i64,
 ) -> Result<Verdict> {
-    let Some(well_formed) = presented.and_then(pg_tokens_core::parse) else {
+    let Some(presented) = presented else {
         return Ok(Verdict::Malformed);
     };
+    let token = match pg_tokens_core::parse(presented) {
+        Some(well_formed) => store::find_by_hash(&well_formed.hash())?,
+        // Not in the tbm_ format: a key imported from another system
+        // (tokens.import), or malformed. A key shaped like an imported one
+        // that is not stored is malformed, as it was before imports.
+        None => match pg_tokens_core::imported_hash(presented) {
+            Some(hash) => match store::find_by_hash(&hash)? {
+                None => return Ok(Verdict::Malformed),
+                found => found,
+            },
+            None => return Ok(Verdict::Malformed),
+        },
+    };
     let now = now();
-    let Some(token) = store::find_by_hash(&well_formed.hash())? else {
+    let Some(token) = token else {
         return Ok(Verdict::Unknown);
     };
     // Revoked, expired and disabled are decided by the wall clock at the
