@@ -425,6 +425,20 @@ pub fn record_with(
         None => with_entry(tracked, now, |state| decide(state, None)),
         Some(party) => with_entries(tracked, party.tracked, now, |state, other| {
             decide(state, Some(other))
+        })
+        .or_else(|| {
+            // No room for the token's entry (its owner's share of the table
+            // is full, say) while the token has no limit of its own: its
+            // owner's limits are kept by the owner's entry alone, and the
+            // use goes uncounted, as any token's in a full table.
+            let own =
+                matches!(what, Use::Valid { limit, pool } if limit.is_some() || pool.is_some());
+            if own {
+                return None;
+            }
+            with_entry(party.tracked, now, |other| {
+                decide(&mut State::default(), Some(other))
+            })
         }),
     }
 }

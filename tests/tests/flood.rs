@@ -107,3 +107,41 @@ fn a_rate_window_on_record_survives_its_entrys_eviction() {
         );
     }
 }
+
+/// An owner with more tokens than its share of the table, limited only by
+/// `set_owner_limits`: the tokens past the share have no entry, and their
+/// owner's limit is kept by the owner's entry alone. Before, each of them
+/// was refused as `rate_limited` (with an event each), whatever the
+/// owner's limit allowed.
+#[test]
+fn owner_limits_hold_for_tokens_past_the_owners_share() {
+    let cluster = Cluster::private(
+        "flood_owner_limits",
+        "pg_tokens.max_tracked_tokens = 100\npg_tokens.max_tracked_per_owner = 20",
+    );
+    let db = cluster.database();
+    let (_, mut app) = db.client(&["tokens_writer", "tokens_reader"]);
+    let tokens: Vec<String> = app
+        .query(
+            "SELECT m.token FROM generate_series(1, 60) g, \
+                    tokens.mint('shared ' || g, owner => 'tenant') m",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    app.batch_execute("SELECT tokens.set_owner_limits('tenant', 100, '1 day', NULL, NULL, NULL)")
+        .unwrap();
+    let first = statuses(&mut app, &tokens);
+    assert!(first.iter().all(|s| s == "valid"), "{first:?}");
+    // 60 of the owner's 100 spent: 40 more pass, whichever tokens they use,
+    // then the owner's limit refuses.
+    let second = statuses(&mut app, &tokens);
+    let valid = second.iter().filter(|s| *s == "valid").count();
+    assert_eq!(valid, 40, "{second:?}");
+    assert!(
+        second[40..].iter().all(|s| s == "rate_limited"),
+        "{second:?}"
+    );
+}
