@@ -14,7 +14,7 @@
 //! idle. Without it, every success leases (and spends) one credit, under
 //! a lock on the pool, in a read-write transaction only.
 
-use pg_tokens_core::credits::{next_lease_size, Cap, Grant, Ledger, Refill, MIN_LEASE};
+use pg_tokens_core::credits::{next_lease_size, Cap, Grant, Ledger, Refill, MAX_LEASE, MIN_LEASE};
 use pg_tokens_core::usage::interval_micros;
 use pgrx::pg_sys;
 use pgrx::IntoDatum;
@@ -99,11 +99,13 @@ pub fn lease(key: Key, pool: PoolRef, cost: i64) -> Result<Leased> {
         }
         // A pool this transaction created is spent from directly, all of
         // the cost or nothing.
+        // The block is sized in verifications of this cost (4 at first),
+        // within the same bound on credits.
         let taken = take(pool.number, now, |own| {
             if own {
                 (cost, cost)
             } else {
-                (size.max(cost), 1)
+                (size.saturating_mul(cost).min(MAX_LEASE.max(cost)), 1)
             }
         })?;
         let Some((grant, own, lsn)) = taken.filter(|(g, ..)| g.credits > 0) else {

@@ -423,23 +423,18 @@ pub fn record_with(
     };
     match owner {
         None => with_entry(tracked, now, |state| decide(state, None)),
-        Some(party) => with_entries(tracked, party.tracked, now, |state, other| {
-            decide(state, Some(other))
-        })
-        .or_else(|| {
-            // No room for the token's entry (its owner's share of the table
-            // is full, say) while the token has no limit of its own: its
-            // owner's limits are kept by the owner's entry alone, and the
-            // use goes uncounted, as any token's in a full table.
+        Some(party) => {
+            // A token with no limit of its own needs its entry only to be
+            // counted: when there is no room for it (its owner's share of
+            // the table is full, say), its owner's limits are kept by the
+            // owner's entry alone, and the use goes uncounted, as any
+            // token's in a full table.
             let own =
                 matches!(what, Use::Valid { limit, pool } if limit.is_some() || pool.is_some());
-            if own {
-                return None;
-            }
-            with_entry(party.tracked, now, |other| {
-                decide(&mut State::default(), Some(other))
+            with_entries(tracked, party.tracked, !own, now, |state, other| {
+                decide(state, Some(other))
             })
-        }),
+        }
     }
 }
 
@@ -568,9 +563,13 @@ fn with_entry<R>(tracked: Tracked<'_>, now: i64, f: impl FnOnce(&mut State) -> R
 /// As [`with_entry`], on two entries at once (a token's, then its owner's:
 /// always in that order, so two callers never wait for each other), both
 /// under their spin locks. None when either finds no room.
+///
+/// `first_optional`: without room for the first entry, `f` gets a blank
+/// state in its place (whatever it does to it is dropped).
 fn with_entries<R>(
     first: Tracked<'_>,
     second: Tracked<'_>,
+    first_optional: bool,
     now: i64,
     f: impl FnOnce(&mut State, &mut State) -> R,
 ) -> Option<R> {
@@ -588,7 +587,7 @@ fn with_entries<R>(
 
         pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
         let a = entry_or_new(&first, now);
-        let b = if a.is_null() {
+        let b = if a.is_null() && !first_optional {
             null_mut()
         } else {
             entry_or_new(&second, now)
@@ -600,6 +599,11 @@ fn with_entries<R>(
         } else {
             find(&first.key)
         };
+        if a.is_null() && first_optional && !b.is_null() {
+            let result = locked(b, |sb| f(&mut State::default(), seeded(sb, second.window)));
+            pg_sys::LWLockRelease(shared.lock);
+            return Some(result);
+        }
         if a.is_null() || b.is_null() {
             pg_sys::LWLockRelease(shared.lock);
             shared.dropped.fetch_add(1, Ordering::Relaxed);
