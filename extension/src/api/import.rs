@@ -10,11 +10,10 @@ use pgrx::datum::{Array, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::Uuid;
 
+use super::clock;
 use super::mint::{check_catalogue, store_new, Origin, Request, Stored};
-use super::{clock, text_list, timestamp_arg};
 use crate::error::{OrRaise, Result};
 use crate::privilege::{AsOwner, Caller, WRITER};
-use crate::row;
 use crate::store;
 
 /// `tokens.import(hash, prefix, name, scopes, expires_at, kind, owner,
@@ -41,19 +40,8 @@ fn import_meta_text(
     }
     let hash = sha256(hash).or_raise();
     let prefix = validate::display_prefix(prefix).or_raise();
-    let request = Request {
-        name: validate::name(name).or_raise(),
-        scopes: text_list("scopes", scopes)
-            .and_then(|s| validate::scopes(s.as_deref()))
-            .or_raise(),
-        expires_at: validate::expires_at(timestamp_arg(expires_at), clock()).or_raise(),
-        kind: validate::kind(kind).or_raise(),
-        owner: validate::owner(owner.unwrap_or(&caller.name)).or_raise(),
-        allowed_ips: None,
-        rate_limit: None,
-        disabled: false,
-        meta: row::token_meta(meta).or_raise(),
-    };
+    let request =
+        Request::from_args(&caller, name, scopes, expires_at, kind, owner, meta).or_raise();
     let _owner = AsOwner::enter().or_raise();
     Spi::connect_mut(|client| {
         check_catalogue(client, request.scopes.as_deref())?;

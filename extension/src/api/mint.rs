@@ -50,19 +50,8 @@ fn mint_with(
     meta: Option<&str>,
 ) -> pgrx::composite_type!('static, "tokens.minted") {
     let caller = Caller::current();
-    let request = Request {
-        name: validate::name(name).or_raise(),
-        scopes: text_list("scopes", scopes)
-            .and_then(|s| validate::scopes(s.as_deref()))
-            .or_raise(),
-        expires_at: validate::expires_at(timestamp_arg(expires_at), clock()).or_raise(),
-        kind: validate::kind(kind).or_raise(),
-        owner: validate::owner(owner.unwrap_or(&caller.name)).or_raise(),
-        allowed_ips: None,
-        rate_limit: None,
-        disabled: false,
-        meta: row::token_meta(meta).or_raise(),
-    };
+    let request =
+        Request::from_args(&caller, name, scopes, expires_at, kind, owner, meta).or_raise();
     authorize(&caller, &request).or_raise();
     let (plaintext, token) = {
         let _owner = AsOwner::enter().or_raise();
@@ -109,6 +98,32 @@ pub struct Request {
     pub disabled: bool,
     /// Application data (jsonb text), from mint or carried over by a rotation.
     pub meta: Option<String>,
+}
+
+impl Request {
+    /// A new token's arguments as `mint` (and `import`) take them, checked
+    /// in their order; the owner defaults to the caller.
+    pub fn from_args(
+        caller: &Caller,
+        name: Option<&str>,
+        scopes: Option<Array<'_, &str>>,
+        expires_at: Option<TimestampWithTimeZone>,
+        kind: Option<&str>,
+        owner: Option<&str>,
+        meta: Option<&str>,
+    ) -> Result<Request> {
+        Ok(Request {
+            name: validate::name(name)?,
+            scopes: text_list("scopes", scopes).and_then(|s| validate::scopes(s.as_deref()))?,
+            expires_at: validate::expires_at(timestamp_arg(expires_at), clock())?,
+            kind: validate::kind(kind)?,
+            owner: validate::owner(owner.unwrap_or(&caller.name))?,
+            allowed_ips: None,
+            rate_limit: None,
+            disabled: false,
+            meta: row::token_meta(meta)?,
+        })
+    }
 }
 
 /// tokens_writer mints any kind for any owner; tokens_self_service mints
