@@ -31,11 +31,13 @@ fn pages_cover_every_token_once_in_every_order() {
                 direction: Direction::Forward,
                 inclusive: false,
                 limit: 7,
+                events: true,
             };
             let whole = queries::token_page(
                 &mut client,
                 &PageQuery {
                     limit: 1000,
+
                     ..query.clone()
                 },
             )
@@ -93,6 +95,7 @@ fn pages_cover_every_token_once_in_every_order() {
             direction: Direction::Forward,
             inclusive: false,
             limit: 10,
+            events: true,
         },
     )
     .expect("the first page");
@@ -134,6 +137,7 @@ fn the_disabled_status_filter_reads_the_view() {
                 direction: Direction::Forward,
                 inclusive: false,
                 limit: 10,
+                events: true,
             },
         )
         .expect("a page")
@@ -196,6 +200,7 @@ fn the_hygiene_filter_finds_live_tokens_that_never_expire_have_full_access_or_si
             direction: Direction::Forward,
             inclusive: false,
             limit: 10,
+            events: true,
         },
     )
     .expect("a page");

@@ -103,6 +103,7 @@ impl App {
             direction,
             inclusive,
             limit: PAGE,
+            events: self.session.reader,
         };
         vec![
             Effect::Db(Request::Tokens { gen, query }),

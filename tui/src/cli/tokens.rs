@@ -191,6 +191,8 @@ pub(super) fn list(client: &mut Client, a: ListArgs) -> Result<(), DbError> {
         } else {
             a.limit.clamp(1, 10_000)
         },
+        // The listing prints no badges.
+        events: false,
     };
     if a.json {
         out("[")?;

@@ -120,6 +120,27 @@ pub struct Token {
     pub allowed_ips: Option<Vec<String>>,
     /// The usage cap (`tokens.set_remaining`); None: no cap.
     pub credits: Option<Credits>,
+    /// The list's markers, computed by the list query (`queries::BADGES`);
+    /// all off where a token is read on its own (the detail pane).
+    #[serde(skip)]
+    pub badges: Badges,
+}
+
+/// What deserves a look on a token's row in the list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Badges {
+    /// Live, and expires within 24 hours.
+    pub expiring: bool,
+    /// Live, capped, and under 10% of its period's credits.
+    pub credits_low: bool,
+    /// Three or more `token.rate_limited` events in the last 24 hours.
+    pub rate_limited: bool,
+}
+
+impl Badges {
+    pub fn any(self) -> bool {
+        self.expiring || self.credits_low || self.rate_limited
+    }
 }
 
 /// At most `requests` successful verifications per `per_seconds`.

@@ -86,6 +86,7 @@ pub fn token(n: u128, name: &str, owner: &str, status: &str) -> Token {
                 every_seconds: 3600.0,
             }),
         }),
+        badges: Default::default(),
     }
 }
 

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::error::DbError;
 use super::model::{
-    AuditEvent, Credits, Leak, Minted, RateLimit, Refill, RevokeTarget, ScopeEntry, Secret,
+    AuditEvent, Badges, Credits, Leak, Minted, RateLimit, Refill, RevokeTarget, ScopeEntry, Secret,
     Session, Token, UsageBucket, UsageWindow,
 };
 
@@ -85,6 +85,7 @@ fn token_row(row: &Row) -> Token {
                     _ => None,
                 },
             }),
+        badges: Badges::default(),
     }
 }
 
@@ -273,6 +274,64 @@ pub struct PageQuery {
     /// Include the cursor's own row (a refresh of the page it starts).
     pub inclusive: bool,
     pub limit: i64,
+    /// The role reads `tokens.events` (tokens_reader): the badges may use
+    /// the server's events (see `badge_sql`).
+    pub events: bool,
+}
+
+/// Rate-limited often: at least this many `token.rate_limited` events in
+/// the last 24 hours (the server writes at most one per token per window).
+pub const RATE_LIMITED_OFTEN: i64 = 3;
+
+/// The badge columns of the page's rows (`t` is `tokens.tokens`), read in
+/// the list's one statement:
+/// - expiring: live (active or disabled) and expiring within 24 hours;
+/// - credits low: live, capped, and credits left under 10% of the period's
+///   credits: the `period_credits` of the token's newest
+///   `token.credits_low` event (the server's own judgement, with the cap
+///   the view does not show), else the refill amount;
+/// - rate-limited often: `RATE_LIMITED_OFTEN` or more `token.rate_limited`
+///   events in the last 24 hours.
+///
+/// Without `events` (a role that cannot read `tokens.events`) the credits
+/// go by the refill amount alone and no row is rate-limited often.
+fn badge_sql(events: bool) -> (String, String) {
+    let live = "t.status IN ('active', 'disabled')";
+    let expiring = format!(
+        "({live} AND t.expires_at > now() AND t.expires_at <= now() + interval '24 hours') IS TRUE AS badge_expiring"
+    );
+    if !events {
+        return (
+            String::new(),
+            format!(
+                "{expiring},
+                 ({live} AND t.remaining * 10 < t.refill_amount) IS TRUE AS badge_credits_low,
+                 false AS badge_rate_limited"
+            ),
+        );
+    }
+    (
+        format!(
+            ", low AS MATERIALIZED (
+                 SELECT DISTINCT ON (token_id) token_id,
+                        (detail ->> 'period_credits')::bigint AS period_credits
+                   FROM tokens.events
+                  WHERE kind = 'token.credits_low' AND token_id = ANY (ARRAY(SELECT id FROM page))
+                  ORDER BY token_id, id DESC),
+               limited AS MATERIALIZED (
+                 SELECT token_id FROM tokens.events
+                  WHERE kind = 'token.rate_limited' AND at >= now() - interval '24 hours'
+                    AND token_id = ANY (ARRAY(SELECT id FROM page))
+                  GROUP BY token_id HAVING count(*) >= {RATE_LIMITED_OFTEN})"
+        ),
+        format!(
+            "{expiring},
+             ({live} AND t.remaining * 10 < COALESCE(
+                 (SELECT period_credits FROM low WHERE low.token_id = t.id), t.refill_amount))
+               IS TRUE AS badge_credits_low,
+             (t.id IN (SELECT token_id FROM limited)) IS TRUE AS badge_rate_limited"
+        ),
+    )
 }
 
 /// One page of tokens in display order, with the cursors of its ends.
@@ -366,10 +425,11 @@ pub fn token_page(client: &mut Client, q: &PageQuery) -> Result<TokenPage> {
     // view, so the ORDER BY ... LIMIT outside it cannot reach into it, and
     // every visible row is read once to find the page; the whole rows are
     // built for the page only. One statement, one snapshot.
+    let (badge_ctes, badge_columns) = badge_sql(q.events);
     let sql = format!(
         "WITH page AS MATERIALIZED (
-             SELECT id FROM tokens.tokens WHERE {wh} ORDER BY {key} {dir}, id {dir} LIMIT ${})
-         SELECT {TOKEN_COLUMNS}, {key} AS sort_key FROM tokens.tokens
+             SELECT id FROM tokens.tokens WHERE {wh} ORDER BY {key} {dir}, id {dir} LIMIT ${}){badge_ctes}
+         SELECT {TOKEN_COLUMNS}, {key} AS sort_key, {badge_columns} FROM tokens.tokens t
           WHERE id = ANY (ARRAY(SELECT id FROM page))
           ORDER BY {key} {dir}, id {dir}",
         params.len()
@@ -381,7 +441,12 @@ pub fn token_page(client: &mut Client, q: &PageQuery) -> Result<TokenPage> {
         .iter()
         .take(q.limit as usize)
         .map(|r| {
-            let t = token_row(r);
+            let mut t = token_row(r);
+            t.badges = Badges {
+                expiring: r.get("badge_expiring"),
+                credits_low: r.get("badge_credits_low"),
+                rate_limited: r.get("badge_rate_limited"),
+            };
             let key = match q.sort {
                 SortColumn::Created => {
                     SortKey::Micros(r.get::<_, DateTime<Utc>>("sort_key").timestamp_micros())
