@@ -217,3 +217,75 @@ fn the_hygiene_filter_finds_live_tokens_that_never_expire_have_full_access_or_si
     let all = queries::token_count(&mut client, &TokenFilter::default()).expect("count");
     assert_eq!(all, 7);
 }
+
+/// The badges, as the list query computes them on a real server: for a
+/// reader (events read) and for a self-service user (no access to
+/// tokens.events: the query must not name it).
+#[test]
+fn the_list_query_computes_the_badges() {
+    let db = Cluster::shared().database();
+    let mut admin = db.admin();
+    admin
+        .batch_execute(
+            "SELECT tokens.mint('soon', expires_at => now() + interval '2 hours');
+             SELECT tokens.mint('later', expires_at => now() + interval '3 days');
+             SELECT tokens.set_remaining((tokens.mint('low')).id, 5, 100, '1 day');
+             SELECT tokens.set_remaining((tokens.mint('plenty')).id, 50, 100, '1 day');
+             SELECT tokens.mint('busy');
+             INSERT INTO tokens.event_store (at, kind, token_id, owner, detail)
+               SELECT now() - g * interval '1 hour', 'token.rate_limited', id, owner, '{}'
+                 FROM tokens.tokens, generate_series(1, 3) g WHERE name = 'busy';
+             INSERT INTO tokens.event_store (at, kind, token_id, owner, detail)
+               SELECT now() - g * interval '1 hour', 'token.rate_limited', id, owner, '{}'
+                 FROM tokens.tokens, generate_series(1, 2) g WHERE name = 'plenty';",
+        )
+        .expect("seed");
+    let query = |events: bool| PageQuery {
+        filter: TokenFilter::default(),
+        sort: SortColumn::Name,
+        descending: false,
+        cursor: None,
+        direction: Direction::Forward,
+        inclusive: false,
+        limit: 10,
+        events,
+    };
+    let badges = |client: &mut postgres::Client, events: bool| -> Vec<(String, [bool; 3])> {
+        queries::token_page(client, &query(events))
+            .expect("a page")
+            .rows
+            .into_iter()
+            .map(|t| {
+                let b = t.badges;
+                (t.name, [b.expiring, b.credits_low, b.rate_limited])
+            })
+            .collect()
+    };
+    let role = db.login_role(&["tokens_reader"]);
+    let mut reader = db.connect(&role);
+    assert_eq!(
+        badges(&mut reader, true),
+        vec![
+            ("busy".to_string(), [false, false, true]),
+            ("later".to_string(), [false, false, false]),
+            ("low".to_string(), [false, true, false]),
+            ("plenty".to_string(), [false, false, false]),
+            ("soon".to_string(), [true, false, false]),
+        ]
+    );
+    // Without events, what the view alone tells.
+    let without: Vec<[bool; 3]> = badges(&mut reader, false)
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(
+        without,
+        vec![
+            [false, false, false],
+            [false, false, false],
+            [false, true, false],
+            [false, false, false],
+            [true, false, false],
+        ]
+    );
+}

@@ -822,3 +822,31 @@ fn hygiene_filter_with_nothing_to_tidy() {
     app.tokens.loading = false;
     assert_snapshot!(render(&app));
 }
+
+#[test]
+fn badges_mark_rows_that_deserve_a_look() {
+    use tokens_console::db::model::Badges;
+    let mut rows = sample_tokens();
+    rows[0].badges = Badges {
+        expiring: true,
+        ..Badges::default()
+    };
+    rows[1].badges = Badges {
+        credits_low: true,
+        rate_limited: true,
+        ..Badges::default()
+    };
+    let app = app_with(rows);
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn no_badge_no_badge_column() {
+    let app = app_with(sample_tokens());
+    let screen = render(&app).to_string();
+    let header = screen
+        .lines()
+        .find(|l| l.contains("PREFIX"))
+        .expect("a header");
+    assert!(!header.contains('!'), "{screen}");
+}

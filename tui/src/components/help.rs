@@ -31,6 +31,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("f / F, H", "filter status / kind, hygiene"),
             ("s / S", "sort column / reverse"),
             ("Esc", "clear search, then the marks"),
+            ("E / $ / R", "badges: expiring, credits low, limited"),
         ],
     ),
     (

@@ -1,11 +1,12 @@
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use super::{dim, key_style, status_style};
 use crate::app::TokenList;
+use crate::db::model::Badges;
 use crate::text::{clean, relative, scopes};
 use chrono::{DateTime, Utc};
 
@@ -107,7 +108,13 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
     let uses = table_area.width >= 132;
     // A mark column while anything is marked (Space marks, X revokes them).
     let marks = !l.marked.is_empty();
+    // A badge column while any row has one: E expires within 24 h, $ low
+    // credits, R rate-limited often (the help screen's legend).
+    let badges = l.rows.iter().any(|t| t.badges.any());
     let mut titles = if marks { vec!["✓"] } else { vec![] };
+    if badges {
+        titles.push("!");
+    }
     titles.extend([
         "PREFIX",
         "NAME",
@@ -130,6 +137,9 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
         } else {
             vec![]
         };
+        if badges {
+            cells.push(Cell::from(badge_line(t.badges)));
+        }
         cells.extend([
             Cell::from(clean(&t.prefix)),
             Cell::from(clean(&t.name)),
@@ -159,6 +169,9 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
     } else {
         vec![]
     };
+    if badges {
+        widths.push(Constraint::Length(3));
+    }
     widths.extend([
         Constraint::Length(12),
         Constraint::Min(12),
@@ -180,4 +193,23 @@ pub fn draw(f: &mut Frame, area: Rect, l: &TokenList, now: DateTime<Utc>) {
         .highlight_symbol("▶ ");
     let mut state = TableState::default().with_selected(Some(l.selected));
     f.render_stateful_widget(table, table_area, &mut state);
+}
+
+/// A row's badges, one letter each, in a fixed place.
+fn badge_line(b: Badges) -> Line<'static> {
+    let warn = Style::default()
+        .fg(Color::Yellow)
+        .add_modifier(Modifier::BOLD);
+    let mark = |on: bool, letter: &'static str| {
+        if on {
+            Span::styled(letter, warn)
+        } else {
+            Span::raw(" ")
+        }
+    };
+    Line::from(vec![
+        mark(b.expiring, "E"),
+        mark(b.credits_low, "$"),
+        mark(b.rate_limited, "R"),
+    ])
 }
