@@ -323,10 +323,10 @@ pub fn record_with(
     count: bool,
 ) -> Option<Outcome> {
     let owner = owner.filter(|o| o.limit.is_some() || (o.pool.is_some() && cost > 0));
-    let needs_entry = count
-        || owner.is_some()
-        || matches!(what, Use::Valid { limit, pool } if limit.is_some() || pool.is_some());
-    if !needs_entry {
+    // Whether the token has limits of its own (then only its entry keeps them).
+    let own_limits =
+        matches!(what, Use::Valid { limit, pool } if limit.is_some() || pool.is_some());
+    if !(count || owner.is_some() || own_limits) {
         return Some(match what {
             Use::Denied => Outcome::Denied,
             Use::Valid { .. } => Outcome::Admitted,
@@ -429,9 +429,7 @@ pub fn record_with(
             // the table is full, say), its owner's limits are kept by the
             // owner's entry alone, and the use goes uncounted, as any
             // token's in a full table.
-            let own =
-                matches!(what, Use::Valid { limit, pool } if limit.is_some() || pool.is_some());
-            with_entries(tracked, party.tracked, !own, now, |state, other| {
+            with_entries(tracked, party.tracked, !own_limits, now, |state, other| {
                 decide(state, Some(other))
             })
         }

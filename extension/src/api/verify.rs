@@ -109,13 +109,15 @@ pub fn check(
         // Not in the tbm_ format: a key imported from another system
         // (tokens.import), or malformed. A key shaped like an imported one
         // that is not stored is malformed, as it was before imports.
-        None => match pg_tokens_core::imported_hash(presented) {
-            Some(hash) => match store::find_by_hash(&hash)? {
-                None => return Ok(Verdict::Malformed),
-                found => found,
-            },
-            None => return Ok(Verdict::Malformed),
-        },
+        None => {
+            let Some(hash) = pg_tokens_core::imported_hash(presented) else {
+                return Ok(Verdict::Malformed);
+            };
+            let Some(found) = store::find_by_hash(&hash)? else {
+                return Ok(Verdict::Malformed);
+            };
+            Some(found)
+        }
     };
     let now = now();
     let Some(token) = token else {
