@@ -25,6 +25,8 @@ pub enum Action {
     ShowAudit,
     /// The leak triage screen.
     ShowLeaks,
+    /// The events (`tokens.events`).
+    ShowEvents,
     OpenDetail,
     Refresh,
     StartSearch,
@@ -43,6 +45,9 @@ pub enum Action {
     Rotate,
     ToggleFollow,
     EditAuditFilter,
+    /// Events view: acknowledge the events up to the selected one (asks
+    /// first).
+    AckEvents,
     /// Detail pane: usage over the last 24 h by hour, or 60 min by minute.
     ToggleUsageWindow,
     EditRateLimit,

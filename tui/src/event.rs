@@ -40,7 +40,7 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
                 KeyCode::Tab | KeyCode::BackTab => Some(Action::Toggle),
                 _ => None,
             },
-            Modal::RevokeLeaks(_) => match key.code {
+            Modal::RevokeLeaks(_) | Modal::AckEvents(_) => match key.code {
                 KeyCode::Enter => Some(Action::Submit),
                 KeyCode::Esc => Some(Action::Cancel),
                 _ => None,
@@ -95,10 +95,12 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('1') => Some(Action::ShowTokens),
         KeyCode::Char('2') => Some(Action::ShowAudit),
         KeyCode::Char('3') => Some(Action::ShowLeaks),
+        KeyCode::Char('4') => Some(Action::ShowEvents),
         KeyCode::Tab => Some(match app.view {
             View::Tokens | View::Detail => Action::ShowAudit,
             View::Audit => Action::ShowLeaks,
-            View::Leaks => Action::ShowTokens,
+            View::Leaks => Action::ShowEvents,
+            View::Events => Action::ShowTokens,
         }),
         KeyCode::Char('r') | KeyCode::F(5) => Some(Action::Refresh),
         KeyCode::Esc => Some(Action::Back),
@@ -146,6 +148,11 @@ pub fn action_for_key(app: &App, key: KeyEvent) -> Option<Action> {
                 Some(Action::StartSearch)
             }
             KeyCode::Char('X') => Some(Action::RevokeLeaks),
+            _ => None,
+        },
+        View::Events => match key.code {
+            KeyCode::Char('f') => Some(Action::ToggleFollow),
+            KeyCode::Char('a') => Some(Action::AckEvents),
             _ => None,
         },
     }

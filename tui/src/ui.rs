@@ -5,8 +5,8 @@ use ratatui::Frame;
 
 use crate::app::{App, Modal, View};
 use crate::components::{
-    audit_log, bulk_revoke, chrome, confirm, create_form, help, leaks, limits_form, once_card,
-    token_detail, token_list,
+    audit_log, bulk_revoke, chrome, confirm, create_form, events, help, leaks, limits_form,
+    once_card, token_detail, token_list,
 };
 
 pub fn draw(f: &mut Frame, app: &App) {
@@ -24,6 +24,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         (View::Detail, Some(d)) => token_detail::draw(f, body, d, app.now, &app.session),
         (View::Audit, _) => audit_log::draw(f, body, &app.audit),
         (View::Leaks, _) => leaks::draw(f, body, &app.leaks),
+        (View::Events, _) => events::draw(f, body, &app.events),
         _ => token_list::draw(f, body, &app.tokens, app.now),
     }
     chrome::notice(f, notice, app);
@@ -38,6 +39,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Some(Modal::Meta(form)) => limits_form::draw_meta(f, body, form, &app.session),
         Some(Modal::RevokeLeaks(r)) => leaks::draw_confirm(f, body, r, &app.session),
         Some(Modal::BulkRevoke(b)) => bulk_revoke::draw(f, body, b, &app.session),
+        Some(Modal::AckEvents(a)) => events::draw_ack(f, body, a),
         None => {}
     }
     if app.help {

@@ -180,6 +180,46 @@ fn audit_log() {
 }
 
 #[test]
+fn events_following() {
+    let mut app = app_with(sample_tokens());
+    show_events(&mut app, token_events());
+    key(&mut app, KeyCode::Char('f'));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn events_ack_confirmation() {
+    let mut app = app_with(sample_tokens());
+    show_events(&mut app, token_events());
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('a'));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
+fn events_refused_by_the_server() {
+    let mut app = app_with(sample_tokens());
+    let fx = key(&mut app, KeyCode::Char('4'));
+    let Some(tokens_console::action::Effect::Db(tokens_console::db::Request::Events {
+        gen, ..
+    })) = fx.first()
+    else {
+        panic!("expected an events request, got {fx:?}")
+    };
+    app.update(Action::Db(Reply::Events {
+        gen: *gen,
+        follow: false,
+        result: Err(DbError::Server {
+            sqlstate: "42501".into(),
+            message: "permission denied for view events".into(),
+            hint: None,
+            argument: None,
+        }),
+    }));
+    assert_snapshot!(render(&app));
+}
+
+#[test]
 fn audit_filter_editing() {
     let mut app = app_with(sample_tokens());
     key(&mut app, KeyCode::Char('2'));

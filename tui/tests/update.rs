@@ -404,8 +404,8 @@ fn detail_and_audit_views() {
         follow: true,
         result: Ok(vec![newer[0].clone()]),
     }));
-    assert_eq!(app.audit.rows[0].id, 6, "new events appear at the top");
-    assert_eq!(app.audit.rows.len(), 6);
+    assert_eq!(app.audit.feed.rows[0].id, 6, "new events appear at the top");
+    assert_eq!(app.audit.feed.rows.len(), 6);
 }
 
 #[test]
@@ -1195,11 +1195,13 @@ fn ctrl_u_and_esc_clear_the_text_and_leaving_the_screen_wipes_it() {
     assert!(app.leaks.editing);
     assert_eq!(app.leaks.text.expose(), LEAKED_B);
 
-    // Tab goes round the three views, and wipes on the way out
+    // Tab goes round the four views, and wipes on the way out
     let mut app = leaks_checked();
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.view, View::Tokens);
+    assert_eq!(app.view, View::Events);
     assert!(app.leaks.text.is_empty());
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Tokens);
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.view, View::Audit);
     key(&mut app, KeyCode::Tab);
@@ -2082,4 +2084,134 @@ fn hygiene_filter_is_a_key_that_reloads_from_the_first_page() {
     let fx = key(&mut app, KeyCode::Char('H'));
     assert!(!app.tokens.filter.hygiene);
     assert!(matches!(requests(&fx)[0], Request::Tokens { query, .. } if !query.filter.hygiene));
+}
+
+#[test]
+fn the_events_view_pages_follows_and_polls_after_the_newest() {
+    let mut app = app_with(sample_tokens());
+    show_events(&mut app, token_events());
+    assert_eq!(app.view, View::Events);
+    assert_eq!(app.events.feed.rows.len(), 5);
+    // Nothing is polled until follow is on.
+    assert!(requests(&app.update(Action::Tick(now()))).is_empty());
+    key(&mut app, KeyCode::Char('f'));
+    assert!(app.events.feed.follow);
+    let fx = app.update(Action::Tick(now()));
+    let gen = match requests(&fx)[..] {
+        [Request::Events {
+            gen,
+            query,
+            follow: true,
+        }] => {
+            assert_eq!((query.after, query.before), (Some(5), None));
+            *gen
+        }
+        ref r => panic!("{r:?}"),
+    };
+    // One poll at a time.
+    assert!(requests(&app.update(Action::Tick(now()))).is_empty());
+    let mut newer = token_events()[0].clone();
+    newer.id = 6;
+    app.update(Action::Db(Reply::Events {
+        gen,
+        follow: true,
+        result: Ok(vec![newer]),
+    }));
+    assert_eq!(
+        app.events.feed.rows[0].id, 6,
+        "new events appear at the top"
+    );
+    assert_eq!(app.events.feed.rows.len(), 6);
+    // The audit view's follow mode is its own.
+    assert!(!app.audit.feed.follow);
+    // Another view: no polling.
+    key(&mut app, KeyCode::Char('1'));
+    assert!(requests(&app.update(Action::Tick(now()))).is_empty());
+    // Back: the page stays loaded, no second first read.
+    assert!(requests(&key(&mut app, KeyCode::Char('4'))).is_empty());
+    // r reads the newest page again.
+    let fx = key(&mut app, KeyCode::Char('r'));
+    assert!(matches!(
+        requests(&fx)[..],
+        [Request::Events { follow: false, query, .. }] if query.before.is_none() && query.after.is_none()
+    ));
+}
+
+#[test]
+fn acknowledging_events_asks_first_then_reloads() {
+    let mut app = app_with(sample_tokens());
+    show_events(&mut app, token_events());
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('j'));
+    // a asks first: up to the selected event (#3), nothing sent yet.
+    let fx = key(&mut app, KeyCode::Char('a'));
+    assert!(requests(&fx).is_empty());
+    match &app.modal {
+        Some(Modal::AckEvents(a)) => assert_eq!((a.upto, a.shown), (3, 3)),
+        m => panic!("{m:?}"),
+    }
+    // Esc changes nothing.
+    assert!(requests(&key(&mut app, KeyCode::Esc)).is_empty());
+    assert!(app.modal.is_none());
+
+    key(&mut app, KeyCode::Char('a'));
+    let fx = key(&mut app, KeyCode::Enter);
+    assert!(matches!(
+        requests(&fx)[..],
+        [Request::AckEvents { upto: 3 }]
+    ));
+    // While it runs, keys do nothing.
+    assert!(requests(&key(&mut app, KeyCode::Enter)).is_empty());
+    assert!(requests(&key(&mut app, KeyCode::Esc)).is_empty());
+    assert!(matches!(app.modal, Some(Modal::AckEvents(_))));
+
+    // A refusal stays in the dialog, which can send again.
+    app.update(Action::Db(Reply::EventsAcked {
+        upto: 3,
+        result: Err(DbError::Server {
+            sqlstate: "42501".into(),
+            message: "permission denied for function ack_events".into(),
+            hint: None,
+            argument: None,
+        }),
+    }));
+    match &app.modal {
+        Some(Modal::AckEvents(a)) => assert!(!a.busy && a.error.is_some()),
+        m => panic!("{m:?}"),
+    }
+    key(&mut app, KeyCode::Enter);
+    // Done: the count is reported and the newest page read again.
+    let fx = app.update(Action::Db(Reply::EventsAcked {
+        upto: 3,
+        result: Ok(3),
+    }));
+    assert!(app.modal.is_none());
+    let notice = app.notice.as_ref().expect("a notice");
+    assert_eq!(notice.level, Level::Info);
+    assert!(
+        notice.text.contains("3 events acknowledged"),
+        "{}",
+        notice.text
+    );
+    assert!(matches!(
+        requests(&fx)[..],
+        [Request::Events { follow: false, query, .. }] if query.after.is_none() && query.before.is_none()
+    ));
+}
+
+#[test]
+fn acknowledging_needs_tokens_reader_and_an_event() {
+    let mut app = app_with(sample_tokens());
+    app.session.reader = false;
+    show_events(&mut app, token_events());
+    assert!(requests(&key(&mut app, KeyCode::Char('a'))).is_empty());
+    assert!(app.modal.is_none());
+    let notice = app.notice.as_ref().expect("a notice");
+    assert_eq!(notice.level, Level::Error);
+    assert!(notice.text.contains("tokens_reader"), "{}", notice.text);
+
+    let mut app = app_with(sample_tokens());
+    show_events(&mut app, vec![]);
+    assert!(requests(&key(&mut app, KeyCode::Char('a'))).is_empty());
+    assert!(app.modal.is_none(), "nothing to acknowledge");
 }

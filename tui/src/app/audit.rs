@@ -68,59 +68,21 @@ impl AuditFilterForm {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct AuditView {
-    pub rows: Vec<AuditEvent>,
-    pub selected: usize,
+    pub feed: Feed<AuditEvent>,
     pub filter: AuditFilter,
     pub editing: Option<AuditFilterForm>,
-    pub follow: bool,
-    /// Pages newer than this one exist (we paged down).
-    pub newer: bool,
-    pub older: bool,
-    pub loading: bool,
-    pub loaded: bool,
-    pub error: Option<DbError>,
-    pub(super) gen: u64,
-    pub(super) polling: bool,
-    pub(super) land_bottom: bool,
-}
-
-impl Default for AuditView {
-    fn default() -> Self {
-        AuditView {
-            rows: Vec::new(),
-            selected: 0,
-            filter: AuditFilter::default(),
-            editing: None,
-            follow: false,
-            newer: false,
-            older: false,
-            loading: false,
-            loaded: false,
-            error: None,
-            gen: 0,
-            polling: false,
-            land_bottom: false,
-        }
-    }
 }
 
 impl App {
-    pub(super) fn load_audit(
-        &mut self,
-        before: Option<i64>,
-        after: Option<i64>,
-        bottom: bool,
-    ) -> Vec<Effect> {
+    pub(super) fn load_audit(&mut self, ask: PageAsk) -> Vec<Effect> {
         let gen = self.next_gen();
-        self.audit.gen = gen;
-        self.audit.loading = true;
-        self.audit.land_bottom = bottom;
+        self.audit.feed.begin(gen, ask);
         let query = AuditQuery {
             filter: self.audit.filter.clone(),
-            before,
-            after,
+            before: ask.before,
+            after: ask.after,
             limit: PAGE,
         };
         vec![Effect::Db(Request::Audit {
@@ -130,86 +92,34 @@ impl App {
         })]
     }
 
+    /// In follow mode: the poll for audit events newer than those shown.
+    pub(super) fn poll_audit(&mut self) -> Vec<Effect> {
+        let Some((gen, after)) = self.audit.feed.poll() else {
+            return vec![];
+        };
+        let query = AuditQuery {
+            filter: self.audit.filter.clone(),
+            before: None,
+            after: Some(after),
+            limit: PAGE,
+        };
+        vec![Effect::Db(Request::Audit {
+            gen,
+            query,
+            follow: true,
+        })]
+    }
+
     pub(super) fn update_audit(&mut self, action: Action) -> Vec<Effect> {
-        let n = self.audit.rows.len();
         match action {
-            Action::Down | Action::Scroll(1..) => {
-                let step = if let Action::Scroll(d) = action {
-                    d as usize
-                } else {
-                    1
-                };
-                if self.audit.selected + step >= n {
-                    if self.audit.older && !self.audit.loading {
-                        let before = self.audit.rows.last().map(|e| e.id);
-                        let mut fx = self.load_audit(before, None, false);
-                        self.audit.newer = true;
-                        self.audit.follow = false;
-                        fx.truncate(1);
-                        return fx;
-                    }
-                    self.audit.selected = n.saturating_sub(1);
-                } else {
-                    self.audit.selected += step;
-                }
-                vec![]
-            }
-            Action::Up | Action::Scroll(..=-1) => {
-                let step = if let Action::Scroll(d) = action {
-                    (-d) as usize
-                } else {
-                    1
-                };
-                if self.audit.selected < step {
-                    if self.audit.newer && !self.audit.loading {
-                        let after = self.audit.rows.first().map(|e| e.id);
-                        return self.load_audit(None, after, true);
-                    }
-                    self.audit.selected = 0;
-                } else {
-                    self.audit.selected -= step;
-                }
-                vec![]
-            }
-            Action::NextPage => {
-                if self.audit.older {
-                    let before = self.audit.rows.last().map(|e| e.id);
-                    self.audit.newer = true;
-                    self.audit.follow = false;
-                    return self.load_audit(before, None, false);
-                }
-                vec![]
-            }
-            Action::PrevPage => {
-                if self.audit.newer {
-                    let after = self.audit.rows.first().map(|e| e.id);
-                    return self.load_audit(None, after, true);
-                }
-                vec![]
-            }
-            Action::Top => {
-                self.audit.selected = 0;
-                if self.audit.newer {
-                    return self.load_audit(None, None, false);
-                }
-                vec![]
-            }
-            Action::Bottom => {
-                self.audit.selected = n.saturating_sub(1);
-                vec![]
-            }
             Action::ToggleFollow => {
-                self.audit.follow = !self.audit.follow;
-                if self.audit.follow {
+                let reload = self.audit.feed.toggle_follow();
+                if self.audit.feed.follow {
                     self.info("follow: new audit events appear at the top as they happen");
-                    if self.audit.newer {
-                        self.audit.selected = 0;
-                        return self.load_audit(None, None, false);
-                    }
                 } else {
                     self.info("follow off");
                 }
-                vec![]
+                reload.map(|ask| self.load_audit(ask)).unwrap_or_default()
             }
             Action::EditAuditFilter => {
                 self.audit.editing = Some(AuditFilterForm::new(&self.audit.filter));
@@ -218,11 +128,14 @@ impl App {
             Action::Back => {
                 if self.audit.filter != AuditFilter::default() {
                     self.audit.filter = AuditFilter::default();
-                    return self.load_audit(None, None, false);
+                    return self.load_audit(PageAsk::NEWEST);
                 }
                 vec![]
             }
-            _ => vec![],
+            a => match self.audit.feed.navigate(&a) {
+                Some(ask) => self.load_audit(ask),
+                None => vec![],
+            },
         }
     }
 
@@ -238,77 +151,12 @@ impl App {
             Action::Submit => {
                 self.audit.filter = form.draft();
                 self.audit.editing = None;
-                self.audit.selected = 0;
-                self.audit.newer = false;
-                return self.load_audit(None, None, false);
+                self.audit.feed.selected = 0;
+                self.audit.feed.newer = false;
+                return self.load_audit(PageAsk::NEWEST);
             }
             a => {
                 edit(form.input_mut(), &a);
-            }
-        }
-        vec![]
-    }
-
-    pub(super) fn on_audit(
-        &mut self,
-        gen: u64,
-        follow: bool,
-        result: Result<Vec<AuditEvent>, DbError>,
-    ) -> Vec<Effect> {
-        let a = &mut self.audit;
-        if follow {
-            a.polling = false;
-            if gen != a.gen || !a.follow {
-                return vec![];
-            }
-            if let Ok(new) = result {
-                if !new.is_empty() {
-                    let added = new.len();
-                    let mut rows = new;
-                    rows.append(&mut a.rows);
-                    if rows.len() > PAGE as usize {
-                        rows.truncate(PAGE as usize);
-                        a.older = true;
-                    }
-                    a.rows = rows;
-                    if a.selected > 0 {
-                        a.selected = (a.selected + added).min(a.rows.len() - 1);
-                    }
-                }
-            }
-            return vec![];
-        }
-        if gen != a.gen {
-            return vec![];
-        }
-        a.loading = false;
-        match result {
-            Ok(rows) => {
-                let n = rows.len();
-                a.error = None;
-                a.loaded = true;
-                if a.land_bottom {
-                    // A newer page: its rows, with the newest first.
-                    a.newer = n as i64 >= PAGE;
-                    a.older = true;
-                    a.selected = n.saturating_sub(1);
-                } else {
-                    a.older = n as i64 >= PAGE;
-                    a.selected = a.selected.min(n.saturating_sub(1));
-                    if a.newer && a.rows.first().map(|e| e.id) == rows.first().map(|e| e.id) {
-                        a.newer = false;
-                    }
-                }
-                if n == 0 && a.land_bottom {
-                    a.newer = false;
-                    return vec![];
-                }
-                a.rows = rows;
-            }
-            Err(e) if e.is_connection_lost() => {}
-            Err(e) => {
-                a.error = Some(e);
-                a.loaded = true;
             }
         }
         vec![]
@@ -320,7 +168,7 @@ impl App {
                 gen,
                 follow,
                 result,
-            } => return self.on_audit(gen, follow, result),
+            } => self.audit.feed.on_page(gen, follow, result),
             Reply::AuditChecked(Ok(verdict)) => self.audit_alarm = verdict.alarm(),
             Reply::AuditChecked(Err(e)) => {
                 self.error(format!("audit checkpoints not checked: {e}"))

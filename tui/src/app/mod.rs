@@ -8,6 +8,8 @@ mod confirm;
 mod create;
 mod credits;
 mod detail;
+mod events;
+mod feed;
 mod leaks;
 mod limits;
 mod meta;
@@ -20,6 +22,8 @@ pub use confirm::*;
 pub use create::*;
 pub use credits::*;
 pub use detail::*;
+pub use events::*;
+pub use feed::*;
 pub use leaks::*;
 pub use limits::*;
 pub use meta::*;
@@ -33,12 +37,12 @@ use uuid::Uuid;
 use crate::action::{Action, Effect};
 use crate::db::error::DbError;
 use crate::db::model::{
-    AuditEvent, Leak, Minted, RevokeTarget, ScopeEntry, Secret, Session, Token, UsageBucket,
-    UsageWindow,
+    AuditEvent, Leak, Minted, RevokeTarget, ScopeEntry, Secret, Session, Token, TokenEvent,
+    UsageBucket, UsageWindow,
 };
 use crate::db::queries::{
-    AuditFilter, AuditQuery, Cursor, Direction, Expiry, MintRequest, PageQuery, SortColumn,
-    TokenFilter, TokenPage,
+    AuditFilter, AuditQuery, Cursor, Direction, EventQuery, Expiry, MintRequest, PageQuery,
+    SortColumn, TokenFilter, TokenPage,
 };
 use crate::db::{Reply, Request};
 use crate::input::{Edit, TextInput};
@@ -76,6 +80,7 @@ pub enum View {
     Detail,
     Audit,
     Leaks,
+    Events,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -111,6 +116,7 @@ pub enum Modal {
     Meta(MetaForm),
     RevokeLeaks(RevokeLeaks),
     BulkRevoke(BulkRevoke),
+    AckEvents(AckEvents),
 }
 
 /// What has the keys, first match wins.
@@ -156,6 +162,7 @@ pub struct App {
     pub view: View,
     pub tokens: TokenList,
     pub audit: AuditView,
+    pub events: EventsView,
     pub detail: Option<Detail>,
     pub leaks: Leaks,
     pub modal: Option<Modal>,
@@ -178,6 +185,7 @@ impl App {
             view: View::Tokens,
             tokens: TokenList::default(),
             audit: AuditView::default(),
+            events: EventsView::default(),
             detail: None,
             leaks: Leaks::default(),
             modal: None,
@@ -306,27 +314,36 @@ impl App {
             Action::ShowAudit => {
                 self.leave_leaks();
                 self.view = View::Audit;
-                if self.session.reader || self.audit.loaded {
-                    if !self.audit.loaded && !self.audit.loading {
-                        return self.load_audit(None, None, false);
-                    }
-                } else if !self.audit.loaded {
-                    // Try anyway: the server's refusal is the answer to show.
-                    return self.load_audit(None, None, false);
+                // Without tokens_reader, try anyway: the server's refusal
+                // is the answer to show.
+                let f = &self.audit.feed;
+                if !f.loaded && !f.loading {
+                    return self.load_audit(PageAsk::NEWEST);
+                }
+                vec![]
+            }
+            Action::ShowEvents => {
+                self.leave_leaks();
+                self.view = View::Events;
+                let f = &self.events.feed;
+                if !f.loaded && !f.loading {
+                    return self.load_events(PageAsk::NEWEST);
                 }
                 vec![]
             }
             Action::Refresh => match self.view {
                 View::Tokens => self.refresh_tokens(),
                 View::Detail => self.load_detail(),
-                View::Audit => self.load_audit(None, None, false),
+                View::Audit => self.load_audit(PageAsk::NEWEST),
                 View::Leaks => self.check_leaks(false),
+                View::Events => self.load_events(PageAsk::NEWEST),
             },
             _ => match self.view {
                 View::Tokens => self.update_tokens(action),
                 View::Detail => self.update_detail(action),
                 View::Audit => self.update_audit(action),
                 View::Leaks => self.update_leaks(action),
+                View::Events => self.update_events(action),
             },
         }
     }
@@ -341,34 +358,22 @@ impl App {
                 }
             }
         }
-        if self.audit.follow
-            && self.view == View::Audit
-            && !self.audit.newer
-            && !self.audit.polling
-            && self.conn == Conn::Up
-        {
-            self.audit.polling = true;
-            let gen = self.audit.gen;
-            let after = self.audit.rows.first().map(|e| e.id).or(Some(0));
-            let query = AuditQuery {
-                filter: self.audit.filter.clone(),
-                before: None,
-                after,
-                limit: PAGE,
-            };
-            return vec![Effect::Db(Request::Audit {
-                gen,
-                query,
-                follow: true,
-            })];
+        if self.conn != Conn::Up {
+            return vec![];
         }
-        vec![]
+        match self.view {
+            View::Audit => self.poll_audit(),
+            View::Events => self.poll_events(),
+            _ => vec![],
+        }
     }
+
     fn update_modal(&mut self, modal: Modal, action: Action) -> (Option<Modal>, Vec<Effect>) {
         match modal {
             Modal::Meta(f) => self.update_meta(f, action),
             Modal::RevokeLeaks(r) => self.update_revoke_leaks(r, action),
             Modal::BulkRevoke(b) => self.update_bulk_revoke(b, action),
+            Modal::AckEvents(a) => self.update_ack(a, action),
             Modal::Card(card) => self.update_card(card, action),
             Modal::Confirm(c) => self.update_confirm(c, action),
             Modal::RateLimit(f) => self.update_rate_limit(f, action),
@@ -392,6 +397,7 @@ impl App {
                 self.on_confirm_reply(reply)
             }
             Reply::Audit { .. } | Reply::AuditChecked(_) => self.on_audit_reply(reply),
+            Reply::Events { .. } | Reply::EventsAcked { .. } => self.on_events_reply(reply),
             Reply::Scopes(_) | Reply::Minted(_) => self.on_create_reply(reply),
             Reply::ConnectionLost { .. }
             | Reply::Reconnecting { .. }
@@ -408,8 +414,8 @@ impl App {
                     retry_in: Duration::ZERO,
                 };
                 self.tokens.loading = false;
-                self.audit.loading = false;
-                self.audit.polling = false;
+                self.audit.feed.connection_lost();
+                self.events.feed.connection_lost();
                 self.leaks.loading = false;
             }
             Reply::Reconnecting {
@@ -438,8 +444,11 @@ impl App {
                 let mut fx = self.refresh_tokens();
                 fx.push(Effect::Db(Request::Scopes));
                 fx.extend(self.check_audit());
-                if self.audit.loaded {
-                    fx.extend(self.load_audit(None, None, false));
+                if self.audit.feed.loaded {
+                    fx.extend(self.load_audit(PageAsk::NEWEST));
+                }
+                if self.events.feed.loaded {
+                    fx.extend(self.load_events(PageAsk::NEWEST));
                 }
                 fx.extend(self.load_detail());
                 if self.leaks.checked {

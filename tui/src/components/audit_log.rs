@@ -5,7 +5,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, 
 use ratatui::Frame;
 
 use super::{dim, key_style};
-use crate::app::{AuditField, AuditFilterForm, AuditView};
+use crate::app::{AuditField, AuditFilterForm, AuditView, Feed};
 use crate::text::{clean, stamp};
 
 fn filter_line(a: &AuditView) -> Line<'static> {
@@ -45,28 +45,37 @@ fn filter_line(a: &AuditView) -> Line<'static> {
     Line::from(spans)
 }
 
-pub fn draw(f: &mut Frame, area: Rect, a: &AuditView) {
-    let [filters, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
-    f.render_widget(Paragraph::new(filter_line(a)), filters);
-    let mut title = format!(" Audit log · {} events shown ", a.rows.len());
-    if a.follow {
+/// The frame a feed is drawn in: its title with the follow, page and
+/// loading marks, green while following. None when there are no rows to
+/// draw in it: the server's refusal or `empty` is drawn instead.
+pub fn feed_frame<'a, T>(
+    f: &mut Frame,
+    area: Rect,
+    feed: &Feed<T>,
+    title: &str,
+    noun: &str,
+    empty: &'a str,
+    needs: &'a str,
+) -> Option<Block<'a>> {
+    let mut title = format!(" {title} · {} {noun} shown ", feed.rows.len());
+    if feed.follow {
         title.push_str("· FOLLOWING ");
     }
-    if a.newer {
+    if feed.newer {
         title.push_str("· newer above ([) ");
     }
-    if a.loading {
+    if feed.loading {
         title.push_str("· loading… ");
     }
     let block = Block::default()
         .borders(Borders::ALL)
         .title(title)
-        .border_style(if a.follow {
+        .border_style(if feed.follow {
             Style::default().fg(Color::Green)
         } else {
             Style::default()
         });
-    if let Some(e) = &a.error {
+    if let Some(e) = &feed.error {
         let p = Paragraph::new(vec![
             Line::styled(
                 "The server refused:",
@@ -74,23 +83,56 @@ pub fn draw(f: &mut Frame, area: Rect, a: &AuditView) {
             ),
             Line::raw(clean(&e.to_string())),
             Line::raw(""),
-            Line::styled("Reading the audit log needs tokens_reader.", dim()),
+            Line::styled(needs, dim()),
         ])
         .wrap(Wrap { trim: false })
         .block(block);
-        f.render_widget(p, body);
-        return;
+        f.render_widget(p, area);
+        return None;
     }
-    if a.rows.is_empty() {
-        let msg = if a.loaded {
-            "No audit events match."
-        } else {
-            "Loading…"
-        };
-        f.render_widget(Paragraph::new(msg).block(block), body);
-        return;
+    if feed.rows.is_empty() {
+        let msg = if feed.loaded { empty } else { "Loading…" };
+        f.render_widget(Paragraph::new(msg).block(block), area);
+        return None;
     }
-    let rows = a.rows.iter().map(|e| {
+    Some(block)
+}
+
+/// A feed's rows as a table under `header`, the selected row reversed.
+pub fn feed_table<'a>(
+    f: &mut Frame,
+    area: Rect,
+    selected: usize,
+    rows: impl IntoIterator<Item = Row<'a>>,
+    header: &'a [&'a str],
+    widths: &[Constraint],
+    block: Block<'a>,
+) {
+    let header = Row::new(header.iter().copied())
+        .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
+    let table = Table::new(rows, widths.iter().copied())
+        .header(header)
+        .block(block)
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+    let mut state = TableState::default().with_selected(Some(selected));
+    f.render_stateful_widget(table, area, &mut state);
+}
+
+pub fn draw(f: &mut Frame, area: Rect, a: &AuditView) {
+    let [filters, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
+    f.render_widget(Paragraph::new(filter_line(a)), filters);
+    let Some(block) = feed_frame(
+        f,
+        body,
+        &a.feed,
+        "Audit log",
+        "events",
+        "No audit events match.",
+        "Reading the audit log needs tokens_reader.",
+    ) else {
+        return;
+    };
+    let rows = a.feed.rows.iter().map(|e| {
         Row::new(vec![
             Cell::from(e.id.to_string()),
             Cell::from(stamp(e.at)),
@@ -106,13 +148,15 @@ pub fn draw(f: &mut Frame, area: Rect, a: &AuditView) {
             ),
         ])
     });
-    let header = Row::new([
-        "ID", "AT (UTC)", "ACTION", "ACTOR", "DB ROLE", "TARGET", "META",
-    ])
-    .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
-    let table = Table::new(
+    feed_table(
+        f,
+        body,
+        a.feed.selected,
         rows,
-        [
+        &[
+            "ID", "AT (UTC)", "ACTION", "ACTOR", "DB ROLE", "TARGET", "META",
+        ],
+        &[
             Constraint::Length(6),
             Constraint::Length(19),
             Constraint::Length(14),
@@ -121,10 +165,6 @@ pub fn draw(f: &mut Frame, area: Rect, a: &AuditView) {
             Constraint::Length(20),
             Constraint::Min(10),
         ],
-    )
-    .header(header)
-    .block(block)
-    .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
-    let mut state = TableState::default().with_selected(Some(a.selected));
-    f.render_stateful_widget(table, body, &mut state);
+        block,
+    );
 }

@@ -58,6 +58,8 @@ pub fn header(f: &mut Frame, area: Rect, app: &App) {
         tab(" 2 Audit log ", app.view == View::Audit),
         Span::raw(" "),
         tab(" 3 Leaks ", app.view == View::Leaks),
+        Span::raw(" "),
+        tab(" 4 Events ", app.view == View::Events),
         Span::raw("  "),
         Span::styled(
             format!("{}@{}", clean(&s.role), clean(&s.database)),
@@ -198,6 +200,8 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ],
             Modal::RevokeLeaks(r) if r.busy => vec![("…", "revoking")],
             Modal::RevokeLeaks(_) => vec![("Enter", "revoke them all"), ("Esc", "cancel")],
+            Modal::AckEvents(a) if a.busy => vec![("…", "acknowledging")],
+            Modal::AckEvents(_) => vec![("Enter", "acknowledge"), ("Esc", "cancel")],
             Modal::BulkRevoke(b) if b.busy => vec![("…", "revoking")],
             Modal::BulkRevoke(b) if b.results.is_some() => vec![("Enter/Esc", "close")],
             Modal::BulkRevoke(b) => {
@@ -304,6 +308,19 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             h.extend([
                 ("j/k", "move"),
                 ("1/2", "tokens/audit"),
+                ("?", "help"),
+                ("q", "quit"),
+            ]);
+            h
+        }
+        View::Events => {
+            let mut h = vec![("j/k", "move"), ("f", "follow")];
+            if app.session.reader {
+                h.push(("a", "acknowledge up to here"));
+            }
+            h.extend([
+                ("[/]", "newer/older page"),
+                ("1", "tokens"),
                 ("?", "help"),
                 ("q", "quit"),
             ]);

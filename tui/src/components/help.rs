@@ -12,7 +12,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
         &[
             ("?", "this help"),
             ("q / Ctrl-C", "quit"),
-            ("1 / 2 / 3 / Tab", "tokens / audit log / leaks"),
+            ("1 2 3 4 / Tab", "tokens, audit log, leaks, events"),
             ("r / F5", "reload"),
             ("j k ↑ ↓ wheel", "move"),
             ("g G Home End", "first / last"),
@@ -58,11 +58,12 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
-        "Audit log",
+        "Audit log, Events",
         &[
-            ("f", "follow: new events as they happen"),
-            ("/", "filter action, actor, since, until"),
-            ("Esc", "clear filters"),
+            ("f", "follow: new rows as they happen"),
+            ("/", "audit: filter action, actor, time"),
+            ("Esc", "audit: clear filters"),
+            ("a", "events: acknowledge up to here (asks)"),
         ],
     ),
     (

@@ -6,6 +6,7 @@ pub mod bulk_revoke;
 pub mod chrome;
 pub mod confirm;
 pub mod create_form;
+pub mod events;
 pub mod help;
 pub mod leaks;
 pub mod limits_form;

@@ -12,10 +12,10 @@ use uuid::Uuid;
 
 use error::DbError;
 use model::{
-    AuditEvent, Leak, Minted, RevokeTarget, ScopeEntry, Secret, Session, Token, UsageBucket,
-    UsageWindow,
+    AuditEvent, Leak, Minted, RevokeTarget, ScopeEntry, Secret, Session, Token, TokenEvent,
+    UsageBucket, UsageWindow,
 };
-use queries::{AuditQuery, MintRequest, PageQuery, TokenFilter, TokenPage};
+use queries::{AuditQuery, EventQuery, MintRequest, PageQuery, TokenFilter, TokenPage};
 
 /// What the UI asks of the database. `gen` ties a reply to the request that
 /// is current, so a stale page (an older search) is ignored.
@@ -40,6 +40,15 @@ pub enum Request {
         gen: u64,
         query: AuditQuery,
         follow: bool,
+    },
+    Events {
+        gen: u64,
+        query: EventQuery,
+        follow: bool,
+    },
+    /// `tokens.ack_events(upto)`.
+    AckEvents {
+        upto: i64,
     },
     Scopes,
     /// The audit log against the checkpoints this console keeps.
@@ -126,6 +135,16 @@ pub enum Reply {
         gen: u64,
         follow: bool,
         result: Result<Vec<AuditEvent>, DbError>,
+    },
+    Events {
+        gen: u64,
+        follow: bool,
+        result: Result<Vec<TokenEvent>, DbError>,
+    },
+    /// The number of events acknowledged.
+    EventsAcked {
+        upto: i64,
+        result: Result<i64, DbError>,
     },
     Scopes(Result<Vec<ScopeEntry>, DbError>),
     AuditChecked(Result<crate::checkpoints::Verdict, DbError>),

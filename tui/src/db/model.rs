@@ -222,6 +222,19 @@ pub struct UsageBucket {
     pub denied: i64,
 }
 
+/// One row of the `tokens.events` view, with the token's prefix when the
+/// token is still there to name.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TokenEvent {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub token_id: Option<Uuid>,
+    pub prefix: Option<String>,
+    pub owner: Option<String>,
+    pub detail: Option<serde_json::Value>,
+}
+
 /// One row of the `tokens.audit_log` view.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AuditEvent {

@@ -154,6 +154,10 @@ fn superseded(req: &Request, later: &VecDeque<Request>) -> bool {
                     Request::Audit { follow: false, .. },
                     Request::Audit { follow: false, .. }
                 )
+                | (
+                    Request::Events { follow: false, .. },
+                    Request::Events { follow: false, .. }
+                )
                 | (Request::FindLeaked { .. }, Request::FindLeaked { .. })
         ) || matches!((req, l), (Request::Usage { id: a, .. }, Request::Usage { id: b, .. }) if a == b)
     })
@@ -183,6 +187,15 @@ fn handle(c: &mut Client, req: Request) -> Reply {
             gen,
             follow,
             result: queries::audit_page(c, &query),
+        },
+        Request::Events { gen, query, follow } => Reply::Events {
+            gen,
+            follow,
+            result: queries::events_page(c, &query),
+        },
+        Request::AckEvents { upto } => Reply::EventsAcked {
+            upto,
+            result: queries::ack_events(c, upto),
         },
         Request::Scopes => Reply::Scopes(queries::scopes(c)),
         Request::CheckAudit => Reply::AuditChecked(crate::checkpoints::check(c)),
@@ -259,6 +272,15 @@ fn fail(req: Request, e: DbError) -> Reply {
         Request::Audit { gen, follow, .. } => Reply::Audit {
             gen,
             follow,
+            result: Err(e),
+        },
+        Request::Events { gen, follow, .. } => Reply::Events {
+            gen,
+            follow,
+            result: Err(e),
+        },
+        Request::AckEvents { upto } => Reply::EventsAcked {
+            upto,
             result: Err(e),
         },
         Request::Scopes => Reply::Scopes(Err(e)),

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use tokens_console::action::{Action, Effect};
 use tokens_console::app::App;
 use tokens_console::db::model::{
-    AuditEvent, Credits, Minted, RateLimit, Refill, Secret, Session, Token, UsageBucket,
+    AuditEvent, Credits, Minted, RateLimit, Refill, Secret, Session, Token, TokenEvent, UsageBucket,
 };
 use tokens_console::db::queries::{Cursor, SortKey, TokenPage};
 use tokens_console::db::Reply;
@@ -171,6 +171,63 @@ pub fn audit_events() -> Vec<AuditEvent> {
             }),
         })
         .collect()
+}
+
+/// Events 1..=5, newest first: one of each kind the server writes, one
+/// of a token since deleted (no prefix).
+pub fn token_events() -> Vec<TokenEvent> {
+    let kinds = [
+        (
+            "token.expiring",
+            serde_json::json!({"expires_at": "2025-03-20T12:00:00+00:00"}),
+        ),
+        (
+            "token.rate_limited",
+            serde_json::json!({"requests": 100, "per": "00:01:00"}),
+        ),
+        (
+            "token.credits_low",
+            serde_json::json!({"remaining": 4, "period_credits": 100}),
+        ),
+        (
+            "token.revoked",
+            serde_json::json!({"reason": "leaked", "actor": "alice"}),
+        ),
+        ("token.leaked", serde_json::json!({})),
+    ];
+    (1..=5)
+        .rev()
+        .map(|i| {
+            let (kind, detail) = kinds[(i - 1) as usize].clone();
+            TokenEvent {
+                id: i,
+                at: now() - Duration::minutes(60 - i),
+                kind: kind.into(),
+                token_id: Some(id(i as u128)),
+                prefix: (i != 5).then(|| format!("tbm_{i:08}")),
+                owner: Some("alice".into()),
+                detail: Some(detail),
+            }
+        })
+        .collect()
+}
+
+/// The events view opened on `app` and its first page answered with `rows`;
+/// the request's gen.
+pub fn show_events(app: &mut App, rows: Vec<TokenEvent>) -> u64 {
+    let fx = key(app, KeyCode::Char('4'));
+    let gen = match fx.first() {
+        Some(Effect::Db(tokens_console::db::Request::Events {
+            gen, follow: false, ..
+        })) => *gen,
+        other => panic!("expected an events request, got {other:?}"),
+    };
+    app.update(Action::Db(Reply::Events {
+        gen,
+        follow: false,
+        result: Ok(rows),
+    }));
+    gen
 }
 
 /// A console with its first page loaded.

@@ -54,13 +54,7 @@ pub fn audit_page(client: &mut Client, q: &AuditQuery) -> Result<Vec<AuditEvent>
     let actor = Some(q.filter.actor.trim())
         .filter(|s| !s.is_empty())
         .map(like_pattern);
-    // With `after`, read upwards from it (oldest first) so follow mode never
-    // skips events, and return newest first like every other page.
-    let order = if q.after.is_some() && q.before.is_none() {
-        "ASC"
-    } else {
-        "DESC"
-    };
+    let order = keyset_order(q.before, q.after);
     let sql = format!(
         "SELECT {AUDIT_COLUMNS} FROM tokens.audit_log
           WHERE ($1::text IS NULL OR action = $1)
@@ -92,9 +86,23 @@ pub fn audit_page(client: &mut Client, q: &AuditQuery) -> Result<Vec<AuditEvent>
             ],
         )
     })?;
-    let mut events: Vec<AuditEvent> = rows.iter().map(audit_event).collect();
-    if order == "ASC" {
-        events.reverse();
+    Ok(newest_first(order, rows.iter().map(audit_event).collect()))
+}
+
+/// The order to read a keyset page in: with `after` alone, upwards from it
+/// (oldest first) so that follow mode never skips a row; else newest first.
+pub(super) fn keyset_order(before: Option<i64>, after: Option<i64>) -> &'static str {
+    if after.is_some() && before.is_none() {
+        "ASC"
+    } else {
+        "DESC"
     }
-    Ok(events)
+}
+
+/// A page read in `order`, newest first like every page.
+pub(super) fn newest_first<T>(order: &str, mut rows: Vec<T>) -> Vec<T> {
+    if order == "ASC" {
+        rows.reverse();
+    }
+    rows
 }

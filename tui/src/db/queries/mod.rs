@@ -1,6 +1,6 @@
 //! Every statement the console runs, all through the SQL API of SPEC §2
 //! (functions and the views `tokens.tokens`, `tokens.audit_log`,
-//! `tokens.scopes`), never the tables behind them. Columns are named, so
+//! `tokens.events`, `tokens.scopes`), never the tables behind them. Columns are named, so
 //! columns added by later versions change nothing here.
 
 use chrono::{DateTime, Utc};
@@ -11,13 +11,15 @@ use uuid::Uuid;
 use super::error::DbError;
 use super::model::{
     AuditEvent, Badges, Credits, Leak, Minted, RateLimit, Refill, RevokeTarget, ScopeEntry, Secret,
-    Session, Token, UsageBucket, UsageWindow,
+    Session, Token, TokenEvent, UsageBucket, UsageWindow,
 };
 
 mod audit;
+mod events;
 mod writes;
 
 pub use audit::*;
+pub use events::*;
 pub use writes::*;
 
 type Result<T> = std::result::Result<T, DbError>;
