@@ -1242,3 +1242,46 @@ fn a_rewritten_audit_log_shows_a_red_banner_and_audit_verify_exits_1() {
     drop(tmux);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn the_events_view_follows_new_events_and_acknowledges_them() {
+    let db = Cluster::shared().database();
+    db.admin()
+        .batch_execute(
+            "SELECT tokens.revoke((tokens.mint('first gone')).id, reason => 'rotated away')",
+        )
+        .expect("seed an event");
+    let role = db.login_role(&["tokens_reader", "tokens_writer"]);
+    let tmux = Tmux::start(&db, &role);
+    tmux.wait_for("the list", |s| s.contains("first gone"));
+    tmux.keys(&["4"]);
+    tmux.wait_for("the events", |s| {
+        s.contains("token.revoked") && s.contains("reason rotated away")
+    });
+    tmux.keys(&["f"]);
+    tmux.wait_for("follow mode", |s| s.contains("follow: new events"));
+    // A revoke elsewhere shows up without a key.
+    db.admin()
+        .batch_execute(
+            "SELECT tokens.revoke((tokens.mint('second gone')).id, reason => 'followed')",
+        )
+        .expect("a new event");
+    tmux.wait_for("the new event", |s| s.contains("reason followed"));
+    // a on the newest (the top row) asks, Enter acknowledges both.
+    tmux.keys(&["a"]);
+    tmux.wait_for("the ack dialog", |s| {
+        s.contains("Acknowledge every event up to")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the count", |s| s.contains("2 events acknowledged"));
+    tmux.wait_for("an empty outbox", |s| s.contains("No events:"));
+    let left: i64 = db
+        .admin()
+        .query_one("SELECT count(*) FROM tokens.events", &[])
+        .expect("count")
+        .get(0);
+    assert_eq!(left, 0, "the console acknowledged every event it showed");
+
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", |s| s.contains("CONSOLE-EXITED 0"));
+}

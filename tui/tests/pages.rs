@@ -289,3 +289,79 @@ fn the_list_query_computes_the_badges() {
         ]
     );
 }
+
+#[test]
+fn the_events_pages_are_keyset_paged_and_ack_deletes_up_to_an_id() {
+    use tokens_console::db::queries::EventQuery;
+    let db = Cluster::shared().database();
+    let mut admin = db.admin();
+    // Seven real token.revoked events, and one of a token since deleted.
+    admin
+        .batch_execute(
+            "SELECT tokens.revoke((tokens.mint('ev' || g)).id, reason => 'test') FROM generate_series(1, 7) g;
+             INSERT INTO tokens.event_store (at, kind, token_id, owner, detail)
+               VALUES (now(), 'token.expired', gen_random_uuid(), 'gone', NULL);",
+        )
+        .expect("seed");
+    let role = db.login_role(&["tokens_reader"]);
+    let mut reader = db.connect(&role);
+    let page = |c: &mut postgres::Client, before, after, limit| {
+        queries::events_page(
+            c,
+            &EventQuery {
+                before,
+                after,
+                limit,
+            },
+        )
+        .expect("a page of events")
+    };
+    let all = page(&mut reader, None, None, 100);
+    assert_eq!(all.len(), 8, "{all:?}");
+    let ids: Vec<i64> = all.iter().map(|e| e.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+    assert_eq!(all[0].kind, "token.expired");
+    assert_eq!(all[0].prefix, None, "no token to name");
+    for e in &all[1..] {
+        assert_eq!(e.kind, "token.revoked");
+        assert!(
+            e.prefix.as_deref().is_some_and(|p| p.starts_with("tbm_")),
+            "{e:?}"
+        );
+        assert_eq!(e.owner.as_deref(), Some("postgres"));
+    }
+    // Older pages below an id, newer ones above (follow mode), newest first.
+    let older = page(&mut reader, Some(ids[2]), None, 3);
+    assert_eq!(older.iter().map(|e| e.id).collect::<Vec<_>>(), ids[3..6]);
+    let newer = page(&mut reader, None, Some(ids[5]), 2);
+    assert_eq!(
+        newer.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![ids[3], ids[4]],
+        "follow reads upwards from the newest shown, so nothing is skipped"
+    );
+    // Acknowledging up to an id deletes that many, and no newer one.
+    assert_eq!(queries::ack_events(&mut reader, ids[4]).expect("ack"), 4);
+    let left = page(&mut reader, None, None, 100);
+    assert_eq!(left.iter().map(|e| e.id).collect::<Vec<_>>(), ids[..4]);
+    // A role without tokens_reader gets the server's refusal.
+    let other = db.login_role(&["tokens_self_service"]);
+    let mut other = db.connect(&other);
+    let refused = queries::events_page(
+        &mut other,
+        &EventQuery {
+            before: None,
+            after: None,
+            limit: 10,
+        },
+    );
+    assert!(
+        matches!(&refused, Err(tokens_console::db::error::DbError::Server { sqlstate, .. }) if sqlstate == "42501"),
+        "{refused:?}"
+    );
+    assert!(queries::ack_events(&mut other, ids[0]).is_err());
+    assert_eq!(
+        page(&mut reader, None, None, 100).len(),
+        4,
+        "nothing deleted by the refusal"
+    );
+}
