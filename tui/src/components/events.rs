@@ -3,11 +3,11 @@
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Wrap};
+use ratatui::widgets::{Cell, Row};
 use ratatui::Frame;
 
 use super::audit_log::{feed_frame, feed_table};
-use super::{centered, dim, key_style};
+use super::{dim, key_style, wrapped_dialog};
 use crate::app::{AckEvents, EventsView};
 use crate::db::model::TokenEvent;
 use crate::text::{clean, stamp};
@@ -122,20 +122,5 @@ pub fn draw_ack(f: &mut Frame, area: Rect, a: &AckEvents) {
             Span::raw(" cancel "),
         ])
     });
-    let width = 72u16;
-    let rows: u16 = lines
-        .iter()
-        .map(|l| (l.width() as u16).div_ceil(width - 2).max(1))
-        .sum();
-    let rect = centered(area, width, rows + 2);
-    f.render_widget(Clear, rect);
-    f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(Style::default().fg(Color::Yellow))
-                .title(" Acknowledge events? "),
-        ),
-        rect,
-    );
+    wrapped_dialog(f, area, lines, 72, " Acknowledge events? ", Color::Yellow);
 }

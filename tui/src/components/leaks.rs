@@ -5,10 +5,10 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
-use super::{centered, dim, key_style, status_style};
+use super::{dim, key_style, status_style, wrapped_dialog};
 use crate::app::{LeakSummary, Leaks, RevokeLeaks, LEAK_REASON};
 use crate::db::model::Session;
 use crate::text::{clean, fit};
@@ -341,21 +341,12 @@ pub fn draw_confirm(f: &mut Frame, area: Rect, r: &RevokeLeaks, session: &Sessio
             Span::raw(" cancel "),
         ])
     });
-    let width = 84u16;
-    // Wrapped lines: the long ones take two or three rows at this width.
-    let rows: u16 = lines
-        .iter()
-        .map(|l| (l.width() as u16).div_ceil(width - 2).max(1))
-        .sum();
-    let rect = centered(area, width, rows + 2);
-    f.render_widget(Clear, rect);
-    f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(Style::default().fg(Color::Red))
-                .title(" Revoke every live leaked token? "),
-        ),
-        rect,
+    wrapped_dialog(
+        f,
+        area,
+        lines,
+        84,
+        " Revoke every live leaked token? ",
+        Color::Red,
     );
 }

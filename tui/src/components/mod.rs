@@ -30,6 +30,34 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     c
 }
 
+/// A dialog of wrapped `lines`, `width` wide and as tall as they wrap to,
+/// centred in `area` over what is under it.
+pub fn wrapped_dialog(
+    f: &mut ratatui::Frame,
+    area: Rect,
+    lines: Vec<ratatui::text::Line<'_>>,
+    width: u16,
+    title: &str,
+    border: Color,
+) {
+    use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+    let rows: u16 = lines
+        .iter()
+        .map(|l| (l.width() as u16).div_ceil(width - 2).max(1))
+        .sum();
+    let rect = centered(area, width, rows + 2);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(Style::default().fg(border))
+                .title(title),
+        ),
+        rect,
+    );
+}
+
 pub fn status_style(status: &str) -> Style {
     match status {
         "active" => Style::default().fg(Color::Green),
