@@ -1285,3 +1285,65 @@ fn the_events_view_follows_new_events_and_acknowledges_them() {
     tmux.keys(&["q"]);
     tmux.wait_for("the console to exit", |s| s.contains("CONSOLE-EXITED 0"));
 }
+
+#[test]
+fn hygiene_filter_marks_and_bulk_revoke_and_an_expiry_badge() {
+    let db = Cluster::shared().database();
+    let role = db.login_role(&["tokens_reader", "tokens_writer", "tokens_revoker"]);
+    db.admin()
+        .batch_execute(&format!(
+            "SELECT tokens.mint('tidy one', scopes => ARRAY['read'], expires_at => now() + interval '30 days', owner => '{role}');
+             SELECT tokens.mint('expires soon', scopes => ARRAY['read'], expires_at => now() + interval '2 hours', owner => '{role}');
+             SELECT tokens.mint('forever a', scopes => ARRAY['read'], owner => '{role}');
+             SELECT tokens.mint('forever b', scopes => ARRAY['read'], owner => '{role}');"
+        ))
+        .expect("seed");
+    let tmux = Tmux::start(&db, &role);
+    let list = tmux.wait_for("the list", |s| {
+        s.contains("forever b") && s.contains("tidy one")
+    });
+    // The badge column: E on the token that expires within 24 h only.
+    let soon = list
+        .lines()
+        .find(|l| l.contains("expires soon"))
+        .unwrap_or_else(|| panic!("no row for the expiring token:\n{list}"));
+    assert!(soon.contains(" E "), "no E badge on {soon:?}:\n{list}");
+    for name in ["tidy one", "forever a", "forever b"] {
+        let line = list.lines().find(|l| l.contains(name)).expect(name);
+        assert!(!line.contains(" E "), "an E badge on {line:?}");
+    }
+    // H: only the live tokens that never expire (or have full access, or sit unused).
+    tmux.keys(&["H"]);
+    tmux.wait_for("the hygiene filter", |s| {
+        s.contains("hygiene") && s.contains("forever a") && !s.contains("tidy one")
+    });
+    // Space marks, X asks with the list of marked rows, Enter revokes them.
+    tmux.keys(&["g", "Space", "j", "Space", "X"]);
+    tmux.wait_for("the bulk confirmation", |s| {
+        s.contains("Revoke 2 marked tokens?")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the outcome", |s| {
+        s.contains("Revoke 2 marked tokens: done")
+    });
+    let statuses: Vec<(String, String)> = db
+        .admin()
+        .query("SELECT name, status FROM tokens.tokens ORDER BY name", &[])
+        .expect("statuses")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let want = |n: &str, s: &str| (n.to_owned(), s.to_owned());
+    assert_eq!(
+        statuses,
+        vec![
+            want("expires soon", "active"),
+            want("forever a", "revoked"),
+            want("forever b", "revoked"),
+            want("tidy one", "active"),
+        ]
+    );
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["q"]);
+    tmux.wait_for("the console to exit", |s| s.contains("CONSOLE-EXITED 0"));
+}
