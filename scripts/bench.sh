@@ -27,7 +27,13 @@ cluster_start "$DIR" "$PORT"
 as_cluster_user "$PG_BIN/psql" -X -q -h "$DIR/sock" -p "$PORT" -U postgres -d postgres \
   -c "ALTER SYSTEM SET shared_buffers = '1GB'" -c "ALTER SYSTEM SET max_connections = 50" \
   -c "ALTER SYSTEM SET max_wal_size = '8GB'" \
-  -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_tokens'" >/dev/null
+  -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_tokens'" \
+  -c "ALTER SYSTEM SET pg_tokens.max_tracked_tokens = 200000" \
+  -c "ALTER SYSTEM SET pg_tokens.max_tracked_per_owner = 0" >/dev/null
+# The 100k (and 10M) tokens here are all one owner's, as for one service
+# holding a token per customer: such a deployment sizes the usage table
+# for them (README, "Memory bound"), or 90% of the capped tokens would be
+# refused for want of an entry and the capped rows would time refusals.
 cluster_stop "$DIR"
 cluster_start "$DIR" "$PORT"
 trap 'cluster_stop "$DIR"' EXIT

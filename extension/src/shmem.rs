@@ -543,6 +543,11 @@ fn with_entry<R>(tracked: Tracked<'_>, now: i64, f: impl FnOnce(&mut State) -> R
             pg_sys::LWLockRelease(shared.lock);
             return Some(result);
         }
+        if no_room_yet(&tracked, now) {
+            pg_sys::LWLockRelease(shared.lock);
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
         pg_sys::LWLockRelease(shared.lock);
 
         pg_sys::LWLockAcquire(shared.lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
@@ -578,6 +583,13 @@ fn with_entries<R>(
         let (a, b) = (find(&first.key), find(&second.key));
         if !a.is_null() && !b.is_null() {
             let result = locked_both(a, b, &first, &second, f);
+            pg_sys::LWLockRelease(shared.lock);
+            return Some(result);
+        }
+        // The owner's entry is there and the token's cannot be made now:
+        // the owner's entry alone decides, without the exclusive lock.
+        if a.is_null() && !b.is_null() && first_optional && no_room_yet(&first, now) {
+            let result = locked(b, |sb| f(&mut State::default(), seeded(sb, second.window)));
             pg_sys::LWLockRelease(shared.lock);
             return Some(result);
         }
@@ -666,6 +678,22 @@ unsafe fn entry_or_new(tracked: &Tracked<'_>, now: i64) -> *mut Entry {
     entry
 }
 
+/// Whether an entry for `tracked` certainly cannot be made before the next
+/// eviction pass is due: the table or a share is full, and the last pass
+/// was less than a second ago. Then a verification that finds no entry
+/// needs no exclusive lock to learn so: without this, every verification
+/// of a token past its owner's share would serialise every backend's
+/// verifications on the exclusive lock. The caller holds the LWLock, in
+/// either mode (the counts read only change under it exclusively).
+unsafe fn no_room_yet(tracked: &Tracked<'_>, now: i64) -> bool {
+    let shared = &*SHARED;
+    let last = shared.last_eviction.load(Ordering::Relaxed);
+    let eviction_due = now - last >= MICROS_PER_SECOND || now < last;
+    !eviction_due
+        && (pg_sys::hash_get_num_entries(HASH) as i64 >= capacity()
+            || !within_shares(tracked.key.db, owner_of(tracked)))
+}
+
 /// `state` with the window read back put in, the first time one is given.
 fn seeded(state: &mut State, window: Option<Option<RateWindow>>) -> &mut State {
     if let Some(window) = window.filter(|_| !state.window_known) {
@@ -678,7 +706,8 @@ fn seeded(state: &mut State, window: Option<Option<RateWindow>>) -> &mut State {
 }
 
 /// Whether one more entry of database `db` and `owner` in it stays within
-/// their bounds (0: none). The caller holds the LWLock exclusively.
+/// their bounds (0: none). The caller holds the LWLock (exclusively to
+/// then add one).
 unsafe fn within_shares(db: u32, owner: u64) -> bool {
     let per_db = i64::from(gucs::MAX_TRACKED_PER_DATABASE.get());
     let per_owner = i64::from(gucs::MAX_TRACKED_PER_OWNER.get());
