@@ -148,6 +148,79 @@ pub fn lease(key: Key, pool: PoolRef, cost: i64) -> Result<Leased> {
     })
 }
 
+/// Renews the lease of `key` ahead of its end: a spend left it running low
+/// ([`Lease::running_low`]) and no renewal is under way. This backend makes
+/// the next block durable now, while the others keep spending what is left
+/// (without this, every backend waits for the renewal's flush once the
+/// lease is out: a busy pool, an owner's, stalls every ~1,000 calls). The
+/// block is added to what is left, and the two together stay within
+/// MAX_LEASE credits, so the crash bound is the same. Nothing is refused
+/// here: a pool that has run out is found out by the next spend.
+pub fn renew_ahead(key: LeaseKey, cost: i64) -> Result<()> {
+    let cost = cost.max(1);
+    let pool = PoolRef {
+        table: key.table,
+        number: key.number,
+    };
+    let wanted = |held: &Lease, now: i64| {
+        held.spendable(pool, now) && held.running_low(cost) && !pending(held, now)
+    };
+    if !can_write_wal() || !wanted(&leases::lease_of(key), clock()) {
+        return Ok(());
+    }
+    // A pool of another table (the extension created again) is not ours.
+    if pool_ref(pool.number)? != pool {
+        return Ok(());
+    }
+    lock_pool_relations()?;
+    let step = shmem::leasing(|| {
+        let now = clock();
+        let held = leases::lease_of(key);
+        if !wanted(&held, now) {
+            return Ok(None);
+        }
+        let size = next_lease_size(held.size, held.granted_at, now);
+        let room = MAX_LEASE.max(cost) - held.credits.max(0);
+        let block = size.saturating_mul(cost).min(room);
+        if block < cost || !leases::mark_pending(key, now) {
+            return Ok(None);
+        }
+        // Never a pool this transaction made (spent from directly).
+        let taken = take(pool.number, now, |own| {
+            if own {
+                (0, i64::MAX)
+            } else {
+                (block, cost)
+            }
+        })?;
+        // Once taken, a grant is written in the pool row: it is handed out
+        // (added to what is left, or in its place for a new period).
+        match taken {
+            Some((grant, false, lsn)) if grant.credits > 0 => Ok(Some((
+                lsn,
+                Lease {
+                    pool,
+                    period: grant.period,
+                    until: grant.until,
+                    credits: grant.credits,
+                    size,
+                    granted_at: now,
+                    pending_since: 0,
+                },
+            ))),
+            _ => {
+                leases::clear_pending(key);
+                Ok(None)
+            }
+        }
+    })?;
+    if let Some((lsn, lease)) = step {
+        flush(lsn);
+        leases::publish(key, lease, lease.granted_at);
+    }
+    Ok(())
+}
+
 /// How long a lease may stay pending before others stop waiting for it.
 const PENDING_MICROS: i64 = 1_000_000;
 

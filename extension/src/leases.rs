@@ -15,6 +15,7 @@
 //! once it holds no credit. Only a crash loses credits: at most the unspent
 //! leases of that server.
 
+use std::cell::Cell;
 use std::ffi::c_void;
 use std::ptr::{self, null_mut};
 use std::sync::atomic::AtomicU32;
@@ -22,6 +23,7 @@ use std::sync::atomic::AtomicU32;
 use pgrx::pg_sys;
 
 use crate::shmem;
+use pg_tokens_core::credits::{MAX_LEASE, MIN_LEASE};
 
 #[repr(C)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -80,6 +82,16 @@ pub struct PoolRef {
 impl Lease {
     pub fn spendable(&self, pool: PoolRef, now: i64) -> bool {
         self.spendable_for(pool, now, 1)
+    }
+
+    /// Whether what is left (spending `cost` a call) is a quarter of the
+    /// lease's size or less, and the lease large enough to be renewed
+    /// ahead: a lease of a few credits (a token used now and then) is not,
+    /// so that it never holds more than a few.
+    pub fn running_low(&self, cost: i64) -> bool {
+        let cost = cost.max(1);
+        let block = self.size.saturating_mul(cost).min(MAX_LEASE.max(cost));
+        block >= 4 * MIN_LEASE * cost && self.credits <= block / 4
     }
 
     /// Whether `cost` credits (at least one) can be spent from it at `now`.
@@ -152,9 +164,35 @@ pub unsafe fn spend_locked(key: LeaseKey, now: i64, cost: i64) -> Option<i64> {
         lease.spendable_for(pool, now, cost).then(|| {
             lease.credits -= cost;
             *last = now;
+            if lease.running_low(cost) {
+                note_running_low(key);
+            }
             lease.period
         })
     })
+}
+
+thread_local! {
+    /// Leases this backend's last spends left running low (see
+    /// [`Lease::running_low`]): the token's pool and its owner's.
+    static RUNNING_LOW: Cell<[Option<LeaseKey>; 2]> = const { Cell::new([None; 2]) };
+}
+
+fn note_running_low(key: LeaseKey) {
+    RUNNING_LOW.with(|low| {
+        let mut keys = low.get();
+        if !keys.contains(&Some(key)) {
+            keys.rotate_right(1);
+            keys[0] = Some(key);
+        }
+        low.set(keys);
+    });
+}
+
+/// The leases this backend's spends left running low since it last asked
+/// (to be renewed ahead, [`crate::credits::renew_ahead`]).
+pub fn take_running_low() -> [Option<LeaseKey>; 2] {
+    RUNNING_LOW.with(|low| low.replace([None; 2]))
 }
 
 /// Puts back `cost` credits spent by [`spend_locked`] from `period` (the

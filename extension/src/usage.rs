@@ -160,7 +160,12 @@ fn shared_admission(
     loop {
         let what = Use::Valid { limit, pool };
         match shmem::record_with(tracked, what, cost, owner, clock(), counting()) {
-            Some(Outcome::Admitted) => return Ok(Admission::Admitted),
+            Some(Outcome::Admitted) => {
+                for key in crate::leases::take_running_low().into_iter().flatten() {
+                    credits::renew_ahead(key, cost)?;
+                }
+                return Ok(Admission::Admitted);
+            }
             Some(Outcome::RateLimited) => return Ok(Admission::RateLimited),
             Some(Outcome::NeedsCredits(needed)) => {
                 // Each pass leases credits, waits for a lease under way, or
