@@ -279,6 +279,10 @@ pub enum Outcome {
     NeedsCredits(PoolRef),
     /// A `Denied` use, counted.
     Denied,
+    /// A rate limit applies and the window of its entry (the token's or
+    /// the owner's) is not known yet, nor was it read back: nothing was
+    /// spent or counted; read the windows back, then record again.
+    NeedsWindow,
 }
 
 /// The limits a verification must also pass: its owner's (tokens.
@@ -333,10 +337,23 @@ pub fn record_with(
         });
     }
     let db = tracked.key.db;
+    // Whether the windows were read back (a window not known in shared
+    // memory must be, before a rate limit is judged on it).
+    let token_window_given = tracked.window.is_some();
+    let owner_window_given = owner.is_some_and(|p| p.tracked.window.is_some());
     let decide = |state: &mut State, other: Option<&mut State>| {
         let outcome = match what {
             Use::Denied => Outcome::Denied,
             Use::Valid { limit, pool } => {
+                let unknown = |s: &State, given: bool| !s.window_known && !given;
+                if (limit.is_some() && unknown(state, token_window_given))
+                    || (owner.is_some_and(|p| p.limit.is_some())
+                        && other
+                            .as_deref()
+                            .is_some_and(|o| unknown(o, owner_window_given)))
+                {
+                    return Outcome::NeedsWindow;
+                }
                 let pool = pool.filter(|_| cost > 0);
                 let mut window = state.window;
                 let mut within = limit.is_none_or(|limit| window.admit(limit, now));

@@ -89,25 +89,22 @@ pub fn admitted(
 ) -> Result<Admission> {
     let shared = shared.filter(|s| s.limit.is_some() || s.pool.is_some());
     if shmem::available() {
+        // The windows are read back only when shared memory asks for them
+        // (Outcome::NeedsWindow): an entry whose window is known needs no
+        // second look-up.
         let tracked = Tracked {
             key: key(id),
             owner,
-            window: read_back_window(key(id), limit)?,
+            window: None,
         };
-        let party = match shared {
-            Some(limits) => {
-                let key = owner_key(owner);
-                Some((
-                    Tracked {
-                        key,
-                        owner,
-                        window: read_back_window(key, limits.limit)?,
-                    },
-                    limits,
-                ))
-            }
-            None => None,
-        };
+        let party = shared.map(|limits| {
+            let tracked = Tracked {
+                key: owner_key(owner),
+                owner,
+                window: None,
+            };
+            (tracked, limits)
+        });
         return shared_admission(tracked, limit, pool, cost, party);
     }
     notice_no_preload();
@@ -133,7 +130,7 @@ fn read_back_window(key: Key, limit: Option<RateLimit>) -> Result<Option<Option<
 }
 
 fn shared_admission(
-    tracked: Tracked<'_>,
+    mut tracked: Tracked<'_>,
     limit: Option<RateLimit>,
     pool: Option<i64>,
     cost: i64,
@@ -157,9 +154,22 @@ fn shared_admission(
             })
         })
         .transpose()?;
+    let mut window_reads = 0;
     loop {
         let what = Use::Valid { limit, pool };
         match shmem::record_with(tracked, what, cost, owner, clock(), counting()) {
+            Some(Outcome::NeedsWindow) => {
+                // Each read finds the window known, or seeds it: a second
+                // ask means the entry went and came back meanwhile.
+                window_reads += 1;
+                if window_reads > 3 {
+                    return Err(internal("rate windows asked for again and again"));
+                }
+                tracked.window = read_back_window(tracked.key, limit)?;
+                if let Some(party) = owner.as_mut() {
+                    party.tracked.window = read_back_window(party.tracked.key, party.limit)?;
+                }
+            }
             Some(Outcome::Admitted) => {
                 for key in crate::leases::take_running_low().into_iter().flatten() {
                     credits::renew_ahead(key, cost)?;
