@@ -116,18 +116,7 @@ pub fn lease(key: Key, pool: PoolRef, cost: i64) -> Result<Leased> {
             leases::clear_pending(key);
             return Ok(Step::Direct(lsn));
         }
-        Ok(Step::Flush(
-            lsn,
-            Lease {
-                pool,
-                period: grant.period,
-                until: grant.until,
-                credits: grant.credits,
-                size,
-                granted_at: now,
-                pending_since: 0,
-            },
-        ))
+        Ok(Step::Flush(lsn, granted(pool, &grant, size, now)))
     })?;
     Ok(match step {
         Step::Ready => Leased::Retry,
@@ -196,18 +185,9 @@ pub fn renew_ahead(key: LeaseKey, cost: i64) -> Result<()> {
         // Once taken, a grant is written in the pool row: it is handed out
         // (added to what is left, or in its place for a new period).
         match taken {
-            Some((grant, false, lsn)) if grant.credits > 0 => Ok(Some((
-                lsn,
-                Lease {
-                    pool,
-                    period: grant.period,
-                    until: grant.until,
-                    credits: grant.credits,
-                    size,
-                    granted_at: now,
-                    pending_since: 0,
-                },
-            ))),
+            Some((grant, false, lsn)) if grant.credits > 0 => {
+                Ok(Some((lsn, granted(pool, &grant, size, now))))
+            }
             _ => {
                 leases::clear_pending(key);
                 Ok(None)
@@ -219,6 +199,20 @@ pub fn renew_ahead(key: LeaseKey, cost: i64) -> Result<()> {
         leases::publish(key, lease, lease.granted_at);
     }
     Ok(())
+}
+
+/// The lease a grant of `pool` made at `now` hands out (`size` calls'
+/// worth, for pacing the next).
+fn granted(pool: PoolRef, grant: &Grant, size: i64, now: i64) -> Lease {
+    Lease {
+        pool,
+        period: grant.period,
+        until: grant.until,
+        credits: grant.credits,
+        size,
+        granted_at: now,
+        pending_since: 0,
+    }
 }
 
 /// How long a lease may stay pending before others stop waiting for it.
