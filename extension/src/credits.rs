@@ -147,25 +147,38 @@ pub fn lease(key: Key, pool: PoolRef, cost: i64) -> Result<Leased> {
 /// here: a pool that has run out is found out by the next spend.
 pub fn renew_ahead(key: LeaseKey, cost: i64) -> Result<()> {
     let cost = cost.max(1);
-    let pool = PoolRef {
-        table: key.table,
-        number: key.number,
-    };
-    let wanted = |held: &Lease, now: i64| {
+    let wanted = |held: &Lease, pool, now| {
         held.spendable(pool, now) && held.running_low(cost) && !pending(held, now)
     };
-    if !can_write_wal() || !wanted(&leases::lease_of(key), clock()) {
+    if !can_write_wal() || !wanted(&leases::lease_of(key), key.pool(), clock()) {
         return Ok(());
     }
     // A pool of another table (the extension created again) is not ours.
-    if pool_ref(pool.number)? != pool {
+    if pool_ref(key.number)? != key.pool() {
         return Ok(());
     }
     lock_pool_relations()?;
-    let step = shmem::leasing(|| {
+    if let Some((lsn, lease)) = renewal(key, cost, wanted)? {
+        flush(lsn);
+        leases::publish(key, lease, lease.granted_at);
+    }
+    Ok(())
+}
+
+/// The next block of `key`'s lease, when `wanted` still says so under the
+/// lease lock: written in the pool row (the lease marked pending), to be
+/// handed out once `lsn` is flushed. Never a pool this transaction made
+/// (spent from directly). The caller has locked the pool relations.
+fn renewal(
+    key: LeaseKey,
+    cost: i64,
+    wanted: impl Fn(&Lease, PoolRef, i64) -> bool,
+) -> Result<Option<(pg_sys::XLogRecPtr, Lease)>> {
+    let pool = key.pool();
+    shmem::leasing(|| {
         let now = clock();
         let held = leases::lease_of(key);
-        if !wanted(&held, now) {
+        if !wanted(&held, pool, now) {
             return Ok(None);
         }
         let size = next_lease_size(held.size, held.granted_at, now);
@@ -174,7 +187,6 @@ pub fn renew_ahead(key: LeaseKey, cost: i64) -> Result<()> {
         if block < cost || !leases::mark_pending(key, now) {
             return Ok(None);
         }
-        // Never a pool this transaction made (spent from directly).
         let taken = take(pool.number, now, |own| {
             if own {
                 (0, i64::MAX)
@@ -193,12 +205,68 @@ pub fn renew_ahead(key: LeaseKey, cost: i64) -> Result<()> {
                 Ok(None)
             }
         }
-    })?;
-    if let Some((lsn, lease)) = step {
-        flush(lsn);
-        leases::publish(key, lease, lease.granted_at);
+    })
+}
+
+/// How many leases the flush tops up between two flushes of the WAL: a
+/// verification that finds one of them out waits for at most this many
+/// writes and one flush.
+const TOP_UP_CHUNK: usize = 64;
+
+/// The flush worker's top-up of database `db`'s leases that were spent
+/// from since `in_use_since` and hold a quarter of their block or less
+/// ([`Lease::low`]), whatever their size: each renewed as
+/// [`renew_ahead`] renews, in chunks that share one WAL flush. So a token
+/// used every few seconds, whose lease is a few credits (too small to be
+/// renewed ahead by a verification), has its next block before it needs
+/// it, and its verifications seldom wait for a lease's flush. The crash
+/// bound is the same: a block and what is left stay within MAX_LEASE.
+/// Nothing with synchronous standbys named: the worker would wait for
+/// them (verifications then renew their own leases). Returns how many
+/// leases were topped up.
+pub fn top_up(db: u32, in_use_since: i64) -> Result<usize> {
+    if !shmem::available() || !can_write_wal() || sync_standbys_named() {
+        return Ok(0);
     }
-    Ok(())
+    // SAFETY: catalog lookups, cached per transaction.
+    let Ok((table, _)) = (unsafe { pool_relations() }) else {
+        return Ok(0); // no pool table (not yet upgraded)
+    };
+    let wanted = |held: &Lease, pool, now| held.wants_top_up(pool, now);
+    let keys = leases::low_in_use(db, u32::from(table), in_use_since, clock(), |l, p, n| {
+        wanted(l, p, n)
+    });
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    lock_pool_relations()?;
+    let mut topped = 0;
+    for chunk in keys.chunks(TOP_UP_CHUNK) {
+        let mut renewed = Vec::with_capacity(chunk.len());
+        for &key in chunk {
+            if let Some(next) = renewal(key, 1, wanted)? {
+                renewed.push((key, next));
+            }
+        }
+        let Some(lsn) = renewed.iter().map(|(_, (lsn, _))| *lsn).max() else {
+            continue;
+        };
+        flush(lsn);
+        for (key, (_, lease)) in &renewed {
+            leases::publish(*key, *lease, lease.granted_at);
+        }
+        topped += renewed.len();
+    }
+    Ok(topped)
+}
+
+/// Whether `synchronous_standby_names` names any standby.
+pub fn sync_standbys_named() -> bool {
+    // SAFETY: reads a GUC's current value (a C string, possibly empty).
+    unsafe {
+        let names = pg_sys::SyncRepStandbyNames;
+        !names.is_null() && *names != 0
+    }
 }
 
 /// The lease a grant of `pool` made at `now` hands out (`size` calls'

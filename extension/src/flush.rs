@@ -43,6 +43,22 @@ fn idle_since() -> i64 {
     crate::api::clock() - 12 * i64::try_from(interval().as_micros()).unwrap_or(i64::MAX / 24)
 }
 
+/// Tops up the leases of this worker's database that are in use and
+/// running low ([`crate::credits::top_up`]), in a transaction of its own.
+fn top_up_leases(db: u32) {
+    let outcome = BackgroundWorker::transaction(|| {
+        // SAFETY: the pool probe reads with the active snapshot.
+        unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+        let result = crate::credits::top_up(db, idle_since());
+        // SAFETY: pushed above.
+        unsafe { pg_sys::PopActiveSnapshot() };
+        result
+    });
+    if let Err(e) = outcome {
+        pgrx::log!("pg_tokens: topping up credit leases of database {db} failed, will retry: {e}");
+    }
+}
+
 /// Gives back the idle leases of this worker's database (their unspent
 /// credits return to the pool rows), in a transaction of its own.
 fn give_back_idle(db: u32) {
@@ -125,6 +141,15 @@ fn flush_all(usage_due: bool, lifecycle_due: bool) {
     } else {
         Vec::new()
     };
+    // Leases gone low since the last round are topped up now, by a worker
+    // that does only that, in each database not flushed this round anyway.
+    if shmem::take_leases_low() && !crate::credits::sync_standbys_named() {
+        for db in crate::leases::databases_low_in_use(idle_since(), crate::api::clock()) {
+            if !dbs.contains(&db) && !BackgroundWorker::sigterm_received() {
+                run_database_worker(db, TOP_UP);
+            }
+        }
+    }
     let to_seal = crate::seal::take_unsealed();
     if !lifecycle_due && dbs.is_empty() && to_seal.as_ref().is_some_and(Vec::is_empty) {
         return;
@@ -155,16 +180,28 @@ fn flush_all(usage_due: bool, lifecycle_due: bool) {
 /// Starts the worker for `db` (with the lifecycle pass when `lifecycle`)
 /// and waits for it to finish.
 fn flush_database(db: u32, lifecycle: bool) {
+    run_database_worker(
+        db,
+        if lifecycle {
+            crate::lifecycle::EXTRA
+        } else {
+            ""
+        },
+    );
+}
+
+/// What a database worker started with it does: only top up leases.
+const TOP_UP: &str = "top-up";
+
+/// Starts the worker for `db` doing `extra` (see pg_tokens_flush_database)
+/// and waits for it to finish.
+fn run_database_worker(db: u32, extra: &str) {
     let worker = BackgroundWorkerBuilder::new(&format!("pg_tokens usage flush for database {db}"))
         .set_type("pg_tokens flush")
         .set_function("pg_tokens_flush_database")
         .set_library("pg_tokens")
         .set_argument(Some(pg_sys::Datum::from(db)))
-        .set_extra(if lifecycle {
-            crate::lifecycle::EXTRA
-        } else {
-            ""
-        })
+        .set_extra(extra)
         .enable_spi_access()
         .set_restart_time(None)
         // SAFETY: reads this process's pid.
@@ -228,6 +265,13 @@ pub extern "C-unwind" fn pg_tokens_flush_database(arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGTERM);
     let db = arg.value() as u32;
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(db)), None);
+    if BackgroundWorker::get_extra() == TOP_UP {
+        // Leases only (under the lease lock): no flush of usage, so it
+        // needs no turn of its own.
+        session_settings();
+        top_up_leases(db);
+        return;
+    }
     if !shmem::begin_flush() {
         crate::seal::mark_unsealed(db); // seal at the next round
         return; // another flush worker is still at work
@@ -237,6 +281,7 @@ pub extern "C-unwind" fn pg_tokens_flush_database(arg: pg_sys::Datum) {
     if !pending.is_empty() {
         flush_pending(db, &pending);
     }
+    top_up_leases(db);
     give_back_idle(db);
     if let Err(e) = crate::seal::seal_database(db) {
         pgrx::log!("pg_tokens: audit seal for database {db} failed, will retry: {e}");

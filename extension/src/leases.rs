@@ -41,6 +41,14 @@ impl LeaseKey {
             number: pool.number,
         }
     }
+
+    /// The pool leased from.
+    pub fn pool(&self) -> PoolRef {
+        PoolRef {
+            table: self.table,
+            number: self.number,
+        }
+    }
 }
 
 #[repr(C)]
@@ -90,8 +98,25 @@ impl Lease {
     /// so that it never holds more than a few.
     pub fn running_low(&self, cost: i64) -> bool {
         let cost = cost.max(1);
-        let block = self.size.saturating_mul(cost).min(MAX_LEASE.max(cost));
-        block >= 4 * MIN_LEASE * cost && self.credits <= block / 4
+        self.block(cost) >= 4 * MIN_LEASE * cost && self.low(cost)
+    }
+
+    /// Whether what is left is a quarter of the lease's block or less,
+    /// whatever its size (the flush tops such leases up when in use).
+    pub fn low(&self, cost: i64) -> bool {
+        self.credits <= self.block(cost) / 4
+    }
+
+    /// Whether the flush should top it up ([`crate::credits::top_up`]):
+    /// of `pool`, its period not over, low (out, even), not being renewed.
+    pub fn wants_top_up(&self, pool: PoolRef, now: i64) -> bool {
+        self.pool == pool && now < self.until && self.low(1) && self.pending_since == 0
+    }
+
+    /// The lease's size in credits, for calls costing `cost`.
+    fn block(&self, cost: i64) -> i64 {
+        let cost = cost.max(1);
+        self.size.saturating_mul(cost).min(MAX_LEASE.max(cost))
     }
 
     /// Whether `cost` credits (at least one) can be spent from it at `now`.
@@ -156,16 +181,16 @@ pub unsafe fn spend_locked(key: LeaseKey, now: i64, cost: i64) -> Option<i64> {
     if entry.is_null() {
         return None;
     }
-    let pool = PoolRef {
-        table: key.table,
-        number: key.number,
-    };
+    let pool = key.pool();
     locked(entry, |lease, last| {
         lease.spendable_for(pool, now, cost).then(|| {
             lease.credits -= cost;
             *last = now;
             if lease.running_low(cost) {
                 note_running_low(key);
+            }
+            if lease.low(cost) {
+                shmem::note_leases_low();
             }
             lease.period
         })
@@ -346,14 +371,62 @@ pub fn idle(db: u32, idle_since: i64) -> Vec<PoolRef> {
                         l.credits > 0 && l.pending_since == 0 && *last < idle_since
                     })
                 {
-                    out.push(PoolRef {
-                        table: key.table,
-                        number: key.number,
-                    });
+                    out.push(key.pool());
                 }
             });
         }
         out
+    })
+}
+
+/// Leases of database `db`'s pool table `table` spent from since
+/// `in_use_since` for which `wanted` holds: the flush tops them up.
+pub fn low_in_use(
+    db: u32,
+    table: u32,
+    in_use_since: i64,
+    now: i64,
+    wanted: impl Fn(&Lease, PoolRef, i64) -> bool,
+) -> Vec<LeaseKey> {
+    shmem::under_lock(false, || {
+        let mut out = Vec::new();
+        // SAFETY: under the LWLock; each entry under its lock.
+        unsafe {
+            scan(|entry| {
+                let key = (*entry).key;
+                if key.db == db
+                    && key.table == table
+                    && locked(entry, |l, last| {
+                        *last >= in_use_since && wanted(l, key.pool(), now)
+                    })
+                {
+                    out.push(key);
+                }
+            });
+        }
+        out
+    })
+}
+
+/// Databases with a lease spent from since `in_use_since` that is low
+/// ([`Lease::low`]) and not being renewed: the launcher tops them up.
+pub fn databases_low_in_use(in_use_since: i64, now: i64) -> Vec<u32> {
+    shmem::under_lock(false, || {
+        let mut dbs = Vec::new();
+        // SAFETY: under the LWLock; each entry under its lock.
+        unsafe {
+            scan(|entry| {
+                let db = (*entry).key.db;
+                if !dbs.contains(&db)
+                    && locked(entry, |l, last| {
+                        *last >= in_use_since && l.wants_top_up((*entry).key.pool(), now)
+                    })
+                {
+                    dbs.push(db);
+                }
+            });
+        }
+        dbs
     })
 }
 

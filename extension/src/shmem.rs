@@ -11,7 +11,7 @@
 
 use std::ffi::c_void;
 use std::ptr::{self, null_mut};
-use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use pg_tokens_core::usage::{minute_of, RateLimit, RateWindow, MICROS_PER_SECOND};
 use pgrx::pg_sys;
@@ -84,6 +84,9 @@ struct Shared {
     dropped: AtomicU64,
     /// When an eviction pass last ran: at most one per second.
     last_eviction: AtomicI64,
+    /// A spend left a lease low since the launcher last looked: it starts
+    /// a top-up ([`crate::credits::top_up`]).
+    leases_low: AtomicBool,
     /// The flush under way: its worker's pid (0: none) and database. One
     /// flush at a time; and the shutdown dump leaves out the database of a
     /// flush that may have committed without taking its counts out yet.
@@ -214,6 +217,7 @@ unsafe extern "C-unwind" fn startup() {
                 lease_lock: ptr::addr_of_mut!((*locks.add(1)).lock),
                 dropped: AtomicU64::new(0),
                 last_eviction: AtomicI64::new(0),
+                leases_low: AtomicBool::new(false),
                 flushing_pid: AtomicI32::new(0),
                 flushing_db: AtomicU32::new(0),
                 evicted: [const { AtomicU64::new(0) }; BLOOM_WORDS],
@@ -493,13 +497,22 @@ pub(crate) fn under_lock<R>(exclusive: bool, f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// `f` under the spin lock `lock` (an entry's).
+/// `f` under the spin lock `lock` (an entry's). A waiter that has spun a
+/// while yields the processor: the holder may have been descheduled (more
+/// backends than cores, an owner's entry that every session takes), and
+/// spinning on would only burn the time slice it needs to finish.
 pub(crate) fn spin<R>(lock: &AtomicU32, f: impl FnOnce() -> R) -> R {
+    let mut spins = 0u32;
     while lock
         .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
     {
-        std::hint::spin_loop();
+        spins += 1;
+        if spins % 64 == 0 {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
     }
     let result = f();
     lock.store(0, Ordering::Release);
@@ -747,6 +760,18 @@ pub fn end_flush() {
 extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, signal: i32) -> i32;
+}
+
+/// A spend left a lease low (see `leases_low`).
+pub fn note_leases_low() {
+    // SAFETY: called with shared memory there (a lease was spent from).
+    unsafe { (*SHARED).leases_low.store(true, Ordering::Relaxed) }
+}
+
+/// Whether a spend left a lease low since the last call.
+pub fn take_leases_low() -> bool {
+    // SAFETY: the launcher runs with shared memory there.
+    unsafe { (*SHARED).leases_low.swap(false, Ordering::Relaxed) }
 }
 
 /// Uses not counted for lack of room since the last call.

@@ -646,3 +646,34 @@ fn refusals_spend_no_credit_of_a_pool_made_in_the_same_transaction() {
     assert_eq!(cap_of(&mut app, limited.id).0, Some(4));
     assert_eq!(cap_of(&mut app, capped.id).0, Some(0));
 }
+
+#[test]
+fn the_flush_tops_up_a_small_lease_in_use_and_spends_nothing_twice() {
+    let db = Cluster::shared().database();
+    let (_, mut app) = db.client(APP);
+    let mut admin = db.admin();
+    let m = mint(&mut app, "topped up");
+    set_remaining(&mut app, m.id, "100").unwrap();
+    let leased = |c: &mut Client| -> i64 {
+        c.query_one(
+            "SELECT s.leased FROM tokens.credit_store s
+               JOIN tokens.token_store t ON t.credit_pool = s.pool WHERE t.id = $1",
+            &[&m.id],
+        )
+        .unwrap()
+        .get(0)
+    };
+    for _ in 0..3 {
+        assert!(verify(&mut app, Some(&m.token)).valid);
+    }
+    assert_eq!(leased(&mut admin), 4, "a first lease of 4 credits");
+    // One credit left of four: too small a lease to be renewed ahead by a
+    // verification, so the flush renews it while the token is in use.
+    eventually("the lease topped up by the flush", || {
+        leased(&mut admin) > 4
+    });
+    for _ in 0..5 {
+        assert!(verify(&mut app, Some(&m.token)).valid);
+    }
+    assert_eq!(cap_of(&mut app, m.id).0, Some(92), "8 spent, none twice");
+}
