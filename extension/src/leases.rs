@@ -357,26 +357,47 @@ pub fn take_credits(key: LeaseKey) -> Option<(i64, i64)> {
     .flatten()
 }
 
-/// Pools of database `db` whose lease holds credits and has not been spent
-/// from since `idle_since`: the flush gives them back.
-pub fn idle(db: u32, idle_since: i64) -> Vec<PoolRef> {
+/// `visit` on every lease (a copy taken under its lock), with its key and
+/// when it was last spent from, under the table's LWLock.
+fn each(mut visit: impl FnMut(LeaseKey, &Lease, i64)) {
     shmem::under_lock(false, || {
-        let mut out = Vec::new();
         // SAFETY: under the LWLock; each entry under its lock.
         unsafe {
             scan(|entry| {
-                let key = (*entry).key;
-                if key.db == db
-                    && locked(entry, |l, last| {
-                        l.credits > 0 && l.pending_since == 0 && *last < idle_since
-                    })
-                {
-                    out.push(key.pool());
-                }
+                let (lease, last) = locked(entry, |l, last| (*l, *last));
+                visit((*entry).key, &lease, last);
             });
         }
-        out
-    })
+    });
+}
+
+/// The databases with a lease for which `pick` holds.
+fn databases_where(pick: impl Fn(LeaseKey, &Lease, i64) -> bool) -> Vec<u32> {
+    let mut dbs = Vec::new();
+    each(|key, lease, last| {
+        if !dbs.contains(&key.db) && pick(key, lease, last) {
+            dbs.push(key.db);
+        }
+    });
+    dbs
+}
+
+/// Whether a lease is idle since `idle_since`: it holds credits, no one is
+/// renewing it, and none was spent since.
+fn idle_since(lease: &Lease, last: i64, idle_since: i64) -> bool {
+    lease.credits > 0 && lease.pending_since == 0 && last < idle_since
+}
+
+/// Pools of database `db` whose lease holds credits and has not been spent
+/// from since `idle_since`: the flush gives them back.
+pub fn idle(db: u32, since: i64) -> Vec<PoolRef> {
+    let mut out = Vec::new();
+    each(|key, lease, last| {
+        if key.db == db && idle_since(lease, last, since) {
+            out.push(key.pool());
+        }
+    });
+    out
 }
 
 /// Leases of database `db`'s pool table `table` spent from since
@@ -388,67 +409,28 @@ pub fn low_in_use(
     now: i64,
     wanted: impl Fn(&Lease, PoolRef, i64) -> bool,
 ) -> Vec<LeaseKey> {
-    shmem::under_lock(false, || {
-        let mut out = Vec::new();
-        // SAFETY: under the LWLock; each entry under its lock.
-        unsafe {
-            scan(|entry| {
-                let key = (*entry).key;
-                if key.db == db
-                    && key.table == table
-                    && locked(entry, |l, last| {
-                        *last >= in_use_since && wanted(l, key.pool(), now)
-                    })
-                {
-                    out.push(key);
-                }
-            });
+    let mut out = Vec::new();
+    each(|key, lease, last| {
+        if key.db == db
+            && key.table == table
+            && last >= in_use_since
+            && wanted(lease, key.pool(), now)
+        {
+            out.push(key);
         }
-        out
-    })
+    });
+    out
 }
 
-/// Databases with a lease spent from since `in_use_since` that is low
-/// ([`Lease::low`]) and not being renewed: the launcher tops them up.
+/// Databases with a lease spent from since `in_use_since` that wants a
+/// top-up ([`Lease::wants_top_up`]): the launcher tops them up.
 pub fn databases_low_in_use(in_use_since: i64, now: i64) -> Vec<u32> {
-    shmem::under_lock(false, || {
-        let mut dbs = Vec::new();
-        // SAFETY: under the LWLock; each entry under its lock.
-        unsafe {
-            scan(|entry| {
-                let db = (*entry).key.db;
-                if !dbs.contains(&db)
-                    && locked(entry, |l, last| {
-                        *last >= in_use_since && l.wants_top_up((*entry).key.pool(), now)
-                    })
-                {
-                    dbs.push(db);
-                }
-            });
-        }
-        dbs
-    })
+    databases_where(|key, lease, last| last >= in_use_since && lease.wants_top_up(key.pool(), now))
 }
 
-/// Databases with a lease idle since `idle_since` (see [`idle`]).
-pub fn databases_idle(idle_since: i64) -> Vec<u32> {
-    shmem::under_lock(false, || {
-        let mut dbs = Vec::new();
-        // SAFETY: under the LWLock; each entry under its lock.
-        unsafe {
-            scan(|entry| {
-                let db = (*entry).key.db;
-                if !dbs.contains(&db)
-                    && locked(entry, |l, last| {
-                        l.credits > 0 && l.pending_since == 0 && *last < idle_since
-                    })
-                {
-                    dbs.push(db);
-                }
-            });
-        }
-        dbs
-    })
+/// Databases with a lease idle since `since` (see [`idle`]).
+pub fn databases_idle(since: i64) -> Vec<u32> {
+    databases_where(|_, lease, last| idle_since(lease, last, since))
 }
 
 /// Forgets the leases of databases that no longer exist. The caller holds
